@@ -1,0 +1,107 @@
+import type { FastifyInstance } from 'fastify';
+import type { App } from '../../app.js';
+import { pendingMigrations } from '../../platform/db/migrator.js';
+import { errorMessage } from '../../platform/errors.js';
+
+type Check = { status: 'ok' } | { status: 'not_configured' } | { status: 'error'; reason: string };
+
+const checkSchema = {
+  type: 'object',
+  properties: { status: { type: 'string' }, reason: { type: 'string' } },
+  required: ['status'],
+} as const;
+
+export async function checkDb(app: App): Promise<Check> {
+  try {
+    await app.database.ping();
+    return { status: 'ok' };
+  } catch (err) {
+    return { status: 'error', reason: errorMessage(err) };
+  }
+}
+
+export async function checkRedis(app: App): Promise<Check> {
+  if (!app.redis) return { status: 'not_configured' };
+  if (app.redis.status !== 'ready') return { status: 'error', reason: `connection is ${app.redis.status}` };
+  try {
+    await app.redis.ping();
+    return { status: 'ok' };
+  } catch (err) {
+    return { status: 'error', reason: errorMessage(err) };
+  }
+}
+
+/** Liveness, dependency checks and readiness. Answers 503 with a reason when a check fails. */
+export function healthRoutes(app: App) {
+  return async (f: FastifyInstance) => {
+    f.get(
+      '/health',
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'Liveness: the process answers',
+          response: { 200: checkSchema },
+        },
+      },
+      async () => ({ status: 'ok' }),
+    );
+
+    f.get(
+      '/health/db',
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'Database reachability',
+          response: { 200: checkSchema, 503: checkSchema },
+        },
+      },
+      async (_req, reply) => {
+        const res = await checkDb(app);
+        return reply.status(res.status === 'error' ? 503 : 200).send(res);
+      },
+    );
+
+    f.get(
+      '/health/redis',
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'Redis reachability',
+          response: { 200: checkSchema, 503: checkSchema },
+        },
+      },
+      async (_req, reply) => {
+        const res = await checkRedis(app);
+        return reply.status(res.status === 'error' ? 503 : 200).send(res);
+      },
+    );
+
+    f.get(
+      '/health/ready',
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'Readiness: dependencies up, schema current, not shutting down',
+          response: {
+            200: { type: 'object', additionalProperties: true },
+            503: { type: 'object', additionalProperties: true },
+          },
+        },
+      },
+      async (_req, reply) => {
+        const [db, redis] = await Promise.all([checkDb(app), checkRedis(app)]);
+        let migrations: Check = { status: 'ok' };
+        if (db.status === 'ok') {
+          const pending = await pendingMigrations(app.db).catch((err) => [errorMessage(err)]);
+          if (pending.length) migrations = { status: 'error', reason: `pending: ${pending.join(', ')}` };
+        }
+        const shutdown: Check = app.lifecycle.isClosing
+          ? { status: 'error', reason: 'shutting down' }
+          : { status: 'ok' };
+        const checks = { db, redis, migrations, shutdown };
+        const ok = Object.values(checks).every((c) => c.status !== 'error');
+        return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'error', checks });
+      },
+    );
+  };
+}

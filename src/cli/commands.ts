@@ -1,0 +1,26 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../platform/logger.js';
+import { migrateCommand } from './migrate.command.js';
+import { roleCommand } from './roles.js';
+
+/** A long-running role hands back how to stop it; a one-shot command returns its exit code. */
+export type Running = { logger: Logger; close: () => Promise<void> };
+
+export interface Command {
+  usage: string;
+  describe: string;
+  run(args: string[], config: Readonly<Config>): Promise<number | Running>;
+}
+
+export const commands: Record<string, Command> = {
+  all: roleCommand('all', 'every role in one process (embedded default of npm start)'),
+  api: roleCommand('api', 'public HTTP API: health, /metrics, OpenAPI docs'),
+  migrate: migrateCommand,
+};
+
+export function usage(): string {
+  const rows = Object.entries(commands).map(
+    ([name, c]) => `  vitte ${`${name} ${c.usage}`.padEnd(28)} ${c.describe}`,
+  );
+  return `usage: vitte <command> [args]\n\ncommands:\n${rows.join('\n')}\n`;
+}

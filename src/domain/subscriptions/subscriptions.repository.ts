@@ -1,0 +1,121 @@
+import { sql } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import type { Subscription } from '../../platform/db/schema.js';
+import type { PlanLimits } from '../settings/settings.definitions.js';
+
+export class SubscriptionsRepository {
+  constructor(private readonly db: Db) {}
+
+  findByUserId(userId: number): Promise<Subscription | undefined> {
+    return this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst();
+  }
+
+  async insertIfAbsent(userId: number, plan: string, limits: PlanLimits): Promise<void> {
+    await this.db
+      .insertInto('subscriptions')
+      .values({ user_id: userId, plan, ...limits })
+      .onConflict((oc) => oc.column('user_id').doNothing())
+      .execute();
+  }
+
+  /**
+   * Take one message from the quota in a single statement. A period that has ended starts over
+   * first, so the answer is right even between runs of the reset job. Undefined when exhausted.
+   */
+  takeMessage(userId: number, periodHours: number): Promise<Subscription | undefined> {
+    const ended = sql<boolean>`quota_period_start + make_interval(hours => ${periodHours}) <= now()`;
+    return this.db
+      .updateTable('subscriptions')
+      .set({
+        messages_used: sql`case when ${ended} then 1 else messages_used + 1 end`,
+        images_used: sql`case when ${ended} then 0 else images_used end`,
+        quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
+        updated_at: sql`now()`,
+      })
+      .where('user_id', '=', userId)
+      .where((eb) => eb.or([eb('messages_used', '<', eb.ref('messages_limit')), eb(ended, '=', true)]))
+      .where((eb) => eb('messages_limit', '>', 0))
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Give one message back (a generation failed). Never goes below zero. */
+  async refundMessage(userId: number): Promise<void> {
+    await this.db
+      .updateTable('subscriptions')
+      .set({ messages_used: sql`greatest(messages_used - 1, 0)`, updated_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .execute();
+  }
+
+  async resetUsage(userId: number): Promise<Subscription | undefined> {
+    return this.db
+      .updateTable('subscriptions')
+      .set({ messages_used: 0, images_used: 0, quota_period_start: sql`now()`, updated_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  async setPlan(
+    userId: number,
+    plan: string,
+    limits: PlanLimits,
+    expiresAt: Date | null,
+  ): Promise<Subscription | undefined> {
+    return this.db
+      .updateTable('subscriptions')
+      .set({
+        plan,
+        ...limits,
+        status: 'active',
+        started_at: sql`now()`,
+        expires_at: expiresAt,
+        updated_at: sql`now()`,
+      })
+      .where('user_id', '=', userId)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Reset counters of every subscription whose period ended, at most `limit` rows per call. */
+  async resetEndedPeriods(periodHours: number, limit: number): Promise<number> {
+    const res = await sql<{ n: number }>`
+      with due as (
+        select id from subscriptions
+        where quota_period_start + make_interval(hours => ${periodHours}) <= now()
+          and (messages_used > 0 or images_used > 0)
+        order by id
+        limit ${limit}
+        for update skip locked
+      )
+      update subscriptions s
+      set messages_used = 0, images_used = 0, quota_period_start = now(), updated_at = now()
+      from due where s.id = due.id
+    `.execute(this.db);
+    return Number(res.numAffectedRows ?? 0);
+  }
+
+  /**
+   * Move paid plans past their end date back to free limits, at most `limit` per call.
+   * Returns the affected user ids so they can be told once.
+   */
+  async expireDue(freeLimits: PlanLimits, limit: number): Promise<number[]> {
+    const rows = await sql<{ user_id: number }>`
+      with due as (
+        select id from subscriptions
+        where expires_at is not null and expires_at <= now() and plan <> 'free'
+        order by expires_at
+        limit ${limit}
+        for update skip locked
+      )
+      update subscriptions s
+      set plan = 'free', status = 'active', expires_at = null, started_at = now(),
+          messages_limit = ${freeLimits.messages_limit}, images_limit = ${freeLimits.images_limit},
+          updated_at = now()
+      from due where s.id = due.id
+      returning s.user_id
+    `.execute(this.db);
+    return rows.rows.map((r) => r.user_id);
+  }
+}

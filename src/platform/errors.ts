@@ -1,0 +1,56 @@
+/**
+ * Expected failures. Entry layers turn these into a 4xx answer or a friendly bot message;
+ * anything else is a bug, logged with context and answered generically.
+ */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number = 400;
+  readonly code: string = 'bad_request';
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class ValidationError extends AppError {
+  override name = 'ValidationError';
+  override readonly status = 400;
+  override readonly code = 'validation_failed';
+}
+
+export class NotFoundError extends AppError {
+  override name = 'NotFoundError';
+  override readonly status = 404;
+  override readonly code = 'not_found';
+}
+
+export class ConflictError extends AppError {
+  override name = 'ConflictError';
+  override readonly status = 409;
+  override readonly code = 'conflict';
+}
+
+export class UnauthorizedError extends AppError {
+  override name = 'UnauthorizedError';
+  override readonly status = 401;
+  override readonly code = 'unauthorized';
+}
+
+export class ForbiddenError extends AppError {
+  override name = 'ForbiddenError';
+  override readonly status = 403;
+  override readonly code = 'forbidden';
+}
+
+export class TooManyRequestsError extends AppError {
+  override name = 'TooManyRequestsError';
+  override readonly status = 429;
+  override readonly code = 'too_many_requests';
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

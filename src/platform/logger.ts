@@ -1,0 +1,49 @@
+import { type Logger, pino } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Telegram bot tokens look like `123456789:AA…`; they also appear inside Bot API URLs. */
+const BOT_TOKEN_PATTERN = /\d{5,12}:[A-Za-z0-9_-]{30,}/g;
+
+export interface LoggerOptions {
+  level: string;
+  pretty: boolean;
+  /** Exact secret values that must never reach a log line. */
+  secrets?: (string | undefined)[];
+  destination?: pino.DestinationStream;
+}
+
+/**
+ * JSON logger. Every written line passes through a scrubber that masks bot tokens and the
+ * configured secret values, so a token inside an error message or URL never leaks.
+ */
+export function createLogger(opts: LoggerOptions): Logger {
+  const secrets = (opts.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  const scrub = (line: string): string => {
+    let out = line.replace(BOT_TOKEN_PATTERN, '***');
+    for (const s of secrets) out = out.split(s).join('***');
+    return out;
+  };
+  const options: pino.LoggerOptions = {
+    level: opts.level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-telegram-bot-api-secret-token"]',
+      ],
+      censor: '***',
+    },
+    hooks: { streamWrite: scrub },
+  };
+  if (opts.destination) return pino(options, opts.destination);
+  if (opts.pretty) {
+    return pino({
+      ...options,
+      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
+    });
+  }
+  return pino(options);
+}

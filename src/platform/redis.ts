@@ -1,0 +1,38 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
+
+export type { Redis } from 'ioredis';
+
+/**
+ * An ioredis client that reconnects forever with capped backoff and says so once per outage,
+ * instead of one log line per failed attempt.
+ */
+export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}): Redis {
+  const log = logger.child({ component: 'redis', name: opts.connectionName });
+  const client = new Redis(url, {
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
+    enableOfflineQueue: true,
+    ...opts,
+  });
+  let down = false;
+  client.on('error', (err) => {
+    if (!down) log.error({ err: err.message }, 'redis is down; reconnecting');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) log.info('redis reconnected');
+    down = false;
+  });
+  return client;
+}
+
+/** Close a client, waiting for pending replies when it is connected. */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'end') return;
+  try {
+    if (client.status === 'ready') await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
+  }
+}
