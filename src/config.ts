@@ -22,83 +22,78 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const optionalUrl = optionalString.pipe(z.url().optional());
 
-export const configSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    LOG_PRETTY: bool.optional(),
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: bool.optional(),
 
-    HOST: z.string().min(1).default('127.0.0.1'),
-    API_PORT: int(0, 65535).default(3000),
-    ADMIN_PORT: int(0, 65535).default(3001),
-    PUBLIC_URL: optionalUrl,
-    CORS_ORIGINS: list.default([]),
-    TRUST_PROXY: bool.default(false),
-    SHUTDOWN_TIMEOUT_MS: int(100).default(15_000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: int(0, 65535).default(3000),
+  ADMIN_PORT: int(0, 65535).default(3001),
+  PUBLIC_URL: optionalUrl,
+  CORS_ORIGINS: list.default([]),
+  TRUST_PROXY: bool.default(false),
+  SHUTDOWN_TIMEOUT_MS: int(100).default(15_000),
 
-    DATABASE_URL: optionalUrl,
-    DATA_DIR: z.string().min(1).default('./data'),
-    DB_POOL_MAX: int(1, 1000).default(20),
-    DB_STATEMENT_TIMEOUT_MS: int(0).default(30_000),
-    DB_CONNECT_TIMEOUT_MS: int(100).default(5_000),
+  DATABASE_URL: optionalUrl,
+  DATA_DIR: z.string().min(1).default('./data'),
+  DB_POOL_MAX: int(1, 1000).default(20),
+  DB_STATEMENT_TIMEOUT_MS: int(0).default(30_000),
+  DB_CONNECT_TIMEOUT_MS: int(100).default(5_000),
 
-    REDIS_URL: optionalUrl,
-    REDIS_PREFIX: z.string().min(1).default('vitte'),
+  REDIS_URL: optionalUrl,
+  REDIS_PREFIX: z.string().min(1).default('vitte'),
 
-    BOT_TOKEN: optionalString,
-    TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
-    BOT_MODE: z.enum(['polling', 'webhook']).default('polling'),
-    WEBHOOK_URL: optionalUrl,
-    WEBHOOK_PATH: z.string().startsWith('/').default('/telegram/webhook'),
-    WEBHOOK_SECRET: optionalString.pipe(
-      z
-        .string()
-        .regex(/^[A-Za-z0-9_-]{16,256}$/, '16-256 characters of A-Z, a-z, 0-9, _ and -')
-        .optional(),
-    ),
-    BOT_RATE_LIMIT_POINTS: int(1).default(20),
-    BOT_RATE_LIMIT_WINDOW_S: int(1).default(60),
-    TELEGRAM_MAX_RETRIES: int(0, 10).default(3),
-    EMULATOR_PORT: int(0, 65535).default(8081),
+  BOT_TOKEN: optionalString,
+  TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
+  BOT_MODE: z.enum(['polling', 'webhook']).default('polling'),
+  WEBHOOK_URL: optionalUrl,
+  WEBHOOK_PATH: z.string().startsWith('/').default('/telegram/webhook'),
+  WEBHOOK_SECRET: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,256}$/, '16-256 characters of A-Z, a-z, 0-9, _ and -')
+      .optional(),
+  ),
+  BOT_RATE_LIMIT_POINTS: int(1).default(20),
+  BOT_RATE_LIMIT_WINDOW_S: int(1).default(60),
+  TELEGRAM_MAX_RETRIES: int(0, 10).default(3),
+  EMULATOR_PORT: int(0, 65535).default(8081),
 
-    LLM_BASE_URL: optionalUrl,
-    LLM_API_KEY: optionalString,
-    LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
-    LLM_TEMPERATURE: num(0, 2).default(0.7),
-    LLM_MAX_TOKENS: int(1).default(1024),
-    LLM_TIMEOUT_MS: int(1000).default(60_000),
-    LLM_MAX_RETRIES: int(0, 10).default(2),
-    LLM_MAX_CONCURRENCY: int(1).default(16),
-    LLM_CONTEXT_TOKENS: int(256).default(8_000),
-    LLM_BREAKER_THRESHOLD: int(1).default(5),
-    LLM_BREAKER_COOLDOWN_MS: int(1000).default(60_000),
-    CHAT_STREAM_INTERVAL_MS: int(100).default(1_000),
+  LLM_BASE_URL: optionalUrl,
+  LLM_API_KEY: optionalString,
+  LLM_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  LLM_TEMPERATURE: num(0, 2).default(0.7),
+  LLM_MAX_TOKENS: int(1).default(1024),
+  LLM_TIMEOUT_MS: int(1000).default(60_000),
+  LLM_MAX_RETRIES: int(0, 10).default(2),
+  LLM_MAX_CONCURRENCY: int(1).default(16),
+  LLM_CONTEXT_TOKENS: int(256).default(8_000),
+  LLM_BREAKER_THRESHOLD: int(1).default(5),
+  LLM_BREAKER_COOLDOWN_MS: int(1000).default(60_000),
+  CHAT_STREAM_INTERVAL_MS: int(100).default(1_000),
 
-    WORKER_CONCURRENCY: int(1, 1000).default(8),
-    BROADCAST_RATE_PER_SEC: num(0.1, 1000).default(25),
+  WORKER_CONCURRENCY: int(1, 1000).default(8),
+  BROADCAST_RATE_PER_SEC: num(0.1, 1000).default(25),
 
-    ADMIN_BOOTSTRAP_USERNAME: optionalString,
-    ADMIN_BOOTSTRAP_PASSWORD: optionalString.pipe(z.string().min(12, 'at least 12 characters').optional()),
-    ADMIN_COOKIE_SECURE: bool.optional(),
+  ADMIN_BOOTSTRAP_USERNAME: optionalString,
+  ADMIN_BOOTSTRAP_PASSWORD: optionalString.pipe(z.string().min(12, 'at least 12 characters').optional()),
+  ADMIN_COOKIE_SECURE: bool.optional(),
 
-    SENTRY_DSN: optionalUrl,
-  })
-  .superRefine((c, ctx) => {
-    if (c.BOT_MODE === 'webhook' && !c.WEBHOOK_SECRET) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['WEBHOOK_SECRET'],
-        message: 'required when BOT_MODE=webhook',
-      });
-    }
-    if (c.ADMIN_BOOTSTRAP_PASSWORD && !c.ADMIN_BOOTSTRAP_USERNAME) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['ADMIN_BOOTSTRAP_USERNAME'],
-        message: 'required when ADMIN_BOOTSTRAP_PASSWORD is set',
-      });
-    }
-  });
+  SENTRY_DSN: optionalUrl,
+});
+
+/** Rules across variables, checked on the raw environment so they are reported with the rest. */
+function crossCheck(env: Record<string, string | undefined>): string[] {
+  const set = (k: string) => (env[k] ?? '').trim() !== '';
+  const problems: string[] = [];
+  if (env.BOT_MODE === 'webhook' && !set('WEBHOOK_SECRET'))
+    problems.push('WEBHOOK_SECRET: required when BOT_MODE=webhook');
+  if (set('ADMIN_BOOTSTRAP_PASSWORD') && !set('ADMIN_BOOTSTRAP_USERNAME')) {
+    problems.push('ADMIN_BOOTSTRAP_USERNAME: required when ADMIN_BOOTSTRAP_PASSWORD is set');
+  }
+  return problems;
+}
 
 type Raw = z.infer<typeof configSchema>;
 
@@ -117,9 +112,11 @@ export class ConfigError extends Error {
 /** Parse an environment into a frozen Config, or throw ConfigError listing every bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
   const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)),
+    ...crossCheck(env),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
   return Object.freeze({ ...parsed.data, embedded: !parsed.data.DATABASE_URL });
 }
 

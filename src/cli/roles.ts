@@ -34,7 +34,9 @@ async function listen(app: App, role: Role, port: number): Promise<void> {
   // Stop accepting connections first; in-flight requests finish before storage closes.
   app.lifecycle.onClose(`http-${role}`, () => server.close());
   await server.listen({ host: app.config.HOST, port });
-  app.logger.info({ role, url: `http://${app.config.HOST}:${server.server.address() && port}` }, 'listening');
+  const address = server.server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  app.logger.info({ role, url: `http://${app.config.HOST}:${bound}` }, 'listening');
 }
 
 export async function startRole(role: Role, config: Readonly<Config>): Promise<App> {

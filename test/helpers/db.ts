@@ -32,9 +32,12 @@ async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
  * A fresh, empty database for one test file: a new Postgres database on the test server, or a
  * PGlite directory when no Postgres is reachable.
  */
-export async function createTestDatabase(label = 'test'): Promise<TestDatabase> {
+export async function createTestDatabase(
+  label = 'test',
+  opts: { driver?: 'postgres' | 'pglite' } = {},
+): Promise<TestDatabase> {
   const dataDir = mkdtempSync(join(tmpdir(), `vitte-${label}-`));
-  if (!has('postgres')) {
+  if (!has('postgres') || opts.driver === 'pglite') {
     return {
       url: undefined,
       dataDir,

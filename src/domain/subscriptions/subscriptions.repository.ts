@@ -23,7 +23,7 @@ export class SubscriptionsRepository {
    * first, so the answer is right even between runs of the reset job. Undefined when exhausted.
    */
   takeMessage(userId: number, periodHours: number): Promise<Subscription | undefined> {
-    const ended = sql<boolean>`quota_period_start + make_interval(hours => ${periodHours}) <= now()`;
+    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${periodHours}) <= now())`;
     return this.db
       .updateTable('subscriptions')
       .set({
@@ -33,7 +33,7 @@ export class SubscriptionsRepository {
         updated_at: sql`now()`,
       })
       .where('user_id', '=', userId)
-      .where((eb) => eb.or([eb('messages_used', '<', eb.ref('messages_limit')), eb(ended, '=', true)]))
+      .where((eb) => eb.or([eb('messages_used', '<', eb.ref('messages_limit')), ended]))
       .where((eb) => eb('messages_limit', '>', 0))
       .returningAll()
       .executeTakeFirst();

@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startVitte } from '../helpers/process.js';
+
+describe('vitte CLI', () => {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('an unknown command prints the valid ones and exits 2', async () => {
+    const p = startVitte(['sideways'], {});
+    expect((await p.exited).code).toBe(2);
+    expect(p.output()).toContain('unknown command "sideways"');
+    for (const role of ['all', 'api', 'migrate']) expect(p.output()).toContain(`vitte ${role}`);
+  });
+
+  it('a bad environment lists every invalid variable and exits non-zero', async () => {
+    const p = startVitte(['api'], { API_PORT: 'x', LOG_LEVEL: 'loud', DATABASE_URL: 'nope' });
+    const { code } = await p.exited;
+    expect(code).not.toBe(0);
+    for (const key of ['API_PORT', 'LOG_LEVEL', 'DATABASE_URL']) expect(p.output()).toContain(key);
+  });
+
+  it('a server role refuses to run on embedded PGlite', async () => {
+    const p = startVitte(['api'], { LOG_LEVEL: 'error' });
+    expect((await p.exited).code).toBe(1);
+    expect(p.output()).toContain('needs DATABASE_URL');
+  });
+
+  it('embedded "all" starts on an empty data dir, serves /health/db and exits cleanly on SIGINT', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vitte-all-'));
+    dirs.push(dataDir);
+    const p = startVitte(['all'], {
+      DATA_DIR: dataDir,
+      API_PORT: '0',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+    });
+    try {
+      const line = await p.waitForLog((l) => l.msg === 'listening', 60_000);
+      const url = String(line.url);
+      const res = await fetch(`${url}/health/db`);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toEqual({ status: 'ok' });
+    } finally {
+      const { code } = await p.stop('SIGINT');
+      expect(code).toBe(0);
+    }
+    expect(p.output()).toContain('"msg":"stopped"');
+  }, 90_000);
+});

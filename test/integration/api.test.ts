@@ -1,0 +1,112 @@
+import type { FastifyInstance } from 'fastify';
+import parsePrometheus from 'parse-prometheus-text-format';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerApi } from '../../src/api/index.js';
+import { type App, createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createHttpServer } from '../../src/platform/http.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
+import { silentLogger } from '../helpers/db.js';
+
+async function server(app: App): Promise<FastifyInstance> {
+  const f = createHttpServer({ logger: app.logger, metrics: app.metrics, trustProxy: false });
+  await registerApi(f, app);
+  await f.ready();
+  return f;
+}
+
+describe('API role', () => {
+  let t: TestApp;
+  let f: FastifyInstance;
+  beforeAll(async () => {
+    t = await createTestApp({ CORS_ORIGINS: 'https://admin.example' }, { label: 'api' });
+    f = await server(t.app);
+  });
+  afterAll(async () => {
+    await f?.close();
+    await t?.close();
+  });
+
+  it('answers liveness and dependency health', async () => {
+    expect((await f.inject('/health')).json()).toEqual({ status: 'ok' });
+    expect((await f.inject('/health/db')).json()).toEqual({ status: 'ok' });
+    expect((await f.inject('/api/v1/health/db')).statusCode).toBe(200);
+    const redis = await f.inject('/health/redis');
+    expect([redis.statusCode, redis.json()]).toEqual([200, { status: 'not_configured' }]);
+    const ready = await f.inject('/health/ready');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().checks.migrations).toEqual({ status: 'ok' });
+  });
+
+  it('serves /metrics in Prometheus text format', async () => {
+    await f.inject('/health');
+    const res = await f.inject('/metrics');
+    expect(res.headers['content-type']).toContain('text/plain');
+    const families = parsePrometheus(res.body);
+    const names = families.map((m) => m.name);
+    expect(names).toContain('process_cpu_user_seconds_total');
+    expect(names).toContain('vitte_http_request_duration_seconds');
+    const http = families.find((m) => m.name === 'vitte_http_request_duration_seconds')!;
+    expect(http.type).toBe('HISTOGRAM');
+  });
+
+  it('answers every error in one JSON shape with the request id', async () => {
+    const res = await f.inject({ url: '/nowhere', headers: { 'x-request-id': 'req-12345678' } });
+    expect(res.statusCode).toBe(404);
+    expect(res.headers['x-request-id']).toBe('req-12345678');
+    expect(res.json()).toEqual({
+      error: { code: 'not_found', message: 'no route for GET /nowhere', requestId: 'req-12345678' },
+    });
+    const bad = await f.inject({
+      method: 'POST',
+      url: '/health',
+      payload: '{',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    expect(bad.json().error.requestId).toBe(bad.headers['x-request-id']);
+  });
+
+  it('sets security headers and CORS only for allowed origins', async () => {
+    const ok = await f.inject({ url: '/health', headers: { origin: 'https://admin.example' } });
+    expect(ok.headers['access-control-allow-origin']).toBe('https://admin.example');
+    expect(ok.headers['x-content-type-options']).toBe('nosniff');
+    expect(ok.headers['content-security-policy']).toContain("default-src 'self'");
+    const other = await f.inject({ url: '/health', headers: { origin: 'https://evil.example' } });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('publishes OpenAPI JSON and the docs UI', async () => {
+    const spec = await f.inject('/api/docs/json');
+    expect(spec.statusCode).toBe(200);
+    expect(spec.json().paths['/api/v1/health/db']).toBeDefined();
+    const ui = await f.inject('/api/docs');
+    const page = ui.statusCode === 302 ? await f.inject(String(ui.headers.location)) : ui;
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('swagger');
+  });
+});
+
+describe('API role with an unreachable database', () => {
+  it('/health/db and /health/ready answer 503 with a reason; /health stays 200', async () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nothing',
+      DB_CONNECT_TIMEOUT_MS: '500',
+      LOG_LEVEL: 'silent',
+    });
+    const app = createApp(config, { logger: silentLogger });
+    const f = await server(app);
+    try {
+      const db = await f.inject('/health/db');
+      expect(db.statusCode).toBe(503);
+      expect(db.json().status).toBe('error');
+      expect(db.json().reason).toMatch(/ECONNREFUSED|connect/);
+      expect((await f.inject('/health/ready')).statusCode).toBe(503);
+      expect((await f.inject('/health')).statusCode).toBe(200);
+    } finally {
+      await f.close();
+      await app.close();
+    }
+  });
+});

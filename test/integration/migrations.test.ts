@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/platform/db/database.js';
+import { migrations } from '../../src/platform/db/migrations/index.js';
+import { migrateDown, migrateUp, migrationStatus } from '../../src/platform/db/migrator.js';
+import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { dumpSchema } from '../helpers/schema-dump.js';
+import { has } from '../helpers/services.js';
+
+const NAME_CONVENTION = /^(pk|fk|uq|ix|ck)_[a-z0-9_]+$/;
+
+function roundTrip(label: string, make: () => Promise<TestDatabase>) {
+  describe(`migrations on ${label}`, () => {
+    let testDb: TestDatabase;
+    let database: Database;
+
+    beforeAll(async () => {
+      testDb = await make();
+      database = testDb.open();
+    });
+    afterAll(async () => {
+      await database?.close();
+      await testDb?.drop();
+    });
+
+    it('up → down to zero → up leaves an identical schema', async () => {
+      const applied = await migrateUp(database.db, silentLogger);
+      expect(applied).toEqual(Object.keys(migrations));
+      const first = await dumpSchema(database.db);
+      expect(first.columns.length).toBeGreaterThan(20);
+
+      const reverted = await migrateDown(database.db, silentLogger, Number.POSITIVE_INFINITY);
+      expect(reverted).toEqual(Object.keys(migrations).reverse());
+      const empty = await dumpSchema(database.db);
+      expect(empty.columns).toEqual([]);
+      expect(empty.indexes).toEqual([]);
+
+      await migrateUp(database.db, silentLogger);
+      expect(await dumpSchema(database.db)).toEqual(first);
+    });
+
+    it('re-running up is a no-op and status lists every migration as applied', async () => {
+      expect(await migrateUp(database.db, silentLogger)).toEqual([]);
+      const status = await migrationStatus(database.db);
+      expect(status.map((s) => s.name)).toEqual(Object.keys(migrations));
+      expect(status.every((s) => s.executedAt instanceof Date)).toBe(true);
+    });
+
+    it('down n reverts exactly n migrations', async () => {
+      const names = Object.keys(migrations);
+      expect(await migrateDown(database.db, silentLogger, 1)).toEqual([names.at(-1)]);
+      expect((await migrationStatus(database.db)).filter((s) => !s.executedAt).map((s) => s.name)).toEqual([
+        names.at(-1),
+      ]);
+      await migrateUp(database.db, silentLogger);
+    });
+
+    it('names every constraint and index by the convention', async () => {
+      const dump = await dumpSchema(database.db);
+      const names = [
+        ...dump.constraints.map((c) => (c as { conname: string }).conname),
+        ...dump.indexes.map((i) => (i as { indexname: string }).indexname),
+      ];
+      expect(names.length).toBeGreaterThan(10);
+      expect(names.filter((n) => !NAME_CONVENTION.test(n))).toEqual([]);
+    });
+
+    it('maps int8 to number', async () => {
+      const row = await sql<{
+        big: unknown;
+        count: unknown;
+      }>`select 4503599627370495::int8 as big, count(*) as count from users`.execute(database.db);
+      expect(row.rows[0]).toEqual({ big: 4503599627370495, count: 0 });
+    });
+  });
+}
+
+roundTrip('PGlite', () => createTestDatabase('pglite', { driver: 'pglite' }));
+
+if (has('postgres')) roundTrip('PostgreSQL', () => createTestDatabase('migrations'));
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/vitte.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+describe.skipIf(!has('postgres'))('vitte migrate (CLI) on PostgreSQL', () => {
+  let testDb: TestDatabase;
+  beforeAll(async () => {
+    testDb = await createTestDatabase('cli');
+  });
+  afterAll(async () => testDb?.drop());
+
+  it('two concurrent "migrate up" both exit 0 and apply the schema once', async () => {
+    const env = { DATABASE_URL: testDb.url! };
+    const [a, b] = await Promise.all([runCli(['migrate', 'up'], env), runCli(['migrate', 'up'], env)]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const database = testDb.open();
+    try {
+      const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(
+        database.db,
+      );
+      expect(rows.rows.map((r) => r.name)).toEqual(Object.keys(migrations));
+    } finally {
+      await database.close();
+    }
+  }, 60_000);
+
+  it('status, down all, up succeed in sequence', async () => {
+    const env = { DATABASE_URL: testDb.url! };
+    const status = await runCli(['migrate', 'status'], env);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/applied\s+0001-initial/);
+    const down = await runCli(['migrate', 'down', 'all'], env);
+    expect(down.code).toBe(0);
+    expect(down.out).toContain('reverted: ');
+    const again = await runCli(['migrate', 'status'], env);
+    expect(again.out).toMatch(/pending\s+0001-initial/);
+    const up = await runCli(['migrate', 'up'], env);
+    expect(up.code).toBe(0);
+    expect(up.out).toContain('applied: 0001-initial');
+  }, 60_000);
+
+  it('rejects a bad action with exit code 2', async () => {
+    const res = await runCli(['migrate', 'sideways'], { DATABASE_URL: testDb.url! });
+    expect(res.code).toBe(2);
+    expect(res.out).toContain('unknown migrate action');
+  });
+});

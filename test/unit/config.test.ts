@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, redactConfig } from '../../src/config.js';
+
+describe('config', () => {
+  it('parses an empty environment into the embedded defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      embedded: true,
+      API_PORT: 3000,
+      DATA_DIR: './data',
+      BOT_MODE: 'polling',
+      CORS_ORIGINS: [],
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('lists every invalid variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        API_PORT: 'eighty',
+        DATABASE_URL: 'not a url',
+        LOG_LEVEL: 'loud',
+        BOT_MODE: 'webhook',
+        LLM_TEMPERATURE: '7',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const key of ['API_PORT', 'DATABASE_URL', 'LOG_LEVEL', 'WEBHOOK_SECRET', 'LLM_TEMPERATURE']) {
+      expect(problems).toContain(key);
+    }
+    expect((error as ConfigError).problems).toHaveLength(5);
+  });
+
+  it('parses lists, booleans and numbers', () => {
+    const c = loadConfig({
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+      TRUST_PROXY: 'true',
+      DB_POOL_MAX: '50',
+    });
+    expect(c.CORS_ORIGINS).toEqual(['https://a.example', 'https://b.example']);
+    expect(c.TRUST_PROXY).toBe(true);
+    expect(c.DB_POOL_MAX).toBe(50);
+    expect(c.embedded).toBe(true);
+  });
+
+  it('redacts secrets and credentials in URLs', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://vitte:s3cret-pass@db:5432/vitte',
+      REDIS_URL: 'redis://:redis-pass@redis:6379',
+      BOT_TOKEN: '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi',
+      LLM_API_KEY: 'sk-abcdef',
+    });
+    const text = JSON.stringify(redactConfig(c));
+    for (const secret of ['s3cret-pass', 'redis-pass', 'ABCDEFGHIJ', 'sk-abcdef'])
+      expect(text).not.toContain(secret);
+    expect(text).toContain('postgres://vitte:***@db:5432/vitte');
+    expect(c.embedded).toBe(false);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every variable of the schema and nothing else, and parses', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configSchema } = await import('../../src/config.js');
+    const text = readFileSync('.env.example', 'utf8');
+    const documented = [...text.matchAll(/^#?\s?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]);
+    expect([...new Set(documented)].sort()).toEqual(Object.keys(configSchema.shape).sort());
+    const active = Object.fromEntries(
+      [...text.matchAll(/^([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1], m[2]] as [string, string]),
+    );
+    expect(() => loadConfig(active)).not.toThrow();
+  });
+});
