@@ -1,0 +1,16 @@
+export { FakeLlmClient, FakeLlmControlError } from './fake-llm.client.js';
+export { estimateTokens, promptTokens } from './fake-llm.responder.js';
+export { createFakeLlm } from './fake-llm.server.js';
+export type {
+  FakeLlm,
+  FakeLlmBehaviour,
+  FakeLlmControl,
+  FakeLlmError,
+  FakeLlmHandler,
+  FakeLlmMessage,
+  FakeLlmOptions,
+  FakeLlmReply,
+  FakeLlmRequest,
+  FakeLlmRequestBody,
+  FakeLlmStats,
+} from './fake-llm.types.js';
