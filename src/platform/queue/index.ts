@@ -1,0 +1,37 @@
+export { type BullmqJobQueue, type BullmqQueueOptions, createBullmqQueue } from './bullmq-queue.js';
+export {
+  JobAbandonedError,
+  JobDefinitionError,
+  JobFailedError,
+  JobHandlersError,
+  JobPayloadError,
+  JobRateLimitedError,
+  JobTimeoutError,
+  JobWaitTimeoutError,
+  QueueClosedError,
+  UnknownJobError,
+  UnrecoverableJobError,
+} from './errors.js';
+export { createInlineQueue } from './inline-queue.js';
+export {
+  defineJobs,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type JobContext,
+  type JobData,
+  type JobDefinition,
+  type JobDefinitions,
+  type JobHandler,
+  type JobHandlers,
+  type JobInfo,
+  type JobName,
+  type JobPayload,
+  type JobQueue,
+  type JobQueueOptions,
+  type JobState,
+  type QueueCounts,
+  type QueueName,
+  type QueueOptions,
+  type Retention,
+  type ScheduleInfo,
+} from './queue.js';

@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { Metrics } from '../../src/platform/metrics.js';
+import { type BullmqJobQueue, createBullmqQueue, defineJobs } from '../../src/platform/queue/index.js';
+import { silentLogger } from '../helpers/db.js';
+import { has, TEST_REDIS_URL } from '../helpers/services.js';
+
+const jobs = defineJobs({
+  'test.tick': { queue: 'cron', schema: z.object({ tag: z.string() }) },
+  'test.echo': { queue: 'main', schema: z.object({ text: z.string() }), attempts: 3, backoffMs: 10 },
+});
+
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 8_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(10);
+  }
+}
+
+describe.skipIf(!has('redis'))('BullMQ job queue adapter', () => {
+  const prefix = `vitte-test-${randomUUID().slice(0, 8)}`;
+  const opened: BullmqJobQueue<typeof jobs>[] = [];
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
+
+  function make(): BullmqJobQueue<typeof jobs> {
+    const q = createBullmqQueue({
+      connection: TEST_REDIS_URL,
+      prefix,
+      jobs,
+      logger: silentLogger,
+      metrics: new Metrics({ defaultMetrics: false }),
+    });
+    opened.push(q);
+    return q;
+  }
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((q) => q.close({ timeoutMs: 1_000 })));
+    if (redis.status === 'wait') await redis.connect();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  });
+
+  afterAll(() => redis.disconnect());
+
+  it('keeps schedules in Redis across a restart', async () => {
+    const first = make();
+    await first.schedule('test.tick', '* * * * * *', { tag: 'persisted' });
+    await first.close();
+
+    const second = make();
+    const tags: string[] = [];
+    second.handle({
+      'test.tick': async (p) => {
+        tags.push(p.tag);
+      },
+      'test.echo': async () => undefined,
+    });
+    await second.start();
+    await waitFor('a tick after the restart', () => tags.length > 0);
+    expect(tags[0]).toBe('persisted');
+    expect(await second.schedules()).toEqual([
+      expect.objectContaining({ name: 'test.tick', cron: '* * * * * *' }),
+    ]);
+  });
+
+  it('fails a job of an unknown name (another deploy) at once, keeping it for inspection', async () => {
+    const q = make();
+    q.handle({ 'test.tick': async () => undefined, 'test.echo': async () => undefined });
+    const main = q.bullmqQueues().find((b) => b.name === 'main');
+    expect(main?.opts.prefix).toBe(prefix);
+    const raw = await main!.add('test.ghost', {}, { attempts: 3 });
+    await q.start();
+    await waitFor('the ghost job to fail', async () => (await raw.getState()) === 'failed');
+    const failed = await main!.getJob(raw.id!);
+    expect(failed?.failedReason).toBe('unknown job "test.ghost"');
+    expect(failed?.attemptsMade).toBe(1);
+  });
+
+  it('keeps every key under the prefix and hands bull-board its queues', async () => {
+    const q = make();
+    expect(
+      q
+        .bullmqQueues()
+        .map((b) => b.name)
+        .sort(),
+    ).toEqual(['cron', 'main']);
+    await q.enqueue('test.echo', { text: 'x' }, { key: 'k' });
+    if (redis.status === 'wait') await redis.connect();
+    const keys = await redis.keys(`${prefix}:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.some((k) => k.startsWith(`${prefix}:main:`))).toBe(true);
+  });
+});
