@@ -1,10 +1,23 @@
+import type { I18n } from '@grammyjs/i18n';
+import type { Api } from 'grammy';
+import type { BotContext } from './bot/context.js';
+import { createI18n, resolveLocale } from './bot/i18n.js';
 import type { Config } from './config.js';
+import { type AdminServices, createAdminServices } from './domain/admin/index.js';
+import { ChatService } from './domain/chat/chat.service.js';
+import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
+import { DialogsService } from './domain/dialogs/dialogs.service.js';
+import { type Jobs, jobs } from './domain/jobs.js';
 import { SettingsRepository } from './domain/settings/settings.repository.js';
 import { SettingsService } from './domain/settings/settings.service.js';
+import { StatsService } from './domain/stats/stats.service.js';
 import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.repository.js';
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
 import { UsersRepository } from './domain/users/users.repository.js';
 import { UsersService } from './domain/users/users.service.js';
+import { LlmClient } from './integrations/llm/llm-client.js';
+import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
+import { createTelegramApi } from './integrations/telegram/telegram-api.js';
 import {
   type Cache,
   createMemoryBus,
@@ -17,6 +30,7 @@ import { createDatabase, type Database, type Db } from './platform/db/database.j
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { Metrics } from './platform/metrics.js';
+import { createBullmqQueue, createInlineQueue, type JobQueue } from './platform/queue/index.js';
 import { closeRedis, createRedis, type Redis } from './platform/redis.js';
 
 /** Every long-lived dependency, built once by createApp. Entry layers receive this. */
@@ -34,6 +48,19 @@ export interface App {
   readonly settings: SettingsService;
   readonly users: UsersService;
   readonly subscriptions: SubscriptionsService;
+  readonly dialogs: DialogsService;
+  readonly chat: ChatService;
+  readonly llm: LlmClient;
+  readonly queue: JobQueue<Jobs>;
+  readonly i18n: I18n<BotContext>;
+  /** Bot API client for sending, with bounded retries; undefined when no BOT_TOKEN is configured. */
+  readonly telegram: Api | undefined;
+  /** The same without retries, for callers that handle 429 themselves (drafts, broadcasts). */
+  readonly telegramDirect: Api | undefined;
+  /** Admin panel: accounts, sign-in and sessions, audit log, admin actions on users. */
+  readonly admin: AdminServices;
+  /** Dashboard statistics. */
+  readonly stats: StatsService;
   close(): Promise<void>;
 }
 
@@ -97,7 +124,91 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     settings,
     logger.child({ component: 'subscriptions' }),
   );
-  const users = new UsersService(db, new UsersRepository(db), settings, logger.child({ component: 'users' }));
+  const users = new UsersService(
+    db,
+    new UsersRepository(db),
+    settings,
+    cache,
+    logger.child({ component: 'users' }),
+  );
+  const i18n = createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code));
+  const telegramApi = (maxRetries: number) =>
+    config.BOT_TOKEN
+      ? createTelegramApi({
+          token: config.BOT_TOKEN,
+          apiRoot: config.TELEGRAM_API_ROOT,
+          maxRetries,
+          logger,
+          metrics,
+          onBlocked: (chatId) => users.markBotBlocked(chatId),
+        })
+      : undefined;
+  const telegram = telegramApi(config.TELEGRAM_MAX_RETRIES);
+  const telegramDirect = telegramApi(0);
+
+  const queueOptions = {
+    jobs,
+    logger: logger.child({ component: 'queue' }),
+    metrics,
+    concurrency: config.WORKER_CONCURRENCY,
+    shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    // One global rate over every worker process: Telegram allows ~30 messages/s per bot.
+    queues: { delivery: { limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 } } },
+  };
+  const queue: JobQueue<Jobs> = config.REDIS_URL
+    ? createBullmqQueue({
+        ...queueOptions,
+        connection: config.REDIS_URL,
+        prefix: `${config.REDIS_PREFIX}:bull`,
+      })
+    : createInlineQueue(queueOptions);
+  lifecycle.onClose('queue', () => queue.close());
+
+  const llm = new LlmClient({
+    baseUrl: config.LLM_BASE_URL,
+    apiKey: config.LLM_API_KEY,
+    model: config.LLM_MODEL,
+    temperature: config.LLM_TEMPERATURE,
+    maxTokens: config.LLM_MAX_TOKENS,
+    timeoutMs: config.LLM_TIMEOUT_MS,
+    maxRetries: config.LLM_MAX_RETRIES,
+    maxConcurrency: config.LLM_MAX_CONCURRENCY,
+    breakerThreshold: config.LLM_BREAKER_THRESHOLD,
+    breakerCooldownMs: config.LLM_BREAKER_COOLDOWN_MS,
+    logger,
+    metrics,
+  });
+  const dialogsRepo = new DialogsRepository(db);
+  const dialogs = new DialogsService(db, dialogsRepo, logger.child({ component: 'dialogs' }));
+  const chat = new ChatService({
+    dialogs,
+    dialogsRepo,
+    subscriptions,
+    settings,
+    users,
+    llm,
+    cache,
+    bus,
+    logger: logger.child({ component: 'chat' }),
+    metrics,
+    enqueueReply: async (dialogId) => {
+      await queue.enqueue('chat.reply', { dialogId }, { key: `dialog-${dialogId}` });
+    },
+    output:
+      telegram && telegramDirect
+        ? telegramReplyOutput({
+            api: telegram,
+            direct: telegramDirect,
+            i18n,
+            intervalMs: config.CHAT_STREAM_INTERVAL_MS,
+            logger: logger.child({ component: 'reply' }),
+          })
+        : () => {
+            throw new Error('replies need BOT_TOKEN');
+          },
+    contextTokens: config.LLM_CONTEXT_TOKENS,
+    maxAnswerTokens: config.LLM_MAX_TOKENS,
+  });
 
   return {
     config,
@@ -112,6 +223,23 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     settings,
     users,
     subscriptions,
+    dialogs,
+    chat,
+    llm,
+    queue,
+    i18n,
+    telegram,
+    telegramDirect,
+    admin: createAdminServices({
+      db,
+      redis,
+      redisPrefix: config.REDIS_PREFIX,
+      users,
+      settings,
+      logger,
+      metrics,
+    }),
+    stats: new StatsService(db, cache),
     close: () => lifecycle.close(),
   };
 }

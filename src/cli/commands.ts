@@ -1,7 +1,9 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../platform/logger.js';
+import { jobsCommand } from './jobs.command.js';
 import { migrateCommand } from './migrate.command.js';
 import { roleCommand } from './roles.js';
+import { webhookCommand } from './webhook.command.js';
 
 /** A long-running role hands back how to stop it; a one-shot command returns its exit code. */
 export type Running = { logger: Logger; close: () => Promise<void> };
@@ -14,8 +16,12 @@ export interface Command {
 
 export const commands: Record<string, Command> = {
   all: roleCommand('all', 'every role in one process (embedded default of npm start)'),
-  api: roleCommand('api', 'public HTTP API: health, /metrics, OpenAPI docs'),
+  api: roleCommand('api', 'public HTTP API: health, /metrics, OpenAPI docs, the Telegram webhook'),
+  bot: roleCommand('bot', 'receive Telegram updates by long polling and handle them'),
+  worker: roleCommand('worker', 'run background jobs and schedules (replies, broadcasts, cleanup)'),
+  jobs: jobsCommand,
   migrate: migrateCommand,
+  webhook: webhookCommand,
 };
 
 export function usage(): string {

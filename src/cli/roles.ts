@@ -1,11 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { Bot } from 'grammy';
 import { registerApi } from '../api/index.js';
+import { webhookRoutes } from '../api/routes/webhook.routes.js';
 import { type App, createApp } from '../app.js';
+import { type BotContext, createBot, publishCommands } from '../bot/index.js';
+import { startPolling } from '../bot/polling.js';
 import type { Config } from '../config.js';
+import { createBotApiEmulator } from '../dev/bot-api-emulator/index.js';
+import { registerPlayground } from '../dev/playground/index.js';
 import { migrateUp, pendingMigrations } from '../platform/db/migrator.js';
 import { createHttpServer } from '../platform/http.js';
+import { startWorker } from '../worker/index.js';
 import type { Command, Running } from './commands.js';
 
-export type Role = 'all' | 'api';
+export type Role = 'all' | 'api' | 'bot' | 'worker';
 
 /**
  * Embedded `all` applies its own migrations so `npm start` just works; every other role expects
@@ -24,31 +32,106 @@ async function ensureSchema(app: App, role: Role): Promise<void> {
   }
 }
 
-async function listen(app: App, role: Role, port: number): Promise<void> {
-  const server = createHttpServer({
-    logger: app.logger,
-    metrics: app.metrics,
-    trustProxy: app.config.TRUST_PROXY,
-  });
-  await registerApi(server, app);
+async function listen(app: App, server: FastifyInstance, role: Role, port: number): Promise<string> {
   // Stop accepting connections first; in-flight requests finish before storage closes.
   app.lifecycle.onClose(`http-${role}`, () => server.close());
   await server.listen({ host: app.config.HOST, port });
   const address = server.server.address();
   const bound = typeof address === 'object' && address ? address.port : port;
-  app.logger.info({ role, url: `http://${app.config.HOST}:${bound}` }, 'listening');
+  const url = `http://${app.config.HOST}:${bound}`;
+  app.logger.info({ role, url }, 'listening');
+  return url;
 }
 
-export async function startRole(role: Role, config: Readonly<Config>): Promise<App> {
-  if (role !== 'all' && config.embedded) {
+/**
+ * With no BOT_TOKEN, embedded `all` starts the local Bot API emulator and talks to it, so a newcomer
+ * can use the bot at /playground at once. The returned config points the bot at it.
+ */
+async function withEmulator(config: Readonly<Config>, role: Role) {
+  if (config.BOT_TOKEN || role !== 'all') return { config, emulator: undefined };
+  const emulator = await createBotApiEmulator({ host: '127.0.0.1', port: config.EMULATOR_PORT });
+  return {
+    config: Object.freeze({ ...config, BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.url }),
+    emulator,
+  };
+}
+
+function needsToken(config: Readonly<Config>, role: Role): string {
+  if (!config.BOT_TOKEN) throw new Error(`the ${role} role needs BOT_TOKEN`);
+  return config.BOT_TOKEN;
+}
+
+export interface Started {
+  app: App;
+  /** Base URL of the role's HTTP server. */
+  url: string;
+  /** Set when embedded `all` started the local Bot API emulator. */
+  emulatorUrl: string | undefined;
+}
+
+export async function startRole(role: Role, baseConfig: Readonly<Config>): Promise<Started> {
+  if (role !== 'all' && baseConfig.embedded) {
     throw new Error(`the ${role} role needs DATABASE_URL (embedded PGlite serves the "all" role only)`);
   }
+  if (role === 'bot' && baseConfig.BOT_MODE === 'webhook') {
+    throw new Error(
+      'BOT_MODE=webhook: updates arrive at the api role; run "vitte bot" only for long polling',
+    );
+  }
+  const { config, emulator } = await withEmulator(baseConfig, role);
   const app = createApp(config, { role });
+  if (emulator) app.lifecycle.onClose('bot-api-emulator', () => emulator.close());
   try {
     await ensureSchema(app, role);
-    await listen(app, role, config.API_PORT);
-    app.logger.info({ role, embedded: config.embedded, redis: Boolean(app.redis) }, 'started');
-    return app;
+    const server = createHttpServer({
+      logger: app.logger,
+      metrics: app.metrics,
+      trustProxy: config.TRUST_PROXY,
+    });
+    await registerApi(server, app);
+
+    let bot: Bot<BotContext> | undefined;
+    const wantsBot = role === 'bot' || role === 'all' || (role === 'api' && config.BOT_MODE === 'webhook');
+    if (wantsBot) {
+      bot = createBot(app, {
+        token: needsToken(config, role),
+        apiRoot: config.TELEGRAM_API_ROOT,
+        redis: app.redis,
+      });
+    }
+    if (bot && config.BOT_MODE === 'webhook' && role !== 'bot') {
+      await bot.init();
+      await publishCommands(bot.api, app);
+      await server.register(
+        webhookRoutes({
+          bot,
+          path: config.WEBHOOK_PATH,
+          secret: config.WEBHOOK_SECRET!,
+          logger: app.logger,
+          metrics: app.metrics,
+        }),
+      );
+    }
+    if (emulator) await server.register(registerPlayground, { emulatorUrl: emulator.url });
+
+    const url = await listen(app, server, role, config.API_PORT);
+    if (role === 'worker' || role === 'all') {
+      needsToken(config, role);
+      await startWorker(app);
+    }
+    if (bot && config.BOT_MODE === 'polling')
+      app.lifecycle.onClose('bot-polling', await startPolling(bot, app));
+    app.logger.info(
+      {
+        role,
+        embedded: config.embedded,
+        redis: Boolean(app.redis),
+        botMode: bot ? config.BOT_MODE : 'off',
+        emulator: emulator?.url,
+      },
+      'started',
+    );
+    return { app, url, emulatorUrl: emulator?.url };
   } catch (err) {
     await app.close();
     throw err;
@@ -60,7 +143,7 @@ export function roleCommand(role: Role, describe: string): Command {
     usage: '',
     describe,
     async run(_args, config): Promise<Running> {
-      const app = await startRole(role, config);
+      const { app } = await startRole(role, config);
       return { logger: app.logger, close: () => app.close() };
     },
   };

@@ -94,13 +94,13 @@ describe('users and subscriptions', () => {
       .set({ expires_at: new Date(Date.now() - 1000) })
       .where('user_id', '=', id)
       .execute();
-    expect(await t.app.subscriptions.expireDue()).toContain(id);
+    expect(await t.app.subscriptions.expireDue()).toContainEqual({ userId: id, plan: "premium" });
     expect(await t.app.subscriptions.get(id)).toMatchObject({
       plan: 'free',
       messages_limit: 5,
       expires_at: null,
     });
-    expect(await t.app.subscriptions.expireDue()).not.toContain(id);
+    expect(await t.app.subscriptions.expireDue()).toEqual([]);
   });
 
   it('marks a user who blocked the bot once and clears it on activity', async () => {

@@ -98,12 +98,12 @@ export class SubscriptionsRepository {
 
   /**
    * Move paid plans past their end date back to free limits, at most `limit` per call.
-   * Returns the affected user ids so they can be told once.
+   * Returns the affected users and their former plan so each can be told once.
    */
-  async expireDue(freeLimits: PlanLimits, limit: number): Promise<number[]> {
-    const rows = await sql<{ user_id: number }>`
+  async expireDue(freeLimits: PlanLimits, limit: number): Promise<{ userId: number; plan: string }[]> {
+    const rows = await sql<{ user_id: number; plan: string }>`
       with due as (
-        select id from subscriptions
+        select id, plan from subscriptions
         where expires_at is not null and expires_at <= now() and plan <> 'free'
         order by expires_at
         limit ${limit}
@@ -114,8 +114,8 @@ export class SubscriptionsRepository {
           messages_limit = ${freeLimits.messages_limit}, images_limit = ${freeLimits.images_limit},
           updated_at = now()
       from due where s.id = due.id
-      returning s.user_id
+      returning s.user_id, due.plan
     `.execute(this.db);
-    return rows.rows.map((r) => r.user_id);
+    return rows.rows.map((r) => ({ userId: r.user_id, plan: r.plan }));
   }
 }

@@ -91,10 +91,10 @@ export class SubscriptionsService {
     return sub;
   }
 
-  /** Revert ended paid plans to free, in batches. Returns the user ids that were moved. */
-  async expireDue(batchSize = 500): Promise<number[]> {
+  /** Revert ended paid plans to free, in batches. Returns the users that were moved and their former plan. */
+  async expireDue(batchSize = 500): Promise<{ userId: number; plan: string }[]> {
     const free = await this.planLimits(FREE_PLAN);
-    const moved: number[] = [];
+    const moved: { userId: number; plan: string }[] = [];
     for (;;) {
       const ids = await this.repo.expireDue(free, batchSize);
       moved.push(...ids);

@@ -2,6 +2,21 @@ import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { NewUser, User, UserUpdate } from '../../platform/db/schema.js';
 
+export type UserStatus = 'active' | 'banned' | 'blocked';
+
+export interface UserSearch {
+  /** A Telegram id, or a fragment of the username or name (a leading @ is ignored). */
+  query?: string | undefined;
+  plan?: string | undefined;
+  /** active: neither banned nor blocked the bot; blocked: the user blocked the bot. */
+  status?: UserStatus | undefined;
+  /** Keyset cursor: only ids below it. */
+  beforeId?: number | undefined;
+  limit: number;
+}
+
+export type UserListItem = User & { plan: string | null; plan_expires_at: Date | null };
+
 export class UsersRepository {
   constructor(private readonly db: Db) {}
 
@@ -35,6 +50,39 @@ export class UsersRepository {
       .set({ ...profile, last_active_at: sql`now()`, bot_blocked_at: null, updated_at: sql`now()` })
       .where('id', '=', id)
       .execute();
+  }
+
+  findForUpdate(id: number): Promise<User | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  }
+
+  /**
+   * Admin search, newest first, keyset-paginated by id. A numeric query is an id lookup; text
+   * matches username and names through the trigram index `ix_users_search` (its exact expression).
+   */
+  search(f: UserSearch): Promise<UserListItem[]> {
+    let q = this.db
+      .selectFrom('users as u')
+      .leftJoin('subscriptions as s', 's.user_id', 'u.id')
+      .selectAll('u')
+      .select(['s.plan as plan', 's.expires_at as plan_expires_at'])
+      .orderBy('u.id', 'desc')
+      .limit(f.limit);
+    if (f.beforeId !== undefined) q = q.where('u.id', '<', f.beforeId);
+    if (f.plan) q = q.where('s.plan', '=', f.plan);
+    if (f.status === 'banned') q = q.where('u.banned_at', 'is not', null);
+    else if (f.status === 'blocked') q = q.where('u.bot_blocked_at', 'is not', null);
+    else if (f.status === 'active')
+      q = q.where('u.banned_at', 'is', null).where('u.bot_blocked_at', 'is', null);
+    const text = f.query?.trim().replace(/^@/, '') ?? '';
+    if (/^\d{1,16}$/.test(text)) q = q.where('u.id', '=', Number(text));
+    else if (text) {
+      const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      q = q.where(
+        sql<boolean>`(coalesce(u.username, '') || ' ' || u.first_name || ' ' || coalesce(u.last_name, '')) ilike ${pattern}`,
+      );
+    }
+    return q.execute();
   }
 
   async markBotBlocked(id: number): Promise<boolean> {

@@ -1,11 +1,15 @@
+import type { Cache } from '../../platform/cache.js';
 import type { Db } from '../../platform/db/database.js';
-import type { User } from '../../platform/db/schema.js';
+import type { User, UserUpdate } from '../../platform/db/schema.js';
 import { NotFoundError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import { SubscriptionsRepository } from '../subscriptions/subscriptions.repository.js';
 import { FREE_PLAN } from '../subscriptions/subscriptions.service.js';
-import { UsersRepository } from './users.repository.js';
+import { type UserListItem, type UserSearch, UsersRepository } from './users.repository.js';
+
+/** Runs inside the transaction of a user change, with the row before and after it. */
+export type UserChangeHook = (trx: Db, change: { before: User; after: User }) => Promise<void>;
 
 /** What Telegram tells us about a person. */
 export interface TelegramProfile {
@@ -22,17 +26,42 @@ export interface RegisterResult {
 }
 
 const UTM_MAX = 64;
+const CACHE_TTL_MS = 5 * 60_000;
+const DATE_FIELDS = ['banned_at', 'bot_blocked_at', 'created_at', 'updated_at', 'last_active_at'] as const;
+
+function revive(cached: User): User {
+  const user = { ...cached };
+  for (const f of DATE_FIELDS) {
+    const v = user[f] as unknown;
+    if (typeof v === 'string') (user as Record<string, unknown>)[f] = new Date(v);
+  }
+  return user;
+}
 
 export class UsersService {
   constructor(
     private readonly db: Db,
     private readonly repo: UsersRepository,
     private readonly settings: SettingsService,
+    private readonly cache: Cache,
     private readonly logger: Logger,
   ) {}
 
   find(id: number): Promise<User | undefined> {
     return this.repo.findById(id);
+  }
+
+  /** Cache-aside read for the per-update path (5 min; every write through this service invalidates). */
+  async findCached(id: number): Promise<User | undefined> {
+    const hit = await this.cache.get<User>(`user:${id}`);
+    if (hit) return revive(hit);
+    const user = await this.repo.findById(id);
+    if (user) await this.cache.set(`user:${id}`, user, CACHE_TTL_MS);
+    return user;
+  }
+
+  private async changed(id: number): Promise<void> {
+    await this.cache.delete(`user:${id}`);
   }
 
   async get(id: number): Promise<User> {
@@ -75,26 +104,68 @@ export class UsersService {
   }
 
   /** Record activity and refresh the profile; clears `bot_blocked_at`. */
-  touch(profile: TelegramProfile): Promise<void> {
-    return this.repo.touch(profile.id, {
+  async touch(profile: TelegramProfile): Promise<void> {
+    await this.repo.touch(profile.id, {
       username: profile.username ?? null,
       first_name: profile.first_name,
       last_name: profile.last_name ?? null,
       language_code: profile.language_code ?? null,
     });
+    await this.changed(profile.id);
   }
 
   async setLanguage(id: number, language: string): Promise<User> {
     const user = await this.repo.update(id, { language });
     if (!user) throw new NotFoundError(`user ${id} not found`);
+    await this.changed(id);
     return user;
   }
 
   /** The user blocked the bot (Telegram answered 403). Returns true the first time. */
   async markBotBlocked(id: number): Promise<boolean> {
     const changed = await this.repo.markBotBlocked(id);
-    if (changed) this.logger.info({ userId: id }, 'user blocked the bot');
+    if (changed) {
+      await this.changed(id);
+      this.logger.info({ userId: id }, 'user blocked the bot');
+    }
     return changed;
+  }
+
+  /** Admin list: filters and keyset pagination (see UsersRepository.search). */
+  search(filter: UserSearch): Promise<UserListItem[]> {
+    return this.repo.search({ ...filter, limit: Math.min(Math.max(filter.limit, 1), 200) });
+  }
+
+  /** Ban: the bot refuses the user from the next update on (the cached row is dropped). */
+  ban(id: number, reason: string | null, within?: UserChangeHook): Promise<User> {
+    return this.change(
+      id,
+      { banned_at: new Date(), ban_reason: reason?.trim().slice(0, 500) || null },
+      within,
+    );
+  }
+
+  unban(id: number, within?: UserChangeHook): Promise<User> {
+    return this.change(id, { banned_at: null, ban_reason: null }, within);
+  }
+
+  setAdmin(id: number, isAdmin: boolean, within?: UserChangeHook): Promise<User> {
+    return this.change(id, { is_admin: isAdmin }, within);
+  }
+
+  /** Update one user under a row lock; `within` runs in the same transaction (e.g. the audit row). */
+  private async change(id: number, patch: UserUpdate, within?: UserChangeHook): Promise<User> {
+    const after = await this.db.transaction().execute(async (trx) => {
+      const repo = new UsersRepository(trx);
+      const before = await repo.findForUpdate(id);
+      if (!before) throw new NotFoundError(`user ${id} not found`);
+      const row = await repo.update(id, patch);
+      if (!row) throw new NotFoundError(`user ${id} not found`);
+      await within?.(trx, { before, after: row });
+      return row;
+    });
+    await this.changed(id);
+    return after;
   }
 }
 

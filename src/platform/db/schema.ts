@@ -15,6 +15,7 @@ export interface UsersTable {
   ban_reason: string | null;
   bot_blocked_at: NullableTimestamp;
   utm_source: string | null;
+  notifications_enabled: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   last_active_at: Generated<Date>;
@@ -43,6 +44,13 @@ export interface DialogsTable {
   is_active: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
+  /** Id of the newest user message; replies are due while it is above answered_up_to_id. */
+  last_user_message_id: Generated<number>;
+  answered_up_to_id: Generated<number>;
+  /** /reset moves this past the newest message: older messages stay as history, not as context. */
+  context_from_id: Generated<number>;
+  summary: string | null;
+  summary_up_to_id: Generated<number>;
 }
 
 export type MessageRole = 'system' | 'user' | 'assistant';
@@ -52,7 +60,7 @@ export interface MessagesTable {
   dialog_id: number;
   role: MessageRole;
   content: string;
-  metadata: Generated<Json<Record<string, unknown>>>;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
   tokens: number | null;
   telegram_message_id: number | null;
   created_at: Generated<Date>;
@@ -65,12 +73,107 @@ export interface SettingsTable {
   updated_at: Generated<Date>;
 }
 
+export type BroadcastStatus = 'draft' | 'scheduled' | 'running' | 'paused' | 'completed' | 'cancelled';
+export type BroadcastAudience =
+  | { kind: 'all' }
+  | { kind: 'active'; days: number }
+  | { kind: 'plan'; plan: string }
+  | { kind: 'language'; language: string };
+
+export interface BroadcastsTable {
+  id: Generated<number>;
+  /** Telegram HTML, validated before saving. */
+  text: string;
+  photo: string | null;
+  button_text: string | null;
+  button_url: string | null;
+  audience: Json<BroadcastAudience>;
+  status: Generated<BroadcastStatus>;
+  scheduled_at: NullableTimestamp;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  total_recipients: Generated<number>;
+  created_by: string | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export type DeliveryStatus = 'pending' | 'sending' | 'sent' | 'blocked' | 'failed' | 'cancelled';
+
+export interface BroadcastDeliveriesTable {
+  broadcast_id: number;
+  user_id: number;
+  status: Generated<DeliveryStatus>;
+  attempts: Generated<number>;
+  error: string | null;
+  telegram_message_id: number | null;
+  sent_at: NullableTimestamp;
+  updated_at: Generated<Date>;
+}
+
+export interface NotificationLogTable {
+  id: Generated<number>;
+  user_id: number;
+  kind: string;
+  stage: Generated<number>;
+  status: Generated<'sending' | 'sent' | 'blocked' | 'failed'>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export type AdminRole = 'owner' | 'admin' | 'viewer';
+
+export interface AdminUsersTable {
+  id: Generated<number>;
+  username: string;
+  password_hash: string;
+  role: AdminRole;
+  telegram_user_id: number | null;
+  failed_logins: Generated<number>;
+  locked_until: NullableTimestamp;
+  last_login_at: NullableTimestamp;
+  disabled_at: NullableTimestamp;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface AdminSessionsTable {
+  /** SHA-256 of the session token; the token itself lives only in the cookie. */
+  id: string;
+  admin_user_id: number;
+  csrf_token: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Generated<Date>;
+  last_seen_at: Generated<Date>;
+  expires_at: Date;
+}
+
+export interface AdminAuditLogTable {
+  id: Generated<number>;
+  admin_user_id: number | null;
+  admin_username: string;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  before: Json<unknown> | null;
+  after: Json<unknown> | null;
+  ip: string | null;
+  created_at: Generated<Date>;
+}
+
 export interface DB {
   users: UsersTable;
   subscriptions: SubscriptionsTable;
   dialogs: DialogsTable;
   messages: MessagesTable;
   settings: SettingsTable;
+  broadcasts: BroadcastsTable;
+  broadcast_deliveries: BroadcastDeliveriesTable;
+  notification_log: NotificationLogTable;
+  admin_users: AdminUsersTable;
+  admin_sessions: AdminSessionsTable;
+  admin_audit_log: AdminAuditLogTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -79,3 +182,8 @@ export type UserUpdate = Updateable<UsersTable>;
 export type Subscription = Selectable<SubscriptionsTable>;
 export type Dialog = Selectable<DialogsTable>;
 export type Message = Selectable<MessagesTable>;
+export type Broadcast = Selectable<BroadcastsTable>;
+export type BroadcastDelivery = Selectable<BroadcastDeliveriesTable>;
+export type AdminUser = Selectable<AdminUsersTable>;
+export type AdminSession = Selectable<AdminSessionsTable>;
+export type AdminAuditEntry = Selectable<AdminAuditLogTable>;

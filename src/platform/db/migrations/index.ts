@@ -1,7 +1,13 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001-initial.js';
+import * as m0002 from './0002-chat-state.js';
+import * as m0003 from './0003-broadcasts-retention.js';
+import * as m0004 from './0004-admin.js';
 
 /** Every migration, by name. Names sort in the order they must run. */
 export const migrations: Record<string, Migration> = {
   '0001-initial': m0001,
+  '0002-chat-state': m0002,
+  '0003-broadcasts-retention': m0003,
+  '0004-admin': m0004,
 };

@@ -1,0 +1,31 @@
+import type { I18nFlavor } from '@grammyjs/i18n';
+import type { Context } from 'grammy';
+import type { App } from '../app.js';
+import type { User } from '../platform/db/schema.js';
+import type { Locale } from './i18n.js';
+
+/** What handlers reach through `ctx.deps`: the app's services, never module singletons. */
+export type BotDeps = Pick<
+  App,
+  | 'config'
+  | 'logger'
+  | 'metrics'
+  | 'cache'
+  | 'users'
+  | 'subscriptions'
+  | 'settings'
+  | 'i18n'
+  | 'dialogs'
+  | 'chat'
+>;
+
+export interface VitteFlavor {
+  deps: BotDeps;
+  /** The registered user behind the update (set by the user middleware for updates from a person). */
+  user?: User;
+  locale: Locale;
+  /** Name of the handler that took the update, for metrics and logs. */
+  handler?: string;
+}
+
+export type BotContext = Context & I18nFlavor & VitteFlavor;

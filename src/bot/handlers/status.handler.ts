@@ -1,0 +1,35 @@
+import { Composer } from 'grammy';
+import { escapeHtml } from '../../integrations/telegram/format/telegram-html.js';
+import type { BotContext } from '../context.js';
+
+export function formatDate(date: Date, locale: string): string {
+  return `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
+}
+
+/** A plan's display name: a translation when there is one (plan-<name>), else the name itself. */
+export function planName(ctx: BotContext, plan: string): string {
+  const key = `plan-${plan}`;
+  const text = ctx.t(key);
+  return text === key ? escapeHtml(plan) : text;
+}
+
+/** /status: plan, expiry, usage against limits, and when the quota resets. */
+export const statusHandler = new Composer<BotContext>();
+
+statusHandler.command('status', async (ctx) => {
+  ctx.handler = 'status';
+  if (!ctx.user) return;
+  const q = await ctx.deps.subscriptions.quota(ctx.user.id);
+  await ctx.reply(
+    ctx.t('status', {
+      plan: planName(ctx, q.plan),
+      expires: q.expiresAt ? formatDate(q.expiresAt, ctx.locale) : 'none',
+      messagesUsed: q.messagesUsed,
+      messagesLimit: q.messagesLimit,
+      imagesUsed: q.imagesUsed,
+      imagesLimit: q.imagesLimit,
+      resetsAt: formatDate(q.resetsAt, ctx.locale),
+    }),
+    { parse_mode: 'HTML' },
+  );
+});

@@ -1,0 +1,100 @@
+import { sequentialize } from '@grammyjs/runner';
+import { type Api, Bot } from 'grammy';
+import type { BotCommand } from 'grammy/types';
+import { installTransformers } from '../integrations/telegram/telegram-api.js';
+import { createRateLimiter } from '../platform/rate-limit.js';
+import type { Redis } from '../platform/redis.js';
+import type { BotContext, BotDeps } from './context.js';
+import { chatHandler } from './handlers/chat.handler.js';
+import { dialogsHandler } from './handlers/dialogs.handler.js';
+import { fallbackHandler } from './handlers/fallback.handler.js';
+import { languageHandler } from './handlers/language.handler.js';
+import { membershipHandler } from './handlers/membership.handler.js';
+import { startHandler } from './handlers/start.handler.js';
+import { statusHandler } from './handlers/status.handler.js';
+import { LOCALES } from './i18n.js';
+import { rateLimit, refuseBanned } from './middlewares/access.middleware.js';
+import { dedupe } from './middlewares/dedupe.middleware.js';
+import { observe } from './middlewares/observe.middleware.js';
+import { loadUser } from './middlewares/user.middleware.js';
+
+export type { BotContext } from './context.js';
+
+export interface CreateBotOptions {
+  token: string;
+  apiRoot: string;
+  redis?: Redis | undefined;
+}
+
+/** The updates the bot asks Telegram for (polling and webhook alike). */
+export const ALLOWED_UPDATES = ['message', 'callback_query', 'pre_checkout_query', 'my_chat_member'] as const;
+
+/** Commands shown in Telegram's menu, in menu order; descriptions come from `cmd-<name>` translations. */
+export const MENU_COMMANDS = [
+  'start',
+  'help',
+  'new',
+  'dialogs',
+  'reset',
+  'stop',
+  'status',
+  'language',
+  'settings',
+];
+
+/**
+ * The grammY bot: middlewares, then handlers, in this one visible order.
+ * The same instance serves long polling (runner) and webhooks (api role).
+ */
+export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext> {
+  const bot = new Bot<BotContext>(opts.token, { client: { apiRoot: opts.apiRoot } });
+  installTransformers(bot.api, {
+    maxRetries: deps.config.TELEGRAM_MAX_RETRIES,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    onBlocked: (chatId) => deps.users.markBotBlocked(chatId),
+  });
+  const limiter = createRateLimiter({
+    redis: opts.redis,
+    keyPrefix: `${deps.config.REDIS_PREFIX}:rl:user`,
+    points: deps.config.BOT_RATE_LIMIT_POINTS,
+    durationS: deps.config.BOT_RATE_LIMIT_WINDOW_S,
+  });
+
+  // Middlewares
+  bot.use(observe(deps)); // deps on ctx, metrics, error boundary
+  bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
+  bot.use(dedupe(deps)); // each update_id once
+  bot.use(loadUser()); // register or load, activity, locale
+  bot.use(deps.i18n.middleware()); // ctx.t in the user's language
+  bot.use(refuseBanned());
+  bot.use(rateLimit(limiter, deps));
+
+  // Handlers
+  bot.use(membershipHandler);
+  bot.use(startHandler);
+  bot.use(statusHandler);
+  bot.use(languageHandler);
+  bot.use(dialogsHandler);
+  bot.use(chatHandler);
+  bot.use(fallbackHandler);
+
+  // Errors are handled by observe(); this only catches what escapes it (e.g. inside the runner).
+  bot.catch((err) =>
+    deps.logger.error({ err: err.error, updateId: err.ctx.update.update_id }, 'unhandled bot error'),
+  );
+  return bot;
+}
+
+/** Publish the command menu for every locale (English is also the default). Failure is logged, not fatal. */
+export async function publishCommands(api: Api, deps: Pick<BotDeps, 'i18n' | 'logger'>): Promise<void> {
+  const menu = (locale: string): BotCommand[] =>
+    MENU_COMMANDS.map((command) => ({ command, description: deps.i18n.t(locale, `cmd-${command}`) }));
+  try {
+    await api.setMyCommands(menu('en'));
+    for (const locale of LOCALES) await api.setMyCommands(menu(locale), { language_code: locale });
+    deps.logger.info({ locales: LOCALES }, 'bot commands published');
+  } catch (err) {
+    deps.logger.warn({ err }, 'could not publish bot commands');
+  }
+}

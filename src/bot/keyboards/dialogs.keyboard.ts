@@ -1,0 +1,17 @@
+import { InlineKeyboard } from 'grammy';
+import type { DialogSummary } from '../../domain/dialogs/dialogs.repository.js';
+
+export const DIALOG_SWITCH = /^dlg:open:(\d+)$/;
+export const DIALOG_DELETE = /^dlg:del:(\d+)$/;
+
+/** One row per dialog: the title (tap to switch) and a delete button. */
+export function dialogsKeyboard(dialogs: DialogSummary[], deleteLabel: string): InlineKeyboard {
+  const kb = new InlineKeyboard();
+  for (const d of dialogs) {
+    const label = `${d.is_active ? '✅ ' : ''}${d.title} · ${d.message_count}`;
+    kb.text(label.length > 60 ? `${label.slice(0, 59)}…` : label, `dlg:open:${d.id}`)
+      .text(deleteLabel, `dlg:del:${d.id}`)
+      .row();
+  }
+  return kb;
+}

@@ -1,0 +1,67 @@
+welcome =
+    Hi, { $name }! I am <b>Vitte</b>, an AI assistant.
+
+    Just write me a message and I will answer. You are on the <b>free plan</b>: { $messages } messages per period.
+    /help shows everything I can do.
+help =
+    <b>What I can do</b>
+
+    Write any message and I will answer it, remembering our dialog.
+
+    /start — start over
+    /new — start a new dialog
+    /dialogs — your dialogs: switch or delete
+    /reset — forget the context of this dialog
+    /stop — stop the answer being written
+    /status — your plan and what is left
+    /language — change the language
+    /settings — notifications
+    /help — this message
+status =
+    <b>Your plan:</b> { $plan }{ $expires ->
+        [none] {""}
+       *[other] {" "}until { $expires }
+    }
+    <b>Messages:</b> { $messagesUsed } of { $messagesLimit }
+    <b>Images:</b> { $imagesUsed } of { $imagesLimit }
+    <b>Quota resets:</b> { $resetsAt }
+plan-free = Free
+plan-premium = Premium
+language-choose = Choose your language:
+language-changed = Done! I will speak English now.
+unknown-command = I don't know the command { $command }. /help lists the ones I know.
+not-text = I can only read text messages for now.
+banned = Your access to this bot has been suspended. If you think this is a mistake, contact support.
+rate-limited = You are sending messages too fast. Please wait { $seconds } s and try again.
+error-generic = Sorry, something went wrong on my side. Please try again in a moment.
+quota-exceeded = You have used all your messages for this period. The quota resets { $resetsAt }.
+quota-exceeded-never = Your plan has no messages. /status shows the details.
+ai-not-configured = The AI is not configured yet. The operator needs to set LLM_BASE_URL (see the README).
+ai-busy = The AI is busy right now. Please try again in a minute.
+ai-failed = Sorry, I could not get an answer this time. Your message was not counted — please try again.
+ai-stopped = Stopped.
+ai-nothing-to-stop = Nothing is being written right now.
+ai-thinking = Thinking…
+dialog-new = New dialog started: <b>{ $title }</b>. Write your first message.
+dialog-new-default-title = Dialog { $n }
+dialog-reset = Done: I forgot the context of this dialog. Let's start fresh.
+dialogs-title = <b>Your dialogs</b> (the active one is marked ✅). Tap to switch:
+dialogs-empty = You have no dialogs yet. Just write me a message.
+dialog-switched = Switched to <b>{ $title }</b>.
+dialog-deleted = Dialog deleted.
+dialog-not-found = That dialog no longer exists.
+button-delete = 🗑
+settings-title = <b>Settings</b>
+settings-notifications-on = 🔔 Reminders and news: on
+settings-notifications-off = 🔕 Reminders and news: off
+settings-saved = Saved.
+subscription-expired = Your <b>{ $plan }</b> plan has ended; you are back on the free plan. /status shows your limits.
+cmd-start = Start over
+cmd-help = What I can do
+cmd-new = New dialog
+cmd-dialogs = Your dialogs
+cmd-reset = Forget this dialog's context
+cmd-stop = Stop the answer
+cmd-status = Plan and limits
+cmd-language = Change language
+cmd-settings = Notifications

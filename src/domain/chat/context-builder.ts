@@ -1,0 +1,67 @@
+import type { ChatMessage } from '../../integrations/llm/llm-client.js';
+import type { Message } from '../../platform/db/schema.js';
+
+/**
+ * A cheap, model-independent token estimate (≈ 4 characters per token for Latin text, fewer for
+ * Cyrillic and CJK; erring high keeps requests inside the provider's window) plus per-message overhead.
+ */
+export function estimateTokens(text: string): number {
+  let units = 0;
+  for (const ch of text) units += ch.charCodeAt(0) < 0x80 ? 1 : 2.5;
+  return Math.ceil(units / 4) + 4;
+}
+
+export interface ContextInput {
+  systemPrompt: string;
+  summary: string | null;
+  /** Newest first, as the repository returns them. */
+  history: Message[];
+  /** The budget for everything sent (the answer's own tokens are reserved by the caller). */
+  budgetTokens: number;
+}
+
+export interface BuiltContext {
+  messages: ChatMessage[];
+  /** Messages left out for lack of room (they could be summarized). */
+  dropped: number;
+  estimatedTokens: number;
+}
+
+/**
+ * System prompt, the rolling summary when there is one, then the newest messages that fit the
+ * budget, oldest first. The newest message always goes in, cut from the front if it alone is too big.
+ */
+/**
+ * Conversation order: an answer belongs right after the last user message it answered, even when
+ * later user messages were stored while it was being written.
+ */
+function conversationOrder(m: Message): number {
+  const anchor = (m.metadata as { answered_up_to?: unknown }).answered_up_to;
+  return m.role === 'assistant' && typeof anchor === 'number' ? anchor + 0.5 : m.id;
+}
+
+export function buildContext(input: ContextInput): BuiltContext {
+  const head: ChatMessage[] = [{ role: 'system', content: input.systemPrompt }];
+  if (input.summary) {
+    head.push({ role: 'system', content: `Summary of the earlier conversation:\n${input.summary}` });
+  }
+  let used = head.reduce((n, m) => n + estimateTokens(m.content), 0);
+  const picked: ChatMessage[] = [];
+  let dropped = 0;
+  const history = [...input.history].sort((a, b) => conversationOrder(b) - conversationOrder(a));
+  for (const [i, m] of history.entries()) {
+    const cost = estimateTokens(m.content);
+    if (used + cost > input.budgetTokens) {
+      if (i === 0) {
+        const room = Math.max(input.budgetTokens - used, 64) * 4;
+        picked.push({ role: m.role, content: m.content.slice(-room) });
+        used = input.budgetTokens;
+      }
+      dropped = history.length - picked.length;
+      break;
+    }
+    picked.push({ role: m.role, content: m.content });
+    used += cost;
+  }
+  return { messages: [...head, ...picked.reverse()], dropped, estimatedTokens: used };
+}

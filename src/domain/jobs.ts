@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { defineJobs } from '../platform/queue/index.js';
+
+const id = z.number().int().positive();
+
+/**
+ * Every background job: name → queue, payload schema, retry policy. Payloads carry ids, never
+ * secrets or whole objects. Each job has exactly one handler (checked when the worker starts).
+ */
+export const jobs = defineJobs({
+  'system.ping': { queue: 'system', schema: z.object({ echo: z.string().max(200) }), timeoutMs: 10_000 },
+
+  'chat.reply': {
+    queue: 'chat',
+    schema: z.object({ dialogId: id }),
+    attempts: 3,
+    backoffMs: 2_000,
+    timeoutMs: 10 * 60_000,
+  },
+  'chat.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
+
+  'cleanup.old-messages': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
+  'subscriptions.expire': { queue: 'maintenance', schema: z.object({}), attempts: 2 },
+  'quota.reset': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
+
+  // Broadcasts: start materializes one delivery row per recipient and enqueues their jobs; tick starts
+  // scheduled broadcasts and re-enqueues deliveries left pending (after a crash or a resume).
+  'broadcast.start': {
+    queue: 'broadcast',
+    schema: z.object({ broadcastId: id }),
+    attempts: 5,
+    timeoutMs: 30 * 60_000,
+  },
+  'broadcast.tick': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
+  // Deliveries share the 'delivery' queue and its global rate limit (BROADCAST_RATE_PER_SEC).
+  'broadcast.deliver': {
+    queue: 'delivery',
+    schema: z.object({ broadcastId: id, userId: id }),
+    attempts: 5,
+    backoffMs: 5_000,
+    timeoutMs: 60_000,
+  },
+  'retention.scan': { queue: 'maintenance', schema: z.object({}), attempts: 1, timeoutMs: 10 * 60_000 },
+  'retention.send': {
+    queue: 'delivery',
+    schema: z.object({ userId: id, stage: z.number().int().min(1) }),
+    attempts: 3,
+    backoffMs: 5_000,
+  },
+});
+
+export type Jobs = typeof jobs;

@@ -1,0 +1,39 @@
+import { hostname } from 'node:os';
+import type { App } from '../app.js';
+import { chatJobs } from '../domain/chat/chat.jobs.js';
+import { dialogsJobs } from '../domain/dialogs/dialogs.jobs.js';
+import type { Jobs } from '../domain/jobs.js';
+import { subscriptionsJobs } from '../domain/subscriptions/subscriptions.jobs.js';
+import { createNotifier } from '../integrations/telegram/notifier.js';
+import type { JobHandlers } from '../platform/queue/index.js';
+
+/** Cron schedules (UTC). Idempotent: every worker start re-declares them, one run per tick overall. */
+export const SCHEDULES = {
+  'chat.sweep': '* * * * *',
+  'subscriptions.expire': '*/5 * * * *',
+  'quota.reset': '7 * * * *',
+  'cleanup.old-messages': '30 3 * * *',
+} as const;
+
+/** Every job's handler, from each domain. A job with no handler (or two) fails start-up. */
+export function jobHandlers(app: App): JobHandlers<Jobs> {
+  const telegram = app.telegram;
+  if (!telegram) throw new Error('the worker needs BOT_TOKEN to talk to Telegram');
+  const notify = createNotifier({ api: telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
+  return {
+    'system.ping': async ({ echo }) => ({ pong: echo, worker: `${hostname()}:${process.pid}` }),
+    ...chatJobs(app.chat),
+    ...dialogsJobs(app.dialogs, app.settings),
+    ...subscriptionsJobs(app.subscriptions, notify),
+  };
+}
+
+/** Register handlers and schedules, then start processing. */
+export async function startWorker(app: App): Promise<void> {
+  app.queue.handle(jobHandlers(app));
+  for (const [name, cron] of Object.entries(SCHEDULES) as [keyof typeof SCHEDULES, string][]) {
+    await app.queue.schedule(name, cron, {});
+  }
+  await app.queue.start();
+  app.logger.info({ queue: app.queue.kind, schedules: Object.keys(SCHEDULES) }, 'worker started');
+}

@@ -1,0 +1,240 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSystem, type TestSystem, WEBHOOK_SECRET } from '../helpers/system.js';
+
+const ann = (id: number, language_code = 'en') => ({
+  id,
+  first_name: `User${id}`,
+  username: `u${id}`,
+  language_code,
+});
+
+for (const mode of ['polling', 'webhook'] as const) {
+  describe(`bot over the Bot API emulator (${mode})`, () => {
+    let s: TestSystem;
+    beforeAll(async () => {
+      s = await startSystem({ mode, label: `bot_${mode}` });
+    });
+    afterAll(async () => s?.close());
+
+    it('/start registers once, stores the deep-link source and replies in the user language', async () => {
+      const user = ann(5001, 'ru');
+      await s.tg.injectMessage({ user, text: '/start promo_ads' });
+      const reply = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('Привет')));
+      expect(reply.text).toContain('User5001');
+      expect(reply.entities?.some((e) => e.type === 'bold')).toBe(true);
+
+      await s.tg.injectMessage({ user, text: '/start other_source' });
+      await s.tg.waitFor(
+        async () => ((await s.tg.botMessages(user.id)).length === 2 ? true : undefined),
+        'second reply',
+      );
+      const users = await s.app.db.selectFrom('users').selectAll().where('id', '=', user.id).execute();
+      const subs = await s.app.db
+        .selectFrom('subscriptions')
+        .selectAll()
+        .where('user_id', '=', user.id)
+        .execute();
+      expect(users).toHaveLength(1);
+      expect(users[0]!.utm_source).toBe('promo_ads');
+      expect(subs).toHaveLength(1);
+      expect(subs[0]!.plan).toBe('free');
+    });
+
+    it('/status shows the real plan, usage and limits', async () => {
+      const user = ann(5002);
+      await s.tg.injectMessage({ user, text: '/start' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.app.db
+        .updateTable('subscriptions')
+        .set({ messages_used: 7, images_used: 2 })
+        .where('user_id', '=', user.id)
+        .execute();
+      await s.tg.injectMessage({ user, text: '/status' });
+      const status = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('Messages')));
+      expect(status.text).toContain('Your plan: Free');
+      expect(status.text).toContain('Messages: 7 of 30');
+      expect(status.text).toContain('Images: 2 of 3');
+      expect(status.text).toMatch(/Quota resets: .+ UTC/);
+    });
+
+    it('/language switches the language of later replies', async () => {
+      const user = ann(5003, 'en');
+      await s.tg.injectMessage({ user, text: '/language' });
+      const menu = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.reply_markup));
+      const buttons = menu.reply_markup!.inline_keyboard.flat();
+      const ru = buttons.find((b) => 'callback_data' in b && b.callback_data === 'lang:ru');
+      expect(ru).toBeDefined();
+      await s.tg.injectCallbackQuery({ user, message_id: menu.message_id, data: 'lang:ru' });
+      await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('по-русски')));
+      await s.tg.injectMessage({ user, text: '/help' });
+      const help = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('Что я умею')));
+      expect(help.text).toContain('/dialogs');
+      expect((await s.app.users.get(user.id)).language).toBe('ru');
+    });
+
+    it('handles a duplicate update once', async () => {
+      const user = ann(5004);
+      const first = await s.tg.injectMessage({ user, text: '/help' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.tg.injectUpdate({ ...first });
+      await s.tg.injectMessage({ user, text: '/status' });
+      await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('Your plan')));
+      const texts = (await s.tg.botMessages(user.id)).map((m) => m.text?.split('\n')[0]);
+      expect(texts).toEqual(['What I can do', 'Your plan: Free']);
+    });
+
+    it('answers unknown commands with a hint', async () => {
+      const user = ann(5005);
+      await s.tg.injectMessage({ user, text: '/teleport now' });
+      const hint = await s.tg.waitForBotMessage(user.id);
+      expect(hint.text).toBe("I don't know the command /teleport. /help lists the ones I know.");
+    });
+
+    it('waits out a 429 and still delivers every message in order', async () => {
+      const user = ann(5006);
+      await s.tg.injectFault({
+        method: 'sendMessage',
+        chatId: user.id,
+        errorCode: 429,
+        retryAfter: 1,
+        count: 1,
+      });
+      await s.tg.injectMessage({ user, text: '/help' });
+      await s.tg.injectMessage({ user, text: '/status' });
+      await s.tg.injectMessage({ user, text: '/nope' });
+      await s.tg.waitFor(
+        async () => ((await s.tg.botMessages(user.id)).length === 3 ? true : undefined),
+        '3 replies',
+        {
+          timeoutMs: 15_000,
+        },
+      );
+      const texts = (await s.tg.botMessages(user.id)).map((m) => m.text?.split('\n')[0]);
+      expect(texts).toEqual(['What I can do', 'Your plan: Free', expect.stringContaining('/nope')]);
+      const calls = await s.tg.calls({ method: 'sendMessage', chatId: user.id });
+      expect(calls.filter((c) => c.error_code === 429)).toHaveLength(1);
+    });
+
+    it('50 users sending /start at once become 50 users, 50 subscriptions, 50 replies', async () => {
+      const ids = Array.from({ length: 50 }, (_, i) => 6000 + i);
+      await Promise.all(ids.map((id) => s.tg.injectMessage({ user: ann(id), text: '/start' })));
+      await s.tg.waitFor(
+        async () => {
+          const counts = await Promise.all(ids.map(async (id) => (await s.tg.botMessages(id)).length));
+          return counts.every((n) => n === 1) ? true : undefined;
+        },
+        '50 welcome messages',
+        { timeoutMs: 30_000 },
+      );
+      const users = await s.app.db.selectFrom('users').select('id').where('id', 'in', ids).execute();
+      const subs = await s.app.db
+        .selectFrom('subscriptions')
+        .select('user_id')
+        .where('user_id', 'in', ids)
+        .execute();
+      expect(users).toHaveLength(50);
+      expect(subs).toHaveLength(50);
+    });
+
+    it('a 403 marks the user as having blocked the bot; their next message clears it', async () => {
+      const user = ann(5007);
+      await s.tg.injectMessage({ user, text: '/start' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.tg.blockUser(user.id);
+      await s.tg.injectMessage({ user, text: '/help' });
+      await s.tg.waitFor(
+        async () => ((await s.app.users.get(user.id)).bot_blocked_at ? true : undefined),
+        'bot_blocked_at',
+      );
+      await s.tg.unblockUser(user.id);
+      await s.tg.injectMessage({ user, text: '/status' });
+      await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('Your plan')));
+      expect((await s.app.users.get(user.id)).bot_blocked_at).toBeNull();
+    });
+
+    it('banned users get one polite refusal and nothing else', async () => {
+      const user = ann(5008);
+      await s.tg.injectMessage({ user, text: '/start' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.app.db.updateTable('users').set({ banned_at: new Date() }).where('id', '=', user.id).execute();
+      await s.app.cache.delete(`user:${user.id}`);
+      await s.tg.injectMessage({ user, text: '/status' });
+      await s.tg.injectMessage({ user, text: '/help' });
+      await s.tg.waitForDelivery();
+      const refusal = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('suspended')));
+      expect(refusal).toBeDefined();
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await s.tg.botMessages(user.id)).map((m) => m.text?.slice(0, 12))).toEqual([
+        'Hi, User5008',
+        'Your access ',
+      ]);
+    });
+
+    it('publishes the command menu in English and Russian', async () => {
+      const commands = await s.tg.commands();
+      const ru = commands.find((c) => c.language_code === 'ru');
+      expect(ru?.commands.map((c) => c.command)).toContain('status');
+      expect(ru?.commands.find((c) => c.command === 'status')?.description).toBe('Тариф и лимиты');
+    });
+  });
+}
+
+describe('webhook endpoint', () => {
+  let s: TestSystem;
+  beforeAll(async () => {
+    s = await startSystem({ mode: 'webhook', label: 'webhook_http' });
+  });
+  afterAll(async () => s?.close());
+
+  const update = {
+    update_id: 99_000_001,
+    message: {
+      message_id: 1,
+      date: 1,
+      chat: { id: 5100, type: 'private' },
+      from: { id: 5100, is_bot: false, first_name: 'W' },
+      text: '/help',
+      entities: [{ type: 'bot_command', offset: 0, length: 5 }],
+    },
+  };
+
+  it('refuses a wrong or missing secret with 401 and processes nothing', async () => {
+    const variants: Record<string, string>[] = [
+      {},
+      { 'x-telegram-bot-api-secret-token': 'wrong-secret-0123456789' },
+    ];
+    for (const headers of variants) {
+      const res = await fetch(`${s.url}/telegram/webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(update),
+      });
+      expect(res.status).toBe(401);
+      expect((await res.json()).error.code).toBe('unauthorized');
+    }
+    expect(await s.app.users.find(5100)).toBeUndefined();
+  });
+
+  it('answers malformed JSON and non-updates with 400 and keeps serving', async () => {
+    const headers = { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': WEBHOOK_SECRET };
+    const bad = await fetch(`${s.url}/telegram/webhook`, {
+      method: 'POST',
+      headers,
+      body: '{"update_id": 1,',
+    });
+    expect(bad.status).toBe(400);
+    const notUpdate = await fetch(`${s.url}/telegram/webhook`, {
+      method: 'POST',
+      headers,
+      body: '{"hello": "world"}',
+    });
+    expect(notUpdate.status).toBe(400);
+    const ok = await fetch(`${s.url}/telegram/webhook`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(update),
+    });
+    expect(ok.status).toBe(200);
+    await s.tg.waitForBotMessage(5100, (m) => Boolean(m.text?.startsWith('What I can do')));
+  });
+});
