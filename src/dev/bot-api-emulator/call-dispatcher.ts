@@ -1,0 +1,132 @@
+import type { Logger } from 'pino';
+import { BotApiError, blockedByUser, DescribedResult, notFound, tooManyRequests } from './bot-api-error.js';
+import type { CallLog } from './call-log.js';
+import type { EventHub } from './event-hub.js';
+import type { FaultInjector } from './fault-injector.js';
+import { type FloodControl, isFloodLimited } from './flood-control.js';
+import { botMethods } from './methods/bot.methods.js';
+import { mediaMethods } from './methods/media.methods.js';
+import { messageMethods } from './methods/message.methods.js';
+import type { MethodHandler } from './methods/method-context.js';
+import { paymentMethods } from './methods/payment.methods.js';
+import { updateMethods } from './methods/update.methods.js';
+import { Params, recordableParams, targetChatId } from './params.js';
+import type { StateStore } from './state-store.js';
+import type { UpdateQueue } from './update-queue.js';
+import type { WebhookDelivery } from './webhook-delivery.js';
+
+export interface DispatcherDeps {
+  store: StateStore;
+  queue: UpdateQueue;
+  webhook: WebhookDelivery;
+  events: EventHub;
+  calls: CallLog;
+  faults: FaultInjector;
+  flood: FloodControl;
+  logger: Logger | undefined;
+}
+
+export interface CallOutcome {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** Methods that read a chat rather than write into it still work when the user blocked the bot. */
+const IGNORES_BLOCK = new Set(['getchat']);
+
+const ALL_METHODS: Record<string, MethodHandler> = {
+  ...updateMethods,
+  ...messageMethods,
+  ...mediaMethods,
+  ...botMethods,
+  ...paymentMethods,
+};
+
+/**
+ * Runs one Bot API call the way Telegram would: method lookup (case-insensitive), then injected
+ * faults, blocked users and flood control, then the method itself; every call is recorded.
+ */
+export class CallDispatcher {
+  private readonly methods = new Map<string, { name: string; handler: MethodHandler }>();
+
+  constructor(private readonly deps: DispatcherDeps) {
+    for (const [name, handler] of Object.entries(ALL_METHODS))
+      this.methods.set(name.toLowerCase(), { name, handler });
+  }
+
+  get methodNames(): string[] {
+    return [...this.methods.values()].map((m) => m.name);
+  }
+
+  async call(
+    methodName: string,
+    raw: Record<string, unknown>,
+    onClientClose: (cb: () => void) => void = () => {},
+  ): Promise<CallOutcome> {
+    const { store, calls } = this.deps;
+    const entry = this.methods.get(methodName.toLowerCase());
+    const method = entry?.name ?? methodName;
+    const chatId = targetChatId(raw);
+    const seq = store.nextSeq();
+    const at = Date.now();
+    let outcome: CallOutcome;
+    let result: unknown;
+    try {
+      if (!entry) throw notFound();
+      this.gate(entry.name, chatId);
+      const value = await entry.handler({
+        params: new Params(raw),
+        store,
+        queue: this.deps.queue,
+        webhook: this.deps.webhook,
+        events: this.deps.events,
+        onClientClose,
+      });
+      result = value instanceof DescribedResult ? value.result : value;
+      outcome = {
+        status: 200,
+        body: {
+          ok: true,
+          result,
+          ...(value instanceof DescribedResult ? { description: value.description } : {}),
+        },
+      };
+    } catch (err) {
+      const apiError = err instanceof BotApiError ? err : undefined;
+      if (!apiError) this.deps.logger?.error({ err, method }, 'bot api emulator method failed');
+      const e = apiError ?? new BotApiError(500, 'Internal Server Error', undefined, { cause: err });
+      outcome = { status: e.errorCode, body: e.toJSON() };
+    }
+    calls.add({
+      seq,
+      at,
+      method,
+      ...(chatId !== undefined ? { chat_id: chatId } : {}),
+      params: recordableParams(raw),
+      ok: outcome.status === 200,
+      ...(outcome.status === 200
+        ? { result }
+        : { error_code: outcome.status, description: String(outcome.body.description) }),
+    });
+    return outcome;
+  }
+
+  /** Throws the error Telegram would answer before running the method, if any. */
+  private gate(method: string, chatId: number | undefined): void {
+    const fault = this.deps.faults.take(method, chatId);
+    if (fault) throw fault;
+    const lower = method.toLowerCase();
+    if (
+      chatId !== undefined &&
+      chatId > 0 &&
+      this.deps.store.blocked.has(chatId) &&
+      !IGNORES_BLOCK.has(lower)
+    ) {
+      throw blockedByUser();
+    }
+    if (isFloodLimited(lower)) {
+      const retryAfter = this.deps.flood.acquire(chatId);
+      if (retryAfter !== undefined) throw tooManyRequests(retryAfter);
+    }
+  }
+}

@@ -1,0 +1,257 @@
+import { randomBytes } from 'node:crypto';
+import type { Chat, Message, MessageEntity, Update, User } from 'grammy/types';
+import { privateChat, type StateStore, toMessage } from './state-store.js';
+
+/** A user as a test describes it; `is_bot` is always false. */
+export interface UserInput {
+  id: number;
+  first_name: string;
+  last_name?: string;
+  username?: string;
+  language_code?: string;
+  is_premium?: boolean;
+}
+
+export interface ChatInput {
+  id: number;
+  type?: 'private' | 'group' | 'supergroup';
+  title?: string;
+  username?: string;
+  is_forum?: boolean;
+}
+
+export interface InjectMessageInput {
+  user: UserInput;
+  text: string;
+  /** Defaults to the user's private chat. Negative ids are groups, created on first use. */
+  chat?: ChatInput;
+  reply_to_message_id?: number;
+  message_thread_id?: number;
+}
+
+export interface InjectCallbackQueryInput {
+  user: UserInput;
+  /** The bot message whose inline button was pressed. */
+  message_id: number;
+  data: string;
+  /** Defaults to the user's private chat. */
+  chat_id?: number;
+}
+
+export interface InjectPreCheckoutQueryInput {
+  user: UserInput;
+  invoice_payload: string;
+  total_amount: number;
+  currency?: string;
+  id?: string;
+}
+
+export interface InjectSuccessfulPaymentInput {
+  user: UserInput;
+  invoice_payload: string;
+  total_amount: number;
+  currency?: string;
+  telegram_payment_charge_id?: string;
+  subscription_expiration_date?: number;
+  is_recurring?: boolean;
+  is_first_recurring?: boolean;
+}
+
+export class InjectionError extends Error {
+  override name = 'InjectionError';
+}
+
+const COMMAND = /(^|\s)(\/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?)(?=$|\s)/g;
+
+/** Telegram marks `/command` and `/command@bot` in user text as bot_command entities. */
+export function commandEntities(text: string): MessageEntity[] {
+  const out: MessageEntity[] = [];
+  for (const m of text.matchAll(COMMAND)) {
+    const offset = (m.index ?? 0) + (m[1]?.length ?? 0);
+    out.push({ type: 'bot_command', offset, length: m[2]!.length });
+  }
+  return out;
+}
+
+function toUser(input: UserInput): User {
+  if (!Number.isSafeInteger(input.id) || input.id <= 0)
+    throw new InjectionError('user.id must be a positive integer');
+  if (typeof input.first_name !== 'string' || input.first_name === '') {
+    throw new InjectionError('user.first_name is required');
+  }
+  return {
+    id: input.id,
+    is_bot: false,
+    first_name: input.first_name,
+    ...(input.last_name ? { last_name: input.last_name } : {}),
+    ...(input.username ? { username: input.username } : {}),
+    ...(input.language_code ? { language_code: input.language_code } : {}),
+    ...(input.is_premium ? { is_premium: true as const } : {}),
+  };
+}
+
+const unix = () => Math.floor(Date.now() / 1000);
+
+/** Builds the updates a real user would cause, keeping the emulator's chats consistent with them. */
+export class UpdateFactory {
+  constructor(
+    private readonly store: StateStore,
+    private readonly nextUpdateId: () => number,
+  ) {}
+
+  private chatFor(user: User, input: ChatInput | undefined): Chat {
+    if (!input || input.id === user.id) return privateChat(user);
+    if (input.id > 0)
+      throw new InjectionError('a positive chat id is a private chat and must be the user id');
+    const type = input.type === 'group' ? 'group' : 'supergroup';
+    return {
+      id: input.id,
+      type,
+      title: input.title ?? `Group ${input.id}`,
+      ...(input.username ? { username: input.username } : {}),
+      ...(input.is_forum ? { is_forum: true } : {}),
+    } as Chat;
+  }
+
+  private userMessage(user: User, chat: Chat, fields: Partial<Message>): Message {
+    this.store.rememberUser(user);
+    const state = this.store.ensureChat(chat.type === 'private' ? privateChat(user) : chat);
+    const stored = this.store.addMessage(
+      state,
+      false,
+      (message_id) =>
+        ({
+          message_id,
+          from: user,
+          chat: state.chat,
+          date: unix(),
+          ...fields,
+        }) as Message,
+    );
+    return toMessage(stored);
+  }
+
+  message(input: InjectMessageInput): Update {
+    if (typeof input.text !== 'string' || input.text === '') throw new InjectionError('text is required');
+    const user = toUser(input.user);
+    const chat = this.chatFor(user, input.chat);
+    const replied =
+      input.reply_to_message_id !== undefined
+        ? this.store.findMessage(chat.id, input.reply_to_message_id)
+        : undefined;
+    const entities = commandEntities(input.text);
+    const message = this.userMessage(user, chat, {
+      text: input.text,
+      ...(entities.length ? { entities } : {}),
+      ...(replied ? { reply_to_message: toMessage(replied) } : {}),
+      ...(input.message_thread_id !== undefined ? { message_thread_id: input.message_thread_id } : {}),
+    } as Partial<Message>);
+    return { update_id: this.nextUpdateId(), message } as Update;
+  }
+
+  callbackQuery(input: InjectCallbackQueryInput): Update {
+    const user = toUser(input.user);
+    this.store.rememberUser(user);
+    if (typeof input.data !== 'string' || input.data === '') throw new InjectionError('data is required');
+    const chatId = input.chat_id ?? user.id;
+    const stored = this.store.findMessage(chatId, input.message_id);
+    const chat = this.store.chats.get(chatId)?.chat ?? privateChat(user);
+    // A message the emulator never saw (or that was deleted) arrives as Telegram's InaccessibleMessage.
+    const message = stored ? toMessage(stored) : { chat, message_id: input.message_id, date: 0 };
+    const id = BigInt.asUintN(63, randomBytes(8).readBigUInt64BE()).toString();
+    this.store.callbackQueries.set(id, { chat_id: chatId, message_id: input.message_id, answered: false });
+    return {
+      update_id: this.nextUpdateId(),
+      callback_query: {
+        id,
+        from: user,
+        message,
+        chat_instance: String(BigInt.asIntN(64, BigInt(chatId) * 2654435761n)),
+        data: input.data,
+      },
+    } as Update;
+  }
+
+  preCheckoutQuery(input: InjectPreCheckoutQueryInput): Update {
+    const user = toUser(input.user);
+    this.store.rememberUser(user);
+    const id = input.id ?? BigInt.asUintN(63, randomBytes(8).readBigUInt64BE()).toString();
+    this.store.preCheckoutQueries.set(id, { user_id: user.id, answered: false });
+    return {
+      update_id: this.nextUpdateId(),
+      pre_checkout_query: {
+        id,
+        from: user,
+        currency: input.currency ?? 'XTR',
+        total_amount: input.total_amount,
+        invoice_payload: input.invoice_payload,
+      },
+    };
+  }
+
+  successfulPayment(input: InjectSuccessfulPaymentInput): Update {
+    const user = toUser(input.user);
+    const chargeId = input.telegram_payment_charge_id ?? `stxt${randomBytes(24).toString('base64url')}`;
+    const currency = input.currency ?? 'XTR';
+    this.store.payments.set(chargeId, {
+      user_id: user.id,
+      currency,
+      total_amount: input.total_amount,
+      invoice_payload: input.invoice_payload,
+      telegram_payment_charge_id: chargeId,
+      refunded: false,
+      at: Date.now(),
+    });
+    const message = this.userMessage(user, privateChat(user), {
+      successful_payment: {
+        currency,
+        total_amount: input.total_amount,
+        invoice_payload: input.invoice_payload,
+        telegram_payment_charge_id: chargeId,
+        provider_payment_charge_id: '',
+        ...(input.subscription_expiration_date !== undefined
+          ? { subscription_expiration_date: input.subscription_expiration_date }
+          : {}),
+        ...(input.is_recurring ? { is_recurring: true as const } : {}),
+        ...(input.is_first_recurring ? { is_first_recurring: true as const } : {}),
+      },
+    } as Partial<Message>);
+    return { update_id: this.nextUpdateId(), message } as Update;
+  }
+
+  /** my_chat_member for the bot in a user's private chat, as Telegram sends when a user (un)blocks it. */
+  blockChange(userId: number, blocked: boolean): Update {
+    const bot = this.store.botSender();
+    const user = this.store.users.get(userId) ?? { id: userId, is_bot: false, first_name: `User ${userId}` };
+    const member = { user: bot, status: 'member' as const };
+    const kicked = { user: bot, status: 'kicked' as const, until_date: 0 };
+    return {
+      update_id: this.nextUpdateId(),
+      my_chat_member: {
+        chat: privateChat(user),
+        from: user,
+        date: unix(),
+        old_chat_member: blocked ? member : kicked,
+        new_chat_member: blocked ? kicked : member,
+      },
+    } as Update;
+  }
+
+  /** Any JSON as an update; a given `update_id` is kept so duplicates can be injected. */
+  raw(update: Record<string, unknown>): Update {
+    const id = update.update_id;
+    if (id !== undefined && (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0)) {
+      throw new InjectionError('update_id must be a non-negative integer');
+    }
+    const result = { ...update, update_id: typeof id === 'number' ? id : this.nextUpdateId() } as Update;
+    // Groups come into existence when an update from them arrives, so the bot can answer there.
+    const body = Object.values(result).find((v) => typeof v === 'object' && v !== null) as
+      | { chat?: Partial<Chat>; message?: { chat?: Partial<Chat> } }
+      | undefined;
+    const chat = body?.chat ?? body?.message?.chat;
+    if (chat && typeof chat.id === 'number' && chat.id < 0 && typeof chat.type === 'string') {
+      this.store.ensureChat(chat as Chat);
+    }
+    return result;
+  }
+}
