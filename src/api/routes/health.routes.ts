@@ -46,35 +46,20 @@ export function healthRoutes(app: App) {
       async () => ({ status: 'ok' }),
     );
 
-    f.get(
-      '/health/db',
-      {
-        schema: {
-          tags: ['health'],
-          summary: 'Database reachability',
-          response: { 200: checkSchema, 503: checkSchema },
+    const dependencies = [
+      ['/health/db', 'Database reachability', checkDb],
+      ['/health/redis', 'Redis reachability', checkRedis],
+    ] as const;
+    for (const [path, summary, check] of dependencies) {
+      f.get(
+        path,
+        { schema: { tags: ['health'], summary, response: { 200: checkSchema, 503: checkSchema } } },
+        async (_req, reply) => {
+          const res = await check(app);
+          return reply.status(res.status === 'error' ? 503 : 200).send(res);
         },
-      },
-      async (_req, reply) => {
-        const res = await checkDb(app);
-        return reply.status(res.status === 'error' ? 503 : 200).send(res);
-      },
-    );
-
-    f.get(
-      '/health/redis',
-      {
-        schema: {
-          tags: ['health'],
-          summary: 'Redis reachability',
-          response: { 200: checkSchema, 503: checkSchema },
-        },
-      },
-      async (_req, reply) => {
-        const res = await checkRedis(app);
-        return reply.status(res.status === 'error' ? 503 : 200).send(res);
-      },
-    );
+      );
+    }
 
     f.get(
       '/health/ready',
