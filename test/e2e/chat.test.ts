@@ -129,12 +129,16 @@ for (const queue of ['inline', 'bullmq'] as const) {
           'the LLM request aborted',
         );
         const dialog = (await s.app.dialogs.active(user.id))!;
-        const assistant = await s.app.db
-          .selectFrom('messages')
-          .selectAll()
-          .where('dialog_id', '=', dialog.id)
-          .where('role', '=', 'assistant')
-          .executeTakeFirstOrThrow();
+        const assistant = await s.tg.waitFor(
+          () =>
+            s.app.db
+              .selectFrom('messages')
+              .selectAll()
+              .where('dialog_id', '=', dialog.id)
+              .where('role', '=', 'assistant')
+              .executeTakeFirst(),
+          'the partial answer stored',
+        );
         expect(assistant.metadata).toMatchObject({ stopped: true });
         expect(long.startsWith(assistant.content)).toBe(true);
       });

@@ -221,6 +221,9 @@ export class ChatService {
       if (!expected && !attempt.isLast) throw err;
       log.error({ err }, 'reply failed');
       this.m.replies.inc({ outcome: err instanceof CircuitOpenError ? 'busy' : 'failed' });
+      // The messages stay in the history; their quota units come back before the user hears about it.
+      for (let i = 0; i < pending.length; i++) await this.d.subscriptions.refundMessage(dialog.user_id);
+      await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
       await output
         .fail(
           err instanceof LlmNotConfiguredError
@@ -230,9 +233,6 @@ export class ChatService {
               : 'failed',
         )
         .catch((e: unknown) => log.warn({ err: e }, 'could not tell the user about the failure'));
-      // The messages stay in the history; their quota units come back.
-      for (let i = 0; i < pending.length; i++) await this.d.subscriptions.refundMessage(dialog.user_id);
-      await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
     } finally {
       jobSignal?.removeEventListener('abort', onJobAbort);
       this.running.delete(dialog.id);
