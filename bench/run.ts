@@ -5,6 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { basename } from 'node:path';
+import { probeServices } from '../test/helpers/services.js';
 
 export interface Measurement {
   bench: string;
@@ -16,6 +17,17 @@ export interface Measurement {
 
 export type Report = (metric: string, value: number, unit: string, note?: string) => void;
 export type Bench = (report: Report) => Promise<void>;
+
+// The same service discovery as the test suite (test helpers read it from the environment).
+const found = await probeServices();
+for (const [service, ok] of Object.entries(found))
+  process.env[`VITTE_TEST_HAS_${service.toUpperCase()}`] = ok ? '1' : '0';
+if (!found.postgres || !found.redis) {
+  process.stderr.write(
+    'benchmarks need PostgreSQL and Redis on 127.0.0.1 (TEST_DATABASE_URL / TEST_REDIS_URL)\n',
+  );
+  process.exit(1);
+}
 
 const only = process.argv.slice(2);
 const dir = new URL('.', import.meta.url);
