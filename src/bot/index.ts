@@ -10,6 +10,7 @@ import { dialogsHandler } from './handlers/dialogs.handler.js';
 import { fallbackHandler } from './handlers/fallback.handler.js';
 import { languageHandler } from './handlers/language.handler.js';
 import { membershipHandler } from './handlers/membership.handler.js';
+import { settingsHandler } from './handlers/settings.handler.js';
 import { startHandler } from './handlers/start.handler.js';
 import { statusHandler } from './handlers/status.handler.js';
 import { LOCALES } from './i18n.js';
@@ -76,6 +77,7 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   bot.use(statusHandler);
   bot.use(languageHandler);
   bot.use(dialogsHandler);
+  bot.use(settingsHandler);
   bot.use(chatHandler);
   bot.use(fallbackHandler);
 

@@ -1,5 +1,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../platform/logger.js';
+import { adminCommand } from './admin.command.js';
+import { broadcastCommand } from './broadcast.command.js';
 import { jobsCommand } from './jobs.command.js';
 import { migrateCommand } from './migrate.command.js';
 import { roleCommand } from './roles.js';
@@ -18,7 +20,9 @@ export const commands: Record<string, Command> = {
   all: roleCommand('all', 'every role in one process (embedded default of npm start)'),
   api: roleCommand('api', 'public HTTP API: health, /metrics, OpenAPI docs, the Telegram webhook'),
   bot: roleCommand('bot', 'receive Telegram updates by long polling and handle them'),
+  admin: adminCommand,
   worker: roleCommand('worker', 'run background jobs and schedules (replies, broadcasts, cleanup)'),
+  broadcast: broadcastCommand,
   jobs: jobsCommand,
   migrate: migrateCommand,
   webhook: webhookCommand,

@@ -1,8 +1,10 @@
 import { hostname } from 'node:os';
 import type { App } from '../app.js';
+import { broadcastsJobs } from '../domain/broadcasts/broadcasts.jobs.js';
 import { chatJobs } from '../domain/chat/chat.jobs.js';
 import { dialogsJobs } from '../domain/dialogs/dialogs.jobs.js';
 import type { Jobs } from '../domain/jobs.js';
+import { retentionJobs } from '../domain/retention/retention.jobs.js';
 import { subscriptionsJobs } from '../domain/subscriptions/subscriptions.jobs.js';
 import { createNotifier } from '../integrations/telegram/notifier.js';
 import type { JobHandlers } from '../platform/queue/index.js';
@@ -13,6 +15,8 @@ export const SCHEDULES = {
   'subscriptions.expire': '*/5 * * * *',
   'quota.reset': '7 * * * *',
   'cleanup.old-messages': '30 3 * * *',
+  'broadcast.tick': '* * * * *',
+  'retention.scan': '*/15 * * * *',
 } as const;
 
 /** Every job's handler, from each domain. A job with no handler (or two) fails start-up. */
@@ -25,6 +29,8 @@ export function jobHandlers(app: App): JobHandlers<Jobs> {
     ...chatJobs(app.chat),
     ...dialogsJobs(app.dialogs, app.settings),
     ...subscriptionsJobs(app.subscriptions, notify),
+    ...broadcastsJobs(app.broadcasts),
+    ...retentionJobs(app.retention),
   };
 }
 
@@ -35,5 +41,6 @@ export async function startWorker(app: App): Promise<void> {
     await app.queue.schedule(name, cron, {});
   }
   await app.queue.start();
+  await app.broadcasts.onWorkerStart();
   app.logger.info({ queue: app.queue.kind, schedules: Object.keys(SCHEDULES) }, 'worker started');
 }

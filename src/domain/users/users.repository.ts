@@ -1,6 +1,21 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { NewUser, User, UserUpdate } from '../../platform/db/schema.js';
+import { AppError } from '../../platform/errors.js';
+
+/** The search ran past its time limit: the filters match too few rows to find a page quickly. */
+export class SearchTooSlowError extends AppError {
+  override name = 'SearchTooSlowError';
+  override readonly status = 422;
+  override readonly code = 'search_too_slow';
+  constructor(timeoutMs: number, options?: { cause?: unknown }) {
+    super(
+      `The search took longer than ${timeoutMs / 1000} s; narrow it down (a longer name, fewer filters).`,
+      { timeoutMs },
+      options,
+    );
+  }
+}
 
 export type UserStatus = 'active' | 'banned' | 'blocked';
 
@@ -59,30 +74,49 @@ export class UsersRepository {
   /**
    * Admin search, newest first, keyset-paginated by id. A numeric query is an id lookup; text
    * matches username and names through the trigram index `ix_users_search` (its exact expression).
+   * A filter combination that matches (almost) nobody can make Postgres walk the whole table, so the
+   * query gets `timeoutMs` and then fails with SearchTooSlowError.
    */
-  search(f: UserSearch): Promise<UserListItem[]> {
-    let q = this.db
-      .selectFrom('users as u')
-      .leftJoin('subscriptions as s', 's.user_id', 'u.id')
-      .selectAll('u')
-      .select(['s.plan as plan', 's.expires_at as plan_expires_at'])
-      .orderBy('u.id', 'desc')
-      .limit(f.limit);
-    if (f.beforeId !== undefined) q = q.where('u.id', '<', f.beforeId);
-    if (f.plan) q = q.where('s.plan', '=', f.plan);
-    if (f.status === 'banned') q = q.where('u.banned_at', 'is not', null);
-    else if (f.status === 'blocked') q = q.where('u.bot_blocked_at', 'is not', null);
-    else if (f.status === 'active')
-      q = q.where('u.banned_at', 'is', null).where('u.bot_blocked_at', 'is', null);
-    const text = f.query?.trim().replace(/^@/, '') ?? '';
-    if (/^\d{1,16}$/.test(text)) q = q.where('u.id', '=', Number(text));
-    else if (text) {
-      const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      q = q.where(
-        sql<boolean>`(coalesce(u.username, '') || ' ' || u.first_name || ' ' || coalesce(u.last_name, '')) ilike ${pattern}`,
-      );
+  async search(f: UserSearch, timeoutMs = 5_000): Promise<UserListItem[]> {
+    const run = (db: Db) => {
+      let q = db
+        .selectFrom('users as u')
+        .leftJoin('subscriptions as s', 's.user_id', 'u.id')
+        .selectAll('u')
+        .select(['s.plan as plan', 's.expires_at as plan_expires_at'])
+        .orderBy('u.id', 'desc')
+        .limit(f.limit);
+      if (f.beforeId !== undefined) q = q.where('u.id', '<', f.beforeId);
+      if (f.plan) {
+        q = q.where('s.plan', '=', f.plan);
+        // The same bound on the join's other side lets both index scans start at the cursor.
+        if (f.beforeId !== undefined) q = q.where('s.user_id', '<', f.beforeId);
+      }
+      if (f.status === 'banned') q = q.where('u.banned_at', 'is not', null);
+      else if (f.status === 'blocked') q = q.where('u.bot_blocked_at', 'is not', null);
+      else if (f.status === 'active')
+        q = q.where('u.banned_at', 'is', null).where('u.bot_blocked_at', 'is', null);
+      const text = f.query?.trim().replace(/^@/, '') ?? '';
+      if (/^\d{1,16}$/.test(text)) q = q.where('u.id', '=', Number(text));
+      else if (text) {
+        const pattern = `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        q = q.where(
+          sql<boolean>`(coalesce(u.username, '') || ' ' || u.first_name || ' ' || coalesce(u.last_name, '')) ilike ${pattern}`,
+        );
+      }
+      return q.execute();
+    };
+    if (this.db.isTransaction) return run(this.db);
+    try {
+      return await this.db.transaction().execute(async (trx) => {
+        await sql`select set_config('statement_timeout', ${String(timeoutMs)}, true)`.execute(trx);
+        return run(trx);
+      });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === '57014')
+        throw new SearchTooSlowError(timeoutMs, { cause: err });
+      throw err;
     }
-    return q.execute();
   }
 
   async markBotBlocked(id: number): Promise<boolean> {

@@ -121,6 +121,15 @@ export class UsersService {
     return user;
   }
 
+  /** Opt in or out of retention reminders and broadcasts (/settings). */
+  async setNotifications(id: number, enabled: boolean): Promise<User> {
+    const user = await this.repo.update(id, { notifications_enabled: enabled });
+    if (!user) throw new NotFoundError(`user ${id} not found`);
+    await this.changed(id);
+    this.logger.info({ userId: id, enabled }, 'notifications setting changed');
+    return user;
+  }
+
   /** The user blocked the bot (Telegram answered 403). Returns true the first time. */
   async markBotBlocked(id: number): Promise<boolean> {
     const changed = await this.repo.markBotBlocked(id);
@@ -133,7 +142,7 @@ export class UsersService {
 
   /** Admin list: filters and keyset pagination (see UsersRepository.search). */
   search(filter: UserSearch): Promise<UserListItem[]> {
-    return this.repo.search({ ...filter, limit: Math.min(Math.max(filter.limit, 1), 200) });
+    return this.repo.search({ ...filter, limit: Math.min(Math.max(filter.limit, 1), 1_000) });
   }
 
   /** Ban: the bot refuses the user from the next update on (the cached row is dropped). */

@@ -1,0 +1,356 @@
+import { type Insertable, sql, type Updateable } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import type {
+  Broadcast,
+  BroadcastAudience,
+  BroadcastStatus,
+  BroadcastsTable,
+  DeliveryStatus,
+} from '../../platform/db/schema.js';
+
+export type DeliveryCounts = Record<DeliveryStatus, number>;
+
+/** A delivery row just claimed for sending, with what to send and whether the user still qualifies. */
+export interface ClaimedDelivery {
+  attempts: number;
+  text: string;
+  photo: string | null;
+  button_text: string | null;
+  button_url: string | null;
+  banned: boolean;
+  botBlocked: boolean;
+  notificationsEnabled: boolean;
+}
+
+/** Final states a delivery can be given once it was claimed. */
+export type DeliveryResult = 'sent' | 'blocked' | 'failed' | 'cancelled';
+
+const OPEN_DELIVERY: DeliveryStatus[] = ['pending', 'sending'];
+
+export class BroadcastsRepository {
+  constructor(private readonly db: Db) {}
+
+  insert(values: Insertable<BroadcastsTable>): Promise<Broadcast> {
+    return this.db.insertInto('broadcasts').values(values).returningAll().executeTakeFirstOrThrow();
+  }
+
+  find(id: number): Promise<Broadcast | undefined> {
+    return this.db.selectFrom('broadcasts').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  list(limit: number, beforeId?: number): Promise<Broadcast[]> {
+    let q = this.db.selectFrom('broadcasts').selectAll().orderBy('id', 'desc').limit(limit);
+    if (beforeId !== undefined) q = q.where('id', '<', beforeId);
+    return q.execute();
+  }
+
+  /** Move to a new status only from one of `from`, in one statement (safe against concurrent changes). */
+  transition(
+    id: number,
+    from: readonly BroadcastStatus[],
+    patch: Updateable<BroadcastsTable>,
+  ): Promise<Broadcast | undefined> {
+    return this.db
+      .updateTable('broadcasts')
+      .set({ ...patch, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .where('status', 'in', [...from])
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Cancel and close the remaining deliveries in one transaction, after any materialization in flight. */
+  cancel(id: number, from: readonly BroadcastStatus[], staleMs: number): Promise<Broadcast | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const done = await new BroadcastsRepository(trx).transition(id, from, {
+        status: 'cancelled',
+        finished_at: new Date(),
+      });
+      if (!done) return undefined;
+      // A 'sending' row younger than a lease belongs to a send in flight: it ends as sent or failed.
+      await trx
+        .updateTable('broadcast_deliveries')
+        .set({ status: 'cancelled', error: 'broadcast cancelled', updated_at: sql`now()` })
+        .where('broadcast_id', '=', id)
+        .where((eb) =>
+          eb.or([
+            eb('status', '=', 'pending'),
+            eb.and([eb('status', '=', 'sending'), eb('updated_at', '<', staleBefore(staleMs))]),
+          ]),
+        )
+        .execute();
+      return done;
+    });
+  }
+
+  countAudience(audience: BroadcastAudience): Promise<number> {
+    return this.audience(audience)
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .executeTakeFirstOrThrow()
+      .then((r) => Number(r.n));
+  }
+
+  /**
+   * One delivery row per recipient, idempotently (a retried start adds nobody twice), and the
+   * total. The broadcast row is locked first, so a cancel waits for the rows and then closes them.
+   * Returns undefined when the broadcast is no longer running or paused.
+   */
+  materialize(id: number): Promise<{ total: number; status: BroadcastStatus } | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const b = await trx
+        .selectFrom('broadcasts')
+        .select(['status', 'audience'])
+        .where('id', '=', id)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!b || (b.status !== 'running' && b.status !== 'paused')) return undefined;
+      await trx
+        .insertInto('broadcast_deliveries')
+        .columns(['broadcast_id', 'user_id'])
+        .expression(
+          new BroadcastsRepository(trx)
+            .audience(b.audience)
+            .select([sql<number>`${id}::bigint`.as('broadcast_id'), 'u.id']),
+        )
+        .onConflict((oc) => oc.doNothing())
+        .execute();
+      const row = await trx
+        .updateTable('broadcasts')
+        .set({
+          total_recipients: sql`(select count(*) from broadcast_deliveries where broadcast_id = ${id}::bigint)`,
+          updated_at: sql`now()`,
+        })
+        .where('id', '=', id)
+        .returning('total_recipients')
+        .executeTakeFirstOrThrow();
+      return { total: row.total_recipients, status: b.status };
+    });
+  }
+
+  hasDeliveries(id: number): Promise<boolean> {
+    return this.db
+      .selectFrom('broadcast_deliveries')
+      .select('user_id')
+      .where('broadcast_id', '=', id)
+      .limit(1)
+      .executeTakeFirst()
+      .then(Boolean);
+  }
+
+  /** The first `limit` pending recipients (by user id, so repeated calls pick the same rows). */
+  async pendingUserIds(id: number, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('broadcast_deliveries')
+      .select('user_id')
+      .where('broadcast_id', '=', id)
+      .where('status', '=', 'pending')
+      .orderBy('user_id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.user_id);
+  }
+
+  /** Rows claimed longer than `staleMs` ago: their send died with its worker (or hangs). */
+  async staleSendingUserIds(id: number, staleMs: number, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('broadcast_deliveries')
+      .select('user_id')
+      .where('broadcast_id', '=', id)
+      .where('status', '=', 'sending')
+      .where('updated_at', '<', staleBefore(staleMs))
+      .orderBy('user_id')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.user_id);
+  }
+
+  /**
+   * Claim a delivery for sending while its broadcast is running. Re-claiming a 'sending' row is
+   * allowed on purpose: that is a retry of an attempt whose worker died (see the service).
+   */
+  async claim(broadcastId: number, userId: number): Promise<ClaimedDelivery | undefined> {
+    const row = await this.db
+      .updateTable('broadcast_deliveries as d')
+      .from(['broadcasts as b', 'users as u'])
+      .set({ status: 'sending', attempts: sql`d.attempts + 1`, updated_at: sql`now()` })
+      .whereRef('b.id', '=', 'd.broadcast_id')
+      .whereRef('u.id', '=', 'd.user_id')
+      .where('d.broadcast_id', '=', broadcastId)
+      .where('d.user_id', '=', userId)
+      .where('d.status', 'in', OPEN_DELIVERY)
+      .where('b.status', '=', 'running')
+      .returning([
+        'd.attempts',
+        'b.text',
+        'b.photo',
+        'b.button_text',
+        'b.button_url',
+        'u.banned_at',
+        'u.bot_blocked_at',
+        'u.notifications_enabled',
+      ])
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return {
+      attempts: row.attempts,
+      text: row.text,
+      photo: row.photo,
+      button_text: row.button_text,
+      button_url: row.button_url,
+      banned: row.banned_at !== null,
+      botBlocked: row.bot_blocked_at !== null,
+      notificationsEnabled: row.notifications_enabled,
+    };
+  }
+
+  /** The delivery and its broadcast's status, to tell why a claim found nothing. */
+  findDelivery(
+    broadcastId: number,
+    userId: number,
+  ): Promise<{ status: DeliveryStatus; broadcastStatus: BroadcastStatus } | undefined> {
+    return this.db
+      .selectFrom('broadcast_deliveries as d')
+      .innerJoin('broadcasts as b', 'b.id', 'd.broadcast_id')
+      .select(['d.status as status', 'b.status as broadcastStatus'])
+      .where('d.broadcast_id', '=', broadcastId)
+      .where('d.user_id', '=', userId)
+      .executeTakeFirst();
+  }
+
+  /** Record how a claimed delivery ended. */
+  async finish(
+    broadcastId: number,
+    userId: number,
+    result: DeliveryResult,
+    detail: { messageId?: number; error?: string } = {},
+  ): Promise<void> {
+    await this.db
+      .updateTable('broadcast_deliveries')
+      .set({
+        status: result,
+        error: detail.error?.slice(0, 500) ?? null,
+        telegram_message_id: detail.messageId ?? null,
+        ...(result === 'sent' ? { sent_at: sql`now()` } : {}),
+        updated_at: sql`now()`,
+      })
+      .where('broadcast_id', '=', broadcastId)
+      .where('user_id', '=', userId)
+      .where('status', 'in', OPEN_DELIVERY)
+      .execute();
+  }
+
+  /** Hand a claimed delivery back, to be sent by a later attempt. */
+  async release(broadcastId: number, userId: number, error?: string): Promise<void> {
+    await this.db
+      .updateTable('broadcast_deliveries')
+      .set({ status: 'pending', error: error?.slice(0, 500) ?? null, updated_at: sql`now()` })
+      .where('broadcast_id', '=', broadcastId)
+      .where('user_id', '=', userId)
+      .where('status', '=', 'sending')
+      .execute();
+  }
+
+  /** Running → completed once every delivery has ended; true when this call completed it. */
+  async completeIfDone(id: number): Promise<boolean> {
+    const open = (status: DeliveryStatus[]) =>
+      this.db
+        .selectFrom('broadcast_deliveries')
+        .select('user_id')
+        .where('broadcast_id', '=', id)
+        .where('status', 'in', status);
+    const res = await this.db
+      .updateTable('broadcasts')
+      .set({ status: 'completed', finished_at: sql`now()`, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .where((eb) => eb.not(eb.exists(open(OPEN_DELIVERY))))
+      // Not materialized yet (no rows at all) is not done; an empty audience is completed by start.
+      .where((eb) => eb.exists(open(['sent', 'blocked', 'failed', 'cancelled'])))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async counts(id: number): Promise<DeliveryCounts> {
+    const rows = await this.db
+      .selectFrom('broadcast_deliveries')
+      .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+      .where('broadcast_id', '=', id)
+      .groupBy('status')
+      .execute();
+    const counts: DeliveryCounts = { pending: 0, sending: 0, sent: 0, blocked: 0, failed: 0, cancelled: 0 };
+    for (const r of rows) counts[r.status] = Number(r.n);
+    return counts;
+  }
+
+  /** Scheduled broadcasts whose time has come become running; returns their ids. */
+  async startDue(): Promise<number[]> {
+    const rows = await this.db
+      .updateTable('broadcasts')
+      .set({ status: 'running', started_at: sql`now()`, updated_at: sql`now()` })
+      .where('status', '=', 'scheduled')
+      .where('scheduled_at', '<=', sql<Date>`now()`)
+      .returning('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async runningIds(): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('broadcasts')
+      .select('id')
+      .where('status', '=', 'running')
+      .orderBy('id')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  async countRunning(): Promise<number> {
+    const r = await this.db
+      .selectFrom('broadcasts')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('status', '=', 'running')
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  /** Recipients of an audience: never banned, never bot-blocked, never opted out. */
+  private audience(a: BroadcastAudience) {
+    let q = this.db
+      .selectFrom('users as u')
+      .where('u.banned_at', 'is', null)
+      .where('u.bot_blocked_at', 'is', null)
+      .where('u.notifications_enabled', '=', true);
+    switch (a.kind) {
+      case 'all':
+        break;
+      case 'active':
+        q = q.where('u.last_active_at', '>=', sql<Date>`now() - make_interval(days => ${a.days}::int)`);
+        break;
+      case 'plan':
+        q = q.where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('subscriptions as s')
+              .select('s.id')
+              .whereRef('s.user_id', '=', 'u.id')
+              .where('s.plan', '=', a.plan)
+              .where('s.status', '=', 'active'),
+          ),
+        );
+        break;
+      case 'language':
+        // "ru" matches ru, ru-RU and ru_RU; a chosen language wins over Telegram's.
+        q = q.where(
+          sql<string>`lower(split_part(replace(coalesce(u.language, u.language_code), '_', '-'), '-', 1))`,
+          '=',
+          a.language.toLowerCase(),
+        );
+        break;
+    }
+    return q;
+  }
+}
+
+function staleBefore(ms: number) {
+  return sql<Date>`now() - make_interval(secs => ${ms / 1000}::double precision)`;
+}

@@ -1,0 +1,343 @@
+import type { Broadcast, BroadcastAudience, BroadcastStatus } from '../../platform/db/schema.js';
+import {
+  ConflictError,
+  NotFoundError,
+  TooManyRequestsError,
+  ValidationError,
+} from '../../platform/errors.js';
+import type { Logger } from '../../platform/logger.js';
+import type { Metrics } from '../../platform/metrics.js';
+import type { JobQueue } from '../../platform/queue/index.js';
+import type { Jobs } from '../jobs.js';
+import { BroadcastDelivery, type DeliverResult, toOutgoing } from './broadcast-delivery.js';
+import type { BroadcastsRepository, DeliveryCounts } from './broadcasts.repository.js';
+import {
+  audienceIssues,
+  type BroadcastContentInput,
+  contentIssues,
+  throwIfIssues,
+} from './broadcasts.validation.js';
+import type { MessageSender } from './delivery-sender.js';
+
+export interface CreateBroadcastInput extends BroadcastContentInput {
+  audience: BroadcastAudience;
+  /** Start automatically at this time (the next broadcast.tick after it); otherwise stays a draft. */
+  scheduledAt?: Date | null | undefined;
+  /** Who created it: an admin's username, or "cli". */
+  createdBy: string;
+}
+
+export type BroadcastProgress = DeliveryCounts & { total: number };
+
+export interface BroadcastsServiceDeps {
+  repo: BroadcastsRepository;
+  users: { markBotBlocked(id: number): Promise<boolean> };
+  /** Undefined without BOT_TOKEN: then broadcasts can be managed but not delivered. */
+  sender: MessageSender | undefined;
+  queue: Pick<JobQueue<Jobs>, 'enqueue' | 'kind'>;
+  /** BROADCAST_RATE_PER_SEC: sizes how many deliveries are queued ahead per broadcast. */
+  ratePerSec: number;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * A delivery claimed longer ago than this probably lost its worker (an attempt's time limit is
+ * 60 s). Re-queuing it is harmless when it did not: its job still exists (waiting out a 429, say),
+ * so the dedupe key turns the enqueue into a no-op.
+ */
+export const STALE_SENDING_MS = 120_000;
+/** A scheduled time this far in the past is a mistake, not "start now". */
+const PAST_SCHEDULE_TOLERANCE_MS = 60_000;
+const ENQUEUE_CONCURRENCY = 100;
+
+/** The states each action may start from; anything else is a ConflictError. */
+const ALLOWED = {
+  schedule: ['draft', 'scheduled'],
+  start: ['draft', 'scheduled'],
+  pause: ['running'],
+  resume: ['paused'],
+  cancel: ['draft', 'scheduled', 'running', 'paused'],
+} as const satisfies Record<string, readonly BroadcastStatus[]>;
+
+/**
+ * Broadcasts: one delivery row per recipient, sent by `broadcast.deliver` jobs on the rate-limited
+ * 'delivery' queue. Only a window of deliveries (about two minutes' worth at the configured rate)
+ * is queued per broadcast at a time; `broadcast.tick` tops it up every minute. So a pause or a
+ * cancel leaves at most that window of jobs to drain (each a no-op that still costs the queue a
+ * slot), not the whole audience, and a Redis that lost its jobs costs nothing: the rows are the
+ * truth and the tick re-queues them.
+ */
+export class BroadcastsService {
+  private readonly delivery: BroadcastDelivery;
+  private readonly window: number;
+
+  constructor(private readonly d: BroadcastsServiceDeps) {
+    this.window = Math.max(100, Math.ceil(d.ratePerSec * 120));
+    this.delivery = new BroadcastDelivery({
+      repo: d.repo,
+      users: d.users,
+      sender: d.sender,
+      logger: d.logger,
+      metrics: d.metrics,
+      onCompleted: (id) => this.logChange(id, 'running', 'completed'),
+    });
+    const repo = d.repo;
+    const logger = d.logger;
+    d.metrics.gauge({
+      name: 'vitte_broadcasts_running',
+      help: 'Broadcasts currently running (from the database)',
+      async collect() {
+        try {
+          this.set(await repo.countRunning());
+        } catch (err) {
+          logger.warn({ err }, 'could not count running broadcasts');
+        }
+      },
+    });
+  }
+
+  /** Validate and save a draft (or a scheduled broadcast). Throws ValidationError listing every problem. */
+  async create(input: CreateBroadcastInput): Promise<Broadcast> {
+    const { issues, content } = contentIssues(input);
+    const audience = audienceIssues(input.audience);
+    issues.push(...audience.issues);
+    const at = input.scheduledAt ?? null;
+    if (at !== null && !(at instanceof Date && Number.isFinite(at.getTime()))) {
+      issues.push({ path: 'scheduledAt', message: 'must be a date' });
+    } else if (at !== null && at.getTime() < Date.now() - PAST_SCHEDULE_TOLERANCE_MS) {
+      issues.push({ path: 'scheduledAt', message: 'must be in the future' });
+    }
+    const createdBy = input.createdBy?.trim();
+    if (!createdBy) issues.push({ path: 'createdBy', message: 'is required' });
+    throwIfIssues(issues, 'broadcast');
+    const b = await this.d.repo.insert({
+      text: content.text,
+      photo: content.photo,
+      button_text: content.button?.text ?? null,
+      button_url: content.button?.url ?? null,
+      audience: JSON.stringify(audience.audience),
+      status: at ? 'scheduled' : 'draft',
+      scheduled_at: at,
+      created_by: createdBy.slice(0, 200),
+    });
+    this.d.logger.info(
+      { broadcastId: b.id, status: b.status, audience: b.audience, scheduledAt: at, createdBy },
+      'broadcast created',
+    );
+    return b;
+  }
+
+  /** How many users the audience reaches right now (banned, bot-blocked and opted-out excluded). */
+  countAudience(audience: BroadcastAudience): Promise<number> {
+    const parsed = audienceIssues(audience);
+    throwIfIssues(parsed.issues, 'audience');
+    return this.d.repo.countAudience(parsed.audience as BroadcastAudience);
+  }
+
+  async get(id: number): Promise<Broadcast> {
+    const b = await this.d.repo.find(id);
+    if (!b) throw new NotFoundError(`broadcast ${id} not found`);
+    return b;
+  }
+
+  /** Newest first; `beforeId` is the keyset cursor (the last id of the previous page). */
+  list(opts: { limit: number; beforeId?: number | undefined }): Promise<Broadcast[]> {
+    return this.d.repo.list(Math.min(Math.max(Math.trunc(opts.limit) || 1, 1), 200), opts.beforeId);
+  }
+
+  async progress(id: number): Promise<BroadcastProgress> {
+    await this.get(id);
+    const counts = await this.d.repo.counts(id);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    return { total, ...counts };
+  }
+
+  /** Start now: recipients are chosen when the start job runs. */
+  async start(id: number): Promise<Broadcast> {
+    const b = await this.move(id, 'start', { status: 'running', started_at: new Date() });
+    await this.enqueueStart(id);
+    return b;
+  }
+
+  async schedule(id: number, at: Date): Promise<Broadcast> {
+    if (!(at instanceof Date) || !Number.isFinite(at.getTime())) {
+      throw new ValidationError('invalid schedule', {
+        issues: [{ path: 'scheduledAt', message: 'must be a date' }],
+      });
+    }
+    if (at.getTime() < Date.now() - PAST_SCHEDULE_TOLERANCE_MS) {
+      throw new ValidationError('invalid schedule', {
+        issues: [{ path: 'scheduledAt', message: 'must be in the future' }],
+      });
+    }
+    return this.move(id, 'schedule', { status: 'scheduled', scheduled_at: at });
+  }
+
+  /** Deliveries not yet sent stay pending; the ones in flight finish. */
+  pause(id: number): Promise<Broadcast> {
+    return this.move(id, 'pause', { status: 'paused' });
+  }
+
+  async resume(id: number): Promise<Broadcast> {
+    const b = await this.move(id, 'resume', { status: 'running' });
+    await this.feed(id, STALE_SENDING_MS);
+    return b;
+  }
+
+  /** Deliveries not yet sent become cancelled; the ones in flight finish. */
+  async cancel(id: number): Promise<Broadcast> {
+    const before = await this.get(id);
+    const b = await this.d.repo.cancel(id, ALLOWED.cancel, STALE_SENDING_MS);
+    if (!b) throw await this.conflict(id, 'cancel');
+    this.logChange(id, before.status, 'cancelled');
+    return b;
+  }
+
+  /** Send the content to one chat now (an admin checking how it looks). Nothing is stored. */
+  async testSend(input: BroadcastContentInput, telegramUserId: number): Promise<{ messageId: number }> {
+    const { issues, content } = contentIssues(input);
+    if (!Number.isSafeInteger(telegramUserId) || telegramUserId <= 0) {
+      issues.push({ path: 'telegramUserId', message: 'must be a Telegram user id' });
+    }
+    throwIfIssues(issues, 'test message');
+    const sender = this.requireSender();
+    const outcome = await sender.send(telegramUserId, toOutgoing(content));
+    switch (outcome.kind) {
+      case 'sent':
+        return { messageId: outcome.messageId };
+      case 'rate_limited':
+        throw new TooManyRequestsError('Telegram asks to slow down; try again shortly', {
+          retryAfterMs: outcome.retryAfterMs,
+        });
+      case 'blocked':
+        throw new ConflictError('this user has blocked the bot', { description: outcome.description });
+      case 'rejected':
+        throw new ValidationError(`Telegram refused the message: ${outcome.description}`, {
+          issues: [{ path: 'telegramUserId', message: outcome.description }],
+        });
+      case 'unavailable':
+        throw new Error(`Telegram is unavailable: ${outcome.description}`);
+    }
+  }
+
+  // --- job entry points -------------------------------------------------------------------
+
+  /** `broadcast.start`: materialize the recipients, then queue the first window of deliveries. */
+  async runStart(id: number): Promise<{ total: number; enqueued: number } | { skipped: string }> {
+    const m = await this.d.repo.materialize(id);
+    if (!m) return { skipped: 'not running' };
+    this.d.logger.info({ broadcastId: id, total: m.total }, 'broadcast recipients chosen');
+    if (m.total === 0) {
+      if (await this.d.repo.transition(id, ['running'], { status: 'completed', finished_at: new Date() })) {
+        this.logChange(id, 'running', 'completed');
+      }
+      return { total: 0, enqueued: 0 };
+    }
+    if (m.status !== 'running') return { total: m.total, enqueued: 0 };
+    return { total: m.total, enqueued: await this.feed(id, STALE_SENDING_MS) };
+  }
+
+  /** `broadcast.deliver`: one recipient. Throws when Telegram is unavailable (the job retries). */
+  deliver(
+    broadcastId: number,
+    userId: number,
+    opts: { isLastAttempt: boolean; signal?: AbortSignal },
+  ): Promise<DeliverResult> {
+    return this.delivery.deliver(broadcastId, userId, opts);
+  }
+
+  /**
+   * `broadcast.tick`: start scheduled broadcasts whose time came; for running ones, re-queue the
+   * start if it never materialized, complete the finished, and top up the queued window (which
+   * also re-queues deliveries whose worker died: claimed more than `staleMs` ago).
+   */
+  async tick(
+    opts: { staleMs?: number } = {},
+  ): Promise<{ started: number; running: number; enqueued: number }> {
+    const due = await this.d.repo.startDue();
+    for (const id of due) {
+      this.logChange(id, 'scheduled', 'running');
+      await this.enqueueStart(id);
+    }
+    const running = await this.d.repo.runningIds();
+    let enqueued = 0;
+    for (const id of running) {
+      if (due.includes(id)) continue;
+      if (!(await this.d.repo.hasDeliveries(id))) await this.enqueueStart(id);
+      else if (await this.d.repo.completeIfDone(id)) this.logChange(id, 'running', 'completed');
+      else enqueued += await this.feed(id, opts.staleMs ?? STALE_SENDING_MS);
+    }
+    return { started: due.length, running: running.length, enqueued };
+  }
+
+  /**
+   * After a worker (re)starts. A durable queue (Redis) still holds every job, and BullMQ hands the
+   * jobs of a dead worker back itself. The in-process queue lost them all with the process, so
+   * everything open is re-queued at once, claimed rows included: nothing can be in flight yet.
+   */
+  async onWorkerStart(): Promise<void> {
+    if (this.d.queue.kind !== 'inline') return;
+    const r = await this.tick({ staleMs: 0 });
+    if (r.running) this.d.logger.info(r, 'broadcasts resumed after a restart');
+  }
+
+  // --- internals --------------------------------------------------------------------------
+
+  /** Queue deliveries for the first pending rows and for rows whose claim went stale. */
+  private async feed(id: number, staleMs: number): Promise<number> {
+    const [pending, stale] = await Promise.all([
+      this.d.repo.pendingUserIds(id, this.window),
+      this.d.repo.staleSendingUserIds(id, staleMs, this.window),
+    ]);
+    const users = [...stale, ...pending];
+    let fresh = 0;
+    for (let i = 0; i < users.length; i += ENQUEUE_CONCURRENCY) {
+      const results = await Promise.all(
+        users
+          .slice(i, i + ENQUEUE_CONCURRENCY)
+          .map((userId) =>
+            this.d.queue.enqueue(
+              'broadcast.deliver',
+              { broadcastId: id, userId },
+              { key: `${id}-${userId}` },
+            ),
+          ),
+      );
+      fresh += results.filter((r) => !r.deduplicated).length;
+    }
+    if (fresh)
+      this.d.logger.debug({ broadcastId: id, enqueued: fresh, stale: stale.length }, 'deliveries queued');
+    return fresh;
+  }
+
+  private async enqueueStart(id: number): Promise<void> {
+    await this.d.queue.enqueue('broadcast.start', { broadcastId: id }, { key: `start-${id}` });
+  }
+
+  private async move(
+    id: number,
+    action: keyof typeof ALLOWED,
+    patch: Parameters<BroadcastsRepository['transition']>[2] & { status: BroadcastStatus },
+  ): Promise<Broadcast> {
+    const before = await this.get(id);
+    const b = await this.d.repo.transition(id, ALLOWED[action], patch);
+    if (!b) throw await this.conflict(id, action);
+    this.logChange(id, before.status, patch.status);
+    return b;
+  }
+
+  private async conflict(id: number, action: string): Promise<Error> {
+    const now = await this.get(id);
+    return new ConflictError(`cannot ${action} a ${now.status} broadcast`, { status: now.status, action });
+  }
+
+  private logChange(id: number, from: BroadcastStatus, to: BroadcastStatus): void {
+    this.d.logger.info({ broadcastId: id, from, to }, `broadcast ${to}`);
+  }
+
+  private requireSender(): MessageSender {
+    if (!this.d.sender) throw new Error('sending needs BOT_TOKEN');
+    return this.d.sender;
+  }
+}

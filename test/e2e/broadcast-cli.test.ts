@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
+import { migrateUp } from '../../src/platform/db/migrator.js';
+import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { type RunningProcess, startVitte } from '../helpers/process.js';
+import { has, TEST_REDIS_URL } from '../helpers/services.js';
+
+describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real processes)', () => {
+  const prefix = `vitte-test-bcli-${randomUUID().slice(0, 8)}`;
+  let emulator: BotApiEmulator;
+  let testDb: TestDatabase;
+  let worker: RunningProcess;
+  let env: Record<string, string>;
+
+  /** The id `create` prints on stdout (stderr's summary may arrive before or after it). */
+  const idLine = (out: string): string => /^(\d+)$/m.exec(out)?.[1] ?? '';
+
+  async function vitte(...args: string[]): Promise<{ code: number | null; out: string }> {
+    const p = startVitte(['broadcast', ...args], env);
+    const { code } = await p.exited;
+    return { code, out: p.output() };
+  }
+
+  beforeAll(async () => {
+    emulator = await createBotApiEmulator({ logger: silentLogger });
+    testDb = await createTestDatabase('broadcast_cli');
+    const db = testDb.open();
+    await migrateUp(db.db, silentLogger);
+    await db.db
+      .insertInto('users')
+      .values([
+        { id: 61, first_name: 'A', language_code: 'ru' },
+        { id: 62, first_name: 'B', language_code: 'en' },
+        { id: 63, first_name: 'C', language_code: 'ru' },
+      ])
+      .execute();
+    await db.close();
+    env = {
+      DATABASE_URL: testDb.url!,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: prefix,
+      BOT_TOKEN: emulator.token,
+      TELEGRAM_API_ROOT: emulator.url,
+      API_PORT: '0',
+      LOG_LEVEL: 'info',
+    };
+    worker = startVitte(['worker'], env);
+    await worker.waitForLog((l) => l.msg === 'worker started', 60_000);
+  }, 90_000);
+
+  afterAll(async () => {
+    await worker?.stop('SIGTERM');
+    await emulator?.close();
+    await testDb?.drop();
+    const redis = new Redis(TEST_REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('create prints the id; start hands it to the worker; status shows the progress', async () => {
+    const created = await vitte(
+      'create',
+      '--text',
+      '<b>Привет</b>',
+      '--audience',
+      'language:ru',
+      '--button-text',
+      'Open',
+      '--button-url',
+      'https://example.com',
+    );
+    expect(created.code).toBe(0);
+    const id = Number(idLine(created.out));
+    expect(id).toBeGreaterThan(0);
+    expect(created.out).toContain('2 recipient(s)');
+
+    expect((await vitte('start', String(id))).code).toBe(0);
+    await emulator.client.waitFor(
+      async () => ((await emulator.client.botMessages(63)).length === 1 ? true : undefined),
+      'the delivery to user 63',
+      { timeoutMs: 20_000 },
+    );
+    expect((await emulator.client.botMessages(61))[0]?.text).toBe('Привет');
+    expect(await emulator.client.botMessages(62)).toEqual([]);
+
+    let status = '';
+    await emulator.client.waitFor(
+      async () => {
+        status = (await vitte('status', String(id))).out;
+        return status.includes(': completed') ? true : undefined;
+      },
+      'completed status',
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+    expect(status).toContain('total=2 pending=0 sending=0 sent=2 blocked=0 failed=0 cancelled=0');
+
+    const again = await vitte('cancel', String(id));
+    expect(again.code).toBe(1);
+    expect(again.out).toContain('cannot cancel a completed broadcast');
+  }, 120_000);
+
+  it('scheduled, then cancelled; bad input is explained and exits 2', async () => {
+    const at = new Date(Date.now() + 3_600_000).toISOString();
+    const created = await vitte('create', '--text', 'later', '--at', at);
+    expect(created.code).toBe(0);
+    const id = idLine(created.out);
+    expect((await vitte('status', id)).out).toContain(`: scheduled at ${at}`);
+    const cancelled = await vitte('cancel', id);
+    expect(cancelled.code).toBe(0);
+    expect(cancelled.out).toContain(': cancelled');
+
+    const bad = await vitte('create', '--text', '<b>unclosed', '--button-text', 'Go');
+    expect(bad.code).toBe(2);
+    expect(bad.out).toContain('invalid broadcast');
+    expect(bad.out).toMatch(/text: .*can't parse entities/);
+    expect(bad.out).toContain('buttonUrl: a button needs both a text and a URL');
+  }, 120_000);
+});
