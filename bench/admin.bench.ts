@@ -57,7 +57,8 @@ async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> {
   return result;
 }
 
-async function seed(app: App): Promise<void> {
+/** Users, subscriptions, dialogs and messages at scale (exported for tuning queries by hand). */
+export async function seed(app: App): Promise<void> {
   const db = app.db;
   // A trigram GIN index is far cheaper to build once than to maintain row by row; rebuilt below
   // from its own definition, so the bench measures exactly the migration's index.
@@ -85,8 +86,8 @@ async function seed(app: App): Promise<void> {
   await timed('subscriptions', () =>
     sql`
       insert into subscriptions (user_id, plan, messages_limit, images_limit, messages_used)
-      select id, case when id % 20 = 0 then 'premium' else 'free' end,
-             case when id % 20 = 0 then 1000 else 30 end, 3, (id % 30)::int
+      select id, case when id % 19 = 0 then 'premium' else 'free' end,
+             case when id % 19 = 0 then 1000 else 30 end, 3, (id % 30)::int
       from users`.execute(db),
   );
   const dialogs = Math.max(1, Math.floor(USERS / 10));
@@ -105,8 +106,14 @@ async function seed(app: App): Promise<void> {
              now() - make_interval(secs => (g * 7919) % (30 * 86400))
       from generate_series(1::bigint, ${MESSAGES}) g
       join d on d.rn = g % (${dialogs} - 1)`.execute(db);
-      await sql.raw(definition).execute(db);
     },
+  );
+  await timed('trigram index', () =>
+    // One connection, so the memory setting applies to the build.
+    db.connection().execute(async (c) => {
+      await sql`set maintenance_work_mem = '256MB'`.execute(c);
+      await sql.raw(definition).execute(c);
+    }),
   );
   await timed('vacuum analyze', () => sql`vacuum analyze`.execute(db));
 }
@@ -118,7 +125,8 @@ async function explainSearches(url: string): Promise<void> {
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool }),
     log: (event) => {
-      if (event.level === 'query') last = event.query;
+      // The search itself, not the statement_timeout setting or the transaction around it.
+      if (event.level === 'query' && event.query.sql.includes('from "users" as "u"')) last = event.query;
     },
   });
   const repo = new UsersRepository(db);
@@ -189,14 +197,23 @@ export default async function adminBench(report: Report): Promise<void> {
     };
     const note = `${USERS.toLocaleString('en-US')} users, ${MESSAGES.toLocaleString('en-US')} messages, Postgres`;
 
-    // Dashboard: every number recomputed (what the first visitor after 30 s waits for)…
-    const fresh: number[] = [];
-    for (let i = 0; i < 15; i++) fresh.push((await get('/admin/api/stats?fresh=1')).ms);
+    // Dashboard as the first visitor after the 30 s cache sees it (past days of the message chart
+    // stay cached for 15 min, as in production)…
+    const uncached: number[] = [];
+    for (let i = 0; i < 15; i++) {
+      await app.cache.delete('admin:stats:dashboard');
+      uncached.push((await get('/admin/api/stats')).ms);
+    }
     const stats = (await get('/admin/api/stats')).body as { users: { total: number } };
     if (stats.users.total !== USERS)
       throw new Error(`dashboard counted ${stats.users.total} users, expected ${USERS}`);
-    report('dashboard_uncached_p50', percentile(fresh, 50), 'ms', note);
-    report('dashboard_uncached_p99', percentile(fresh, 99), 'ms', note);
+    report('dashboard_uncached_p50', percentile(uncached, 50), 'ms', note);
+    report('dashboard_uncached_p99', percentile(uncached, 99), 'ms', note);
+    // …every number recomputed including 30 days of messages ("Recompute now")…
+    const full: number[] = [];
+    for (let i = 0; i < 8; i++) full.push((await get('/admin/api/stats?fresh=1')).ms);
+    report('dashboard_full_recompute_p50', percentile(full, 50), 'ms', note);
+    report('dashboard_full_recompute_p99', percentile(full, 99), 'ms', note);
     // …and as everyone else gets it within the 30 s.
     const cached: number[] = [];
     for (let i = 0; i < 200; i++) cached.push((await get('/admin/api/stats')).ms);

@@ -48,14 +48,10 @@ export default async function chat(report: Report): Promise<void> {
       const since = (await s.tg.stats()).total_calls;
       const injectedAt = Date.now();
       await s.tg.injectMessage({ user, text: `latency probe ${i}` });
-      const [draft] = await s.tg.waitForCalls(
-        { method: 'sendMessageDraft', chatId: user.id, since },
-        1,
-        {
-          timeoutMs: 10_000,
-          intervalMs: 2,
-        },
-      );
+      const [draft] = await s.tg.waitForCalls({ method: 'sendMessageDraft', chatId: user.id, since }, 1, {
+        timeoutMs: 10_000,
+        intervalMs: 2,
+      });
       latencies.push(draft!.at - injectedAt);
       await s.tg.waitForCalls({ method: 'sendMessage', chatId: user.id, since }, 1, {
         intervalMs: 5,

@@ -4,10 +4,15 @@ import type { BotContext } from './bot/context.js';
 import { createI18n, resolveLocale } from './bot/i18n.js';
 import type { Config } from './config.js';
 import { type AdminServices, createAdminServices } from './domain/admin/index.js';
+import { BroadcastsRepository } from './domain/broadcasts/broadcasts.repository.js';
+import { BroadcastsService } from './domain/broadcasts/broadcasts.service.js';
+import { telegramSender } from './domain/broadcasts/delivery-sender.js';
 import { ChatService } from './domain/chat/chat.service.js';
 import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
 import { DialogsService } from './domain/dialogs/dialogs.service.js';
 import { type Jobs, jobs } from './domain/jobs.js';
+import { RetentionRepository } from './domain/retention/retention.repository.js';
+import { RetentionService } from './domain/retention/retention.service.js';
 import { SettingsRepository } from './domain/settings/settings.repository.js';
 import { SettingsService } from './domain/settings/settings.service.js';
 import { StatsService } from './domain/stats/stats.service.js';
@@ -61,6 +66,10 @@ export interface App {
   readonly admin: AdminServices;
   /** Dashboard statistics. */
   readonly stats: StatsService;
+  /** Broadcasts: create, schedule, start, pause, resume, cancel, progress; their delivery jobs. */
+  readonly broadcasts: BroadcastsService;
+  /** Inactivity reminders (retention.stages) and their jobs. */
+  readonly retention: RetentionService;
   close(): Promise<void>;
 }
 
@@ -153,7 +162,10 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     concurrency: config.WORKER_CONCURRENCY,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
     // One global rate over every worker process: Telegram allows ~30 messages/s per bot.
-    queues: { delivery: { limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 } } },
+    // A dead worker's deliveries come back within ~10 s instead of BullMQ's default 30-60 s.
+    queues: {
+      delivery: { limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 }, lockMs: 10_000 },
+    },
   };
   const queue: JobQueue<Jobs> = config.REDIS_URL
     ? createBullmqQueue({
@@ -209,6 +221,26 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     contextTokens: config.LLM_CONTEXT_TOKENS,
     maxAnswerTokens: config.LLM_MAX_TOKENS,
   });
+  // Deliveries use the client without retries: a 429 must reach the job to pause the whole queue.
+  const sender = telegramDirect ? telegramSender(telegramDirect) : undefined;
+  const broadcasts = new BroadcastsService({
+    repo: new BroadcastsRepository(db),
+    users,
+    sender,
+    queue,
+    ratePerSec: config.BROADCAST_RATE_PER_SEC,
+    logger: logger.child({ component: 'broadcasts' }),
+    metrics,
+  });
+  const retention = new RetentionService({
+    repo: new RetentionRepository(db),
+    settings,
+    users,
+    sender,
+    queue,
+    logger: logger.child({ component: 'retention' }),
+    metrics,
+  });
 
   return {
     config,
@@ -240,6 +272,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       metrics,
     }),
     stats: new StatsService(db, cache),
+    broadcasts,
+    retention,
     close: () => lifecycle.close(),
   };
 }

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { Bot } from 'grammy';
+import { bootstrapAdmin, registerAdmin } from '../admin/index.js';
 import { registerApi } from '../api/index.js';
+import { healthRoutes } from '../api/routes/health.routes.js';
+import { metricsRoutes } from '../api/routes/metrics.routes.js';
 import { webhookRoutes } from '../api/routes/webhook.routes.js';
 import { type App, createApp } from '../app.js';
 import { type BotContext, createBot, publishCommands } from '../bot/index.js';
@@ -13,7 +16,7 @@ import { createHttpServer } from '../platform/http.js';
 import { startWorker } from '../worker/index.js';
 import type { Command, Running } from './commands.js';
 
-export type Role = 'all' | 'api' | 'bot' | 'worker';
+export type Role = 'all' | 'api' | 'bot' | 'worker' | 'admin';
 
 /**
  * Embedded `all` applies its own migrations so `npm start` just works; every other role expects
@@ -88,7 +91,17 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
       metrics: app.metrics,
       trustProxy: config.TRUST_PROXY,
     });
-    await registerApi(server, app);
+    if (role === 'admin') {
+      // The admin process keeps its own health and metrics for probes and Prometheus.
+      await server.register(healthRoutes(app));
+      await server.register(metricsRoutes(app.metrics));
+    } else {
+      await registerApi(server, app);
+    }
+    if (role === 'admin' || role === 'all') {
+      await registerAdmin(server, app);
+      await bootstrapAdmin(app);
+    }
 
     let bot: Bot<BotContext> | undefined;
     const wantsBot = role === 'bot' || role === 'all' || (role === 'api' && config.BOT_MODE === 'webhook');
@@ -114,7 +127,7 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
     }
     if (emulator) await server.register(registerPlayground, { emulatorUrl: emulator.url });
 
-    const url = await listen(app, server, role, config.API_PORT);
+    const url = await listen(app, server, role, role === 'admin' ? config.ADMIN_PORT : config.API_PORT);
     if (role === 'worker' || role === 'all') {
       needsToken(config, role);
       await startWorker(app);

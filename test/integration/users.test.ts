@@ -94,7 +94,7 @@ describe('users and subscriptions', () => {
       .set({ expires_at: new Date(Date.now() - 1000) })
       .where('user_id', '=', id)
       .execute();
-    expect(await t.app.subscriptions.expireDue()).toContainEqual({ userId: id, plan: "premium" });
+    expect(await t.app.subscriptions.expireDue()).toContainEqual({ userId: id, plan: 'premium' });
     expect(await t.app.subscriptions.get(id)).toMatchObject({
       plan: 'free',
       messages_limit: 5,

@@ -243,6 +243,9 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
         name: this.workerName,
         concurrency: Math.max(1, qo?.concurrency ?? this.defaultConcurrency),
         limiter: qo?.limiter ? { max: qo.limiter.max, duration: qo.limiter.durationMs } : NO_LIMIT,
+        ...(qo?.lockMs
+          ? { lockDuration: qo.lockMs, stalledInterval: Math.max(1_000, Math.round(qo.lockMs / 2)) }
+          : {}),
       });
       worker.on('error', (err) => this.logger.error({ err, queue: name }, 'worker error'));
       worker.on('stalled', (jobId) =>

@@ -112,6 +112,11 @@ export interface QueueOptions {
   concurrency?: number;
   /** Global rate limit over every worker process of this queue. */
   limiter?: { max: number; durationMs: number };
+  /**
+   * How long a worker's claim on a running job lasts without renewal (renewed every half of it while the
+   * job runs). A job of a worker that died comes back after about this long. BullMQ only; default 30 000.
+   */
+  lockMs?: number;
 }
 
 /** Options both adapters take. */

@@ -1,0 +1,202 @@
+import type { UserUsage } from '../../domain/stats/stats.repository.js';
+import type { QuotaView } from '../../domain/subscriptions/subscriptions.service.js';
+import type { UserListItem, UserSearch } from '../../domain/users/users.repository.js';
+import type { AdminAuditEntry, Subscription, User } from '../../platform/db/schema.js';
+import { html, type SafeHtml } from '../html.js';
+import {
+  actionButton,
+  badge,
+  csrfField,
+  field,
+  fmtDate,
+  fmtNum,
+  jsonBlock,
+  notice,
+  select,
+} from './components.js';
+
+export function displayName(u: Pick<User, 'first_name' | 'last_name'>): string {
+  return [u.first_name, u.last_name].filter(Boolean).join(' ') || '(no name)';
+}
+
+export function userStatus(u: Pick<User, 'banned_at' | 'bot_blocked_at'>): SafeHtml {
+  if (u.banned_at) return badge('banned', 'danger');
+  if (u.bot_blocked_at) return badge('blocked the bot', 'warn');
+  return badge('active', 'ok');
+}
+
+const STATUSES = [
+  ['', 'Any status'],
+  ['active', 'Active'],
+  ['banned', 'Banned'],
+  ['blocked', 'Blocked the bot'],
+] as const;
+
+export interface UserListView {
+  filter: Omit<UserSearch, 'limit'>;
+  items: UserListItem[];
+  nextCursor: number | null;
+  plans: string[];
+  /** Why there are no results (the search ran out of time). */
+  error?: string;
+}
+
+function query(filter: UserListView['filter'], before?: number): string {
+  const q = new URLSearchParams();
+  if (filter.query) q.set('q', filter.query);
+  if (filter.plan) q.set('plan', filter.plan);
+  if (filter.status) q.set('status', filter.status);
+  if (before !== undefined) q.set('before', String(before));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export function userResults(v: UserListView): SafeHtml {
+  return html`<div id="user-results">
+    ${v.error ? notice('error', v.error) : ''}
+    <div class="table-wrap card" style="padding:0">
+      <table>
+        <thead><tr><th>ID</th><th>Name</th><th class="hide-sm">Username</th><th>Plan</th><th>Status</th><th class="hide-sm">Joined</th><th class="hide-sm">Last active</th></tr></thead>
+        <tbody>
+          ${
+            v.items.length
+              ? v.items.map(
+                  (u) => html`<tr data-user-id="${u.id}">
+                    <td class="mono"><a href="/admin/users/${u.id}">${u.id}</a></td>
+                    <td><a href="/admin/users/${u.id}">${displayName(u)}</a></td>
+                    <td class="hide-sm">${u.username ? `@${u.username}` : html`<span class="muted">—</span>`}</td>
+                    <td>${u.plan ?? '—'}</td>
+                    <td>${userStatus(u)}${u.is_admin ? html` ${badge('bot admin', 'info')}` : ''}</td>
+                    <td class="hide-sm nowrap">${fmtDate(u.created_at)}</td>
+                    <td class="hide-sm nowrap">${fmtDate(u.last_active_at)}</td>
+                  </tr>`,
+                )
+              : html`<tr><td colspan="7" class="muted">No users match.</td></tr>`
+          }
+        </tbody>
+      </table>
+    </div>
+    <div class="pager">
+      ${v.filter.beforeId !== undefined ? html`<a href="/admin/users${query(v.filter)}">« First page</a>` : html`<span></span>`}
+      ${v.nextCursor !== null ? html`<a class="button secondary" href="/admin/users${query(v.filter, v.nextCursor)}" data-testid="next-page">Next page »</a>` : ''}
+    </div>
+  </div>`;
+}
+
+export function usersBody(v: UserListView): SafeHtml {
+  return html`<form class="filters card" method="get" action="/admin/users" role="search"
+      hx-get="/admin/users" hx-target="#user-results" hx-select="#user-results" hx-swap="outerHTML" hx-push-url="true"
+      hx-trigger="input changed delay:350ms from:#f-q, change from:select">
+    ${field({ label: 'Search', name: 'q', type: 'search', value: v.filter.query, id: 'f-q', hint: 'Telegram id, @username or name' })}
+    ${select({ label: 'Plan', name: 'plan', value: v.filter.plan ?? '', options: [['', 'Any plan'], ...v.plans.map((p) => [p, p] as const)] })}
+    ${select({ label: 'Status', name: 'status', value: v.filter.status ?? '', options: STATUSES })}
+    <div class="field"><button type="submit">Search</button></div>
+  </form>
+  ${userResults(v)}`;
+}
+
+export interface UserDetailView {
+  user: User;
+  subscription: Subscription | undefined;
+  quota: QuotaView | undefined;
+  usage: UserUsage;
+  plans: string[];
+  audit: AdminAuditEntry[];
+  canEdit: boolean;
+  csrf: string;
+  error?: string | undefined;
+}
+
+export function userDetailBody(v: UserDetailView): SafeHtml {
+  const u = v.user;
+  const base = `/admin/users/${u.id}`;
+  const sub = v.subscription;
+  const q = v.quota;
+  return html`
+  <div class="grid two">
+    <section class="card">
+      <h2>Profile</h2>
+      <dl class="props">
+        <dt>Telegram id</dt><dd class="mono" data-testid="user-id">${u.id}</dd>
+        <dt>Name</dt><dd>${displayName(u)}</dd>
+        <dt>Username</dt><dd>${u.username ? `@${u.username}` : '—'}</dd>
+        <dt>Language</dt><dd>${u.language ?? u.language_code ?? '—'}</dd>
+        <dt>Status</dt><dd data-testid="user-status">${userStatus(u)}${u.is_admin ? html` ${badge('bot admin', 'info')}` : ''}</dd>
+        ${u.banned_at ? html`<dt>Banned</dt><dd>${fmtDate(u.banned_at)}${u.ban_reason ? html` — ${u.ban_reason}` : ''}</dd>` : ''}
+        ${u.bot_blocked_at ? html`<dt>Blocked the bot</dt><dd>${fmtDate(u.bot_blocked_at)}</dd>` : ''}
+        <dt>Joined</dt><dd>${fmtDate(u.created_at)}</dd>
+        <dt>Last active</dt><dd>${fmtDate(u.last_active_at)}</dd>
+        <dt>Source</dt><dd>${u.utm_source ?? '—'}</dd>
+      </dl>
+    </section>
+    <section class="card">
+      <h2>Subscription and usage</h2>
+      <dl class="props">
+        <dt>Plan</dt><dd data-testid="user-plan">${sub?.plan ?? '—'}</dd>
+        <dt>Until</dt><dd>${sub?.expires_at ? fmtDate(sub.expires_at) : 'no end'}</dd>
+        <dt>Messages</dt><dd data-testid="user-messages-used">${q ? `${fmtNum(q.messagesUsed)} / ${fmtNum(q.messagesLimit)}` : '—'}</dd>
+        <dt>Images</dt><dd>${q ? `${fmtNum(q.imagesUsed)} / ${fmtNum(q.imagesLimit)}` : '—'}</dd>
+        <dt>Quota resets</dt><dd>${q ? fmtDate(q.resetsAt) : '—'}</dd>
+        <dt>Dialogs</dt><dd data-testid="user-dialogs">${fmtNum(v.usage.dialogs)}</dd>
+        <dt>Messages sent</dt><dd>${fmtNum(v.usage.messages)}</dd>
+        <dt>Last message</dt><dd>${fmtDate(v.usage.lastMessageAt)}</dd>
+      </dl>
+    </section>
+  </div>
+  ${v.canEdit ? actions(v, base) : html`<p class="muted">You have read-only access.</p>`}
+  <section class="card">
+    <h2>Admin actions on this user</h2>
+    ${
+      v.audit.length
+        ? html`<div class="table-wrap"><table><thead><tr><th>When</th><th>Who</th><th>Action</th><th>After</th></tr></thead><tbody>
+          ${v.audit.map((a) => html`<tr><td class="nowrap">${fmtDate(a.created_at)}</td><td>${a.admin_username}</td><td>${a.action}</td><td>${jsonBlock(a.after)}</td></tr>`)}
+        </tbody></table></div>`
+        : html`<p class="muted">None yet.</p>`
+    }
+  </section>`;
+}
+
+function actions(v: UserDetailView, base: string): SafeHtml {
+  const u = v.user;
+  return html`<section class="card">
+    <h2>Actions</h2>
+    <div class="grid two">
+      <div>
+        <h3>Access</h3>
+        ${
+          u.banned_at
+            ? actionButton({ action: `${base}/unban`, label: 'Unban', csrf: v.csrf, kind: 'secondary' })
+            : html`<form method="post" action="${base}/ban" class="row" data-confirm="Ban this user? The bot will refuse them.">
+                ${csrfField(v.csrf)}
+                ${field({ label: 'Reason (optional)', name: 'reason', attrs: html`maxlength="500"` })}
+                <div class="field"><button type="submit" class="danger">Ban</button></div>
+              </form>`
+        }
+      </div>
+      <div>
+        <h3>Bot admin</h3>
+        ${actionButton({
+          action: `${base}/admin`,
+          label: u.is_admin ? 'Revoke bot admin' : 'Make bot admin',
+          csrf: v.csrf,
+          kind: 'secondary',
+          fields: { isAdmin: u.is_admin ? 'false' : 'true' },
+          confirm: u.is_admin ? 'Revoke bot admin rights?' : 'Give this user bot admin rights?',
+        })}
+      </div>
+      <div>
+        <h3>Grant a plan</h3>
+        <form method="post" action="${base}/plan" class="row">
+          ${csrfField(v.csrf)}
+          ${select({ label: 'Plan', name: 'plan', value: v.subscription?.plan, options: v.plans.map((p) => [p, p] as const) })}
+          ${field({ label: 'Until (UTC, end of day; empty: no end)', name: 'until', type: 'date' })}
+          <div class="field"><button type="submit">Grant</button></div>
+        </form>
+      </div>
+      <div>
+        <h3>Quota</h3>
+        ${actionButton({ action: `${base}/reset-quota`, label: 'Reset quota', csrf: v.csrf, kind: 'secondary', confirm: 'Reset the used messages and images to zero?' })}
+      </div>
+    </div>
+  </section>`;
+}

@@ -1,0 +1,185 @@
+import type { Db } from '../../platform/db/database.js';
+import type { AdminRole, AdminUser } from '../../platform/db/schema.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
+import type { Logger } from '../../platform/logger.js';
+import { AdminRepository } from './admin.repository.js';
+import type { Actor, AuditService } from './audit.service.js';
+import { checkPasswordPolicy, generatePassword, hashPassword, verifyPassword } from './passwords.js';
+
+export const ADMIN_ROLES: readonly AdminRole[] = ['owner', 'admin', 'viewer'];
+const USERNAME = /^[a-z0-9][a-z0-9._-]{2,63}$/;
+
+/** An account as shown to other admins: never the password hash. */
+export type AdminView = Omit<AdminUser, 'password_hash'>;
+
+export function adminView(a: AdminUser): AdminView {
+  const { password_hash: _hash, ...rest } = a;
+  return rest;
+}
+
+export function normalizeUsername(username: string): string {
+  const u = username.trim().toLowerCase();
+  if (!USERNAME.test(u)) {
+    throw new ValidationError('a username is 3-64 characters: letters, digits, ".", "_" and "-"', {
+      issues: [{ path: 'username', message: '3-64 characters: a-z, 0-9, ".", "_", "-"' }],
+    });
+  }
+  return u;
+}
+
+export type BootstrapResult =
+  | { kind: 'existing' }
+  | { kind: 'created'; username: string; source: 'env' | 'generated'; password?: string };
+
+/** Admin accounts: creation (CLI, first start, owners), roles, disabling, own password and Telegram id. */
+export class AdminAccountsService {
+  constructor(
+    private readonly db: Db,
+    private readonly audit: AuditService,
+    private readonly logger: Logger,
+  ) {}
+
+  private repo(db: Db = this.db): AdminRepository {
+    return new AdminRepository(db);
+  }
+
+  async create(
+    input: { username: string; password: string; role: AdminRole },
+    actor?: Actor,
+  ): Promise<AdminView> {
+    const username = normalizeUsername(input.username);
+    checkPasswordPolicy(input.password);
+    const passwordHash = await hashPassword(input.password);
+    const created = await this.db.transaction().execute(async (trx) => {
+      const row = await this.repo(trx).insert({ username, passwordHash, role: input.role });
+      if (!row) throw new ConflictError(`the username "${username}" is taken`);
+      if (actor) {
+        await this.audit.record(
+          actor,
+          { action: 'admin.create', targetType: 'admin', targetId: row.id, after: adminView(row) },
+          trx,
+        );
+      }
+      return row;
+    });
+    this.logger.info(
+      { admin: username, role: input.role, by: actor?.username ?? 'cli' },
+      'admin account created',
+    );
+    return adminView(created);
+  }
+
+  /**
+   * First start: with no account at all, create the owner from the bootstrap settings, or with a
+   * generated password the caller shows once.
+   */
+  async bootstrap(env: {
+    username?: string | undefined;
+    password?: string | undefined;
+  }): Promise<BootstrapResult> {
+    if ((await this.repo().count()) > 0) return { kind: 'existing' };
+    const username = normalizeUsername(env.username ?? 'admin');
+    const generated = env.password ? undefined : generatePassword();
+    const password = env.password ?? generated!;
+    checkPasswordPolicy(password);
+    const row = await this.repo().insertFirst({
+      username,
+      passwordHash: await hashPassword(password),
+      role: 'owner',
+    });
+    // Another process won the race: it created (and reports) the first owner.
+    if (!row) return { kind: 'existing' };
+    return generated
+      ? { kind: 'created', username, source: 'generated', password: generated }
+      : { kind: 'created', username, source: 'env' };
+  }
+
+  async list(): Promise<AdminView[]> {
+    return (await this.repo().list()).map(adminView);
+  }
+
+  async get(id: number): Promise<AdminView> {
+    const a = await this.repo().findById(id);
+    if (!a) throw new NotFoundError(`admin ${id} not found`);
+    return adminView(a);
+  }
+
+  /** Change another account's role or disable it. The last active owner can be neither demoted nor disabled. */
+  async update(
+    id: number,
+    patch: { role?: AdminRole; disabled?: boolean },
+    actor: Actor,
+  ): Promise<AdminView> {
+    if (id === actor.id) throw new ValidationError('you cannot change your own role or disable yourself');
+    const after = await this.db.transaction().execute(async (trx) => {
+      const repo = this.repo(trx);
+      const before = await repo.findForUpdate(id);
+      if (!before) throw new NotFoundError(`admin ${id} not found`);
+      const demotes = before.role === 'owner' && ((patch.role && patch.role !== 'owner') || patch.disabled);
+      if (demotes && !before.disabled_at && (await repo.countActiveOwners()) <= 1) {
+        throw new ValidationError('the last owner cannot be demoted or disabled');
+      }
+      const row = await repo.update(id, patch);
+      if (!row) throw new NotFoundError(`admin ${id} not found`);
+      if (patch.disabled) await repo.deleteSessionsOf(id);
+      await this.audit.record(
+        actor,
+        {
+          action: 'admin.update',
+          targetType: 'admin',
+          targetId: id,
+          before: adminView(before),
+          after: adminView(row),
+        },
+        trx,
+      );
+      return row;
+    });
+    return adminView(after);
+  }
+
+  /** Change the signed-in admin's password; every other session of theirs is signed out. */
+  async changePassword(actor: Actor, sessionId: string, current: string, next: string): Promise<void> {
+    const me = await this.repo().findById(actor.id);
+    if (!me) throw new NotFoundError('account not found');
+    if (!(await verifyPassword(me.password_hash, current))) {
+      throw new ValidationError('the current password is wrong', {
+        issues: [{ path: 'current', message: 'wrong password' }],
+      });
+    }
+    checkPasswordPolicy(next, 'password');
+    const passwordHash = await hashPassword(next);
+    await this.db.transaction().execute(async (trx) => {
+      const repo = this.repo(trx);
+      await repo.update(actor.id, { passwordHash });
+      await repo.deleteSessionsOf(actor.id, sessionId);
+      await this.audit.record(
+        actor,
+        { action: 'admin.password', targetType: 'admin', targetId: actor.id },
+        trx,
+      );
+    });
+  }
+
+  /** Where test broadcasts go: the admin's own Telegram user id. */
+  async setTelegramId(actor: Actor, telegramUserId: number | null): Promise<AdminView> {
+    return this.db.transaction().execute(async (trx) => {
+      const repo = this.repo(trx);
+      const before = await repo.findForUpdate(actor.id);
+      if (!before) throw new NotFoundError('account not found');
+      const row = (await repo.update(actor.id, { telegramUserId }))!;
+      await this.audit.record(
+        actor,
+        {
+          action: 'admin.telegram_id',
+          targetType: 'admin',
+          targetId: actor.id,
+          before: { telegram_user_id: before.telegram_user_id },
+          after: { telegram_user_id: row.telegram_user_id },
+        },
+        trx,
+      );
+      return adminView(row);
+    });
+  }
+}

@@ -1,0 +1,64 @@
+import type { Db } from '../../platform/db/database.js';
+import type { AdminAuditEntry } from '../../platform/db/schema.js';
+import type { Logger } from '../../platform/logger.js';
+import { type AuditQuery, AuditRepository } from './audit.repository.js';
+
+/** Who is acting: the signed-in admin and where the request came from. */
+export interface Actor {
+  id: number;
+  username: string;
+  ip: string | null;
+}
+
+/** What changed: the audit row besides who and when. */
+export interface AuditChange {
+  action: string;
+  targetType?: string;
+  targetId?: string | number;
+  before?: unknown;
+  after?: unknown;
+}
+
+/** The admin audit log: one row for every mutating action (who, what, when, before/after). */
+export class AuditService {
+  constructor(
+    private readonly db: Db,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Write the row with `db` (pass a transaction to commit it together with the change). */
+  async record(actor: Actor, change: AuditChange, db: Db = this.db): Promise<AdminAuditEntry> {
+    const entry = await new AuditRepository(db).insert({
+      adminUserId: actor.id,
+      adminUsername: actor.username,
+      ip: actor.ip,
+      ...change,
+    });
+    this.logger.info(
+      {
+        admin: actor.username,
+        action: change.action,
+        target: change.targetType ? `${change.targetType}:${change.targetId ?? ''}` : undefined,
+        ip: actor.ip,
+      },
+      'admin action',
+    );
+    return entry;
+  }
+
+  /**
+   * For changes made by a service that owns its own transaction: the change is already committed,
+   * so a failing audit write is logged loudly rather than reported as a failed action.
+   */
+  async recordAfter(actor: Actor, change: AuditChange): Promise<void> {
+    try {
+      await this.record(actor, change);
+    } catch (err) {
+      this.logger.error({ err, admin: actor.username, action: change.action }, 'audit write failed');
+    }
+  }
+
+  list(q: AuditQuery): Promise<AdminAuditEntry[]> {
+    return new AuditRepository(this.db).list(q);
+  }
+}
