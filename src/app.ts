@@ -85,7 +85,13 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     createLogger({
       level: config.LOG_LEVEL,
       pretty: config.LOG_PRETTY ?? (config.NODE_ENV === 'development' && process.stdout.isTTY === true),
-      secrets: [config.BOT_TOKEN, config.WEBHOOK_SECRET, config.LLM_API_KEY, config.ADMIN_BOOTSTRAP_PASSWORD],
+      secrets: [
+        config.BOT_TOKEN,
+        config.WEBHOOK_SECRET,
+        config.LLM_API_KEY,
+        config.ADMIN_BOOTSTRAP_PASSWORD,
+        config.ADMIN_PASSWORD,
+      ],
     });
   const role = opts.role ?? 'app';
   const metrics = new Metrics({ defaultMetrics: true });

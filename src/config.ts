@@ -79,6 +79,8 @@ export const configSchema = z.object({
   ADMIN_BOOTSTRAP_USERNAME: optionalString,
   ADMIN_BOOTSTRAP_PASSWORD: optionalString.pipe(z.string().min(12, 'at least 12 characters').optional()),
   ADMIN_COOKIE_SECURE: bool.optional(),
+  /** Password for `vitte admin create-user` (instead of typing it); never passed in argv. */
+  ADMIN_PASSWORD: optionalString,
 
   SENTRY_DSN: optionalUrl,
 });

@@ -74,8 +74,6 @@ function parseArgs(args: string[]): { username: string; role: AdminRole | undefi
 }
 
 export interface AdminCommandIo {
-  /** ADMIN_PASSWORD: how scripts pass the password without putting it in argv. */
-  passwordFromEnv: () => string | undefined;
   stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
 }
 
@@ -102,7 +100,8 @@ export function createAdminCommand(io: AdminCommandIo): Command {
         process.stderr.write(`${parsed}\n`);
         return 2;
       }
-      const fromEnv = io.passwordFromEnv();
+      // ADMIN_PASSWORD: how scripts pass the password without putting it in argv.
+      const fromEnv = config.ADMIN_PASSWORD;
       let password: string;
       try {
         password = fromEnv ?? (await readPassword(io.stdin, 'Password: '));
@@ -164,7 +163,4 @@ export function createAdminCommand(io: AdminCommandIo): Command {
   };
 }
 
-export const adminCommand = createAdminCommand({
-  passwordFromEnv: () => process.env.ADMIN_PASSWORD,
-  stdin: process.stdin,
-});
+export const adminCommand = createAdminCommand({ stdin: process.stdin });

@@ -3,6 +3,7 @@ import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-chat-state.js';
 import * as m0003 from './0003-broadcasts-retention.js';
 import * as m0004 from './0004-admin.js';
+import * as m0005 from './0005-stats-indexes.js';
 
 /** Every migration, by name. Names sort in the order they must run. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '0002-chat-state': m0002,
   '0003-broadcasts-retention': m0003,
   '0004-admin': m0004,
+  '0005-stats-indexes': m0005,
 };
