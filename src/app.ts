@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { I18n } from '@grammyjs/i18n';
 import type { Api } from 'grammy';
 import type { BotContext } from './bot/context.js';
@@ -79,6 +80,13 @@ export interface AppOptions {
   role?: string;
 }
 
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? 'unknown';
+}
+
 export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App {
   const logger =
     opts.logger ??
@@ -95,6 +103,14 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     });
   const role = opts.role ?? 'app';
   const metrics = new Metrics({ defaultMetrics: true });
+  // Which release each replica runs, for upgrades and rollbacks (Grafana: count by version).
+  metrics
+    .gauge({
+      name: 'vitte_build_info',
+      help: 'Vitte version and role of this process',
+      labelNames: ['version', 'role'],
+    })
+    .set({ version: packageVersion(), role }, 1);
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_TIMEOUT_MS);
 
   const database = createDatabase(

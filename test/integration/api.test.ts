@@ -46,6 +46,7 @@ describe('API role', () => {
     const names = families.map((m) => m.name);
     expect(names).toContain('process_cpu_user_seconds_total');
     expect(names).toContain('vitte_http_request_duration_seconds');
+    expect(names).toContain('vitte_build_info');
     const http = families.find((m) => m.name === 'vitte_http_request_duration_seconds')!;
     expect(http.type).toBe('HISTOGRAM');
   });

@@ -27,11 +27,11 @@ const JOB_DURATION_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
  * alerts do not care which one runs.
  */
 export class QueueTelemetry {
-  private readonly completedTotal: Counter<'queue' | 'job'>;
-  private readonly failedTotal: Counter<'queue' | 'job'>;
-  private readonly attemptsFailedTotal: Counter<'queue' | 'job'>;
+  private readonly completedTotal: Counter<'queue' | 'job_name'>;
+  private readonly failedTotal: Counter<'queue' | 'job_name'>;
+  private readonly attemptsFailedTotal: Counter<'queue' | 'job_name'>;
   private readonly rateLimitedTotal: Counter<'queue'>;
-  private readonly duration: Histogram<'queue' | 'job'>;
+  private readonly duration: Histogram<'queue' | 'job_name'>;
   private readonly gauge: QueueGauge;
 
   constructor(
@@ -41,17 +41,17 @@ export class QueueTelemetry {
     this.completedTotal = metrics.counter({
       name: 'vitte_jobs_completed_total',
       help: 'Jobs that completed successfully.',
-      labelNames: ['queue', 'job'],
+      labelNames: ['queue', 'job_name'],
     });
     this.failedTotal = metrics.counter({
       name: 'vitte_jobs_failed_total',
       help: 'Jobs that failed for good (attempts exhausted or unrecoverable).',
-      labelNames: ['queue', 'job'],
+      labelNames: ['queue', 'job_name'],
     });
     this.attemptsFailedTotal = metrics.counter({
       name: 'vitte_job_attempts_failed_total',
       help: 'Failed job attempts, retried or not.',
-      labelNames: ['queue', 'job'],
+      labelNames: ['queue', 'job_name'],
     });
     this.rateLimitedTotal = metrics.counter({
       name: 'vitte_queue_rate_limited_total',
@@ -61,7 +61,7 @@ export class QueueTelemetry {
     this.duration = metrics.histogram({
       name: 'vitte_job_duration_seconds',
       help: 'Duration of job attempts that ran to completion or failure.',
-      labelNames: ['queue', 'job'],
+      labelNames: ['queue', 'job_name'],
       buckets: JOB_DURATION_BUCKETS,
     });
     const log = logger;
@@ -93,14 +93,14 @@ export class QueueTelemetry {
   }
 
   completed(job: JobRef, durationMs: number): void {
-    this.completedTotal.inc({ queue: job.queue, job: job.name });
-    this.duration.observe({ queue: job.queue, job: job.name }, durationMs / 1000);
+    this.completedTotal.inc({ queue: job.queue, job_name: job.name });
+    this.duration.observe({ queue: job.queue, job_name: job.name }, durationMs / 1000);
     this.logger.debug(logFields(job, { durationMs: Math.round(durationMs) }), 'job completed');
   }
 
   /** One failed attempt; `retryInMs` undefined means this was the final failure. */
   attemptFailed(job: JobRef, error: Error, durationMs: number, retryInMs: number | undefined): void {
-    const labels = { queue: job.queue, job: job.name };
+    const labels = { queue: job.queue, job_name: job.name };
     this.attemptsFailedTotal.inc(labels);
     this.duration.observe(labels, durationMs / 1000);
     const fields = logFields(job, { err: error, durationMs: Math.round(durationMs) });
