@@ -290,9 +290,9 @@ for (const variant of VARIANTS) {
             return r.length ? Number(r[0]!.value[1]) : undefined;
           });
         expect(await value('sum(vitte_bot_updates_total{job="vitte-api"})')).toBeGreaterThan(0);
-        // The job metrics' own `job` label is kept as exported_job next to the scrape job.
+        // The job metrics' own `job` label is kept as job_name next to the scrape job.
         expect(
-          await value('sum(vitte_jobs_completed_total{job="vitte-worker", exported_job="chat.reply"})'),
+          await value('sum(vitte_jobs_completed_total{job="vitte-worker", job_name="chat.reply"})'),
         ).toBeGreaterThanOrEqual(variant.workerReplicas * 2);
         expect(await value('sum(vitte_llm_requests_total{outcome="ok"})')).toBeGreaterThan(0);
         expect(await value('sum(vitte_llm_tokens_total)')).toBeGreaterThan(0);
