@@ -290,7 +290,7 @@ for (const variant of VARIANTS) {
             return r.length ? Number(r[0]!.value[1]) : undefined;
           });
         expect(await value('sum(vitte_bot_updates_total{job="vitte-api"})')).toBeGreaterThan(0);
-        // The job metrics' own `job` label is kept as job_name next to the scrape job.
+        // The job metrics name the job in job_name; `job` stays the scrape job.
         expect(
           await value('sum(vitte_jobs_completed_total{job="vitte-worker", job_name="chat.reply"})'),
         ).toBeGreaterThanOrEqual(variant.workerReplicas * 2);
