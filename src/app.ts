@@ -228,6 +228,9 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     enqueueReply: async (dialogId) => {
       await queue.enqueue('chat.reply', { dialogId }, { key: `dialog-${dialogId}` });
     },
+    enqueueSummary: async (dialogId) => {
+      await queue.enqueue('chat.summarize', { dialogId }, { key: `summary-${dialogId}` });
+    },
     output:
       telegram && telegramDirect
         ? telegramReplyOutput({

@@ -17,6 +17,13 @@ export const jobs = defineJobs({
     backoffMs: 2_000,
     timeoutMs: 10 * 60_000,
   },
+  'chat.summarize': {
+    queue: 'chat',
+    schema: z.object({ dialogId: id }),
+    attempts: 2,
+    backoffMs: 10_000,
+    timeoutMs: 5 * 60_000,
+  },
   'chat.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
 
   'cleanup.old-messages': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },

@@ -357,6 +357,60 @@ describe('LLM circuit breaker', () => {
   });
 });
 
+describe('rolling summary of long dialogs', () => {
+  let s: TestSystem;
+  let llm: FakeLlm;
+  beforeAll(async () => {
+    llm = await createFakeLlm();
+    llm.setDefault((request) => {
+      const system = String(request.body.messages[0]?.content ?? '');
+      return system.includes('running summary')
+        ? 'The user keeps telling long stories about a cat called Tom.'
+        : {};
+    });
+    s = await startSystem({
+      mode: 'polling',
+      label: 'chat_summary',
+      env: {
+        LLM_BASE_URL: llm.url,
+        LLM_CONTEXT_TOKENS: '400',
+        LLM_MAX_TOKENS: '100',
+        BOT_RATE_LIMIT_POINTS: '1000',
+      },
+    });
+  });
+  afterAll(async () => {
+    await s?.close();
+    await llm?.close();
+  });
+
+  it('folds what no longer fits into the summary and sends it with later requests', async () => {
+    const user = newUser();
+    for (let i = 0; i < 6; i++) {
+      const text = `Story ${i}: ${'my cat Tom climbed the tall old tree again and would not come down '.repeat(3)}`;
+      await s.tg.injectMessage({ user, text });
+      await s.tg.waitForBotMessage(user.id, (m) => plain(m).startsWith(`Echo: Story ${i}`));
+    }
+    const dialog = await s.tg.waitFor(async () => {
+      const d = await s.app.dialogs.active(user.id);
+      return d?.summary ? d : undefined;
+    }, 'a summary on the dialog');
+    expect(dialog.summary).toBe('The user keeps telling long stories about a cat called Tom.');
+    expect(dialog.summary_up_to_id).toBeGreaterThan(0);
+
+    await s.tg.injectMessage({ user, text: 'What is my cat called?' });
+    await s.tg.waitForBotMessage(user.id, (m) => plain(m) === 'Echo: What is my cat called?');
+    const last = llm.requests().at(-1)!.body.messages;
+    expect(last[1]).toEqual({
+      role: 'system',
+      content:
+        'Summary of the earlier conversation:\nThe user keeps telling long stories about a cat called Tom.',
+    });
+    // Folded messages are not sent again verbatim.
+    expect(JSON.stringify(last)).not.toContain('Story 0:');
+  });
+});
+
 describe('AI chat without an LLM configured', () => {
   let s: TestSystem;
   beforeAll(async () => {

@@ -193,7 +193,7 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       // Lower bounds only: backoffMs 40, then 80.
       expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(35);
       expect(starts[2]! - starts[1]!).toBeGreaterThanOrEqual(75);
-      const labels = { queue: 'main', job: 'test.flaky' };
+      const labels = { queue: 'main', job_name: 'test.flaky' };
       expect(await metricValue(metrics, 'vitte_job_attempts_failed_total', labels)).toBe(2);
       expect(await metricValue(metrics, 'vitte_jobs_completed_total', labels)).toBe(1);
       expect(await metricValue(metrics, 'vitte_jobs_failed_total', labels)).toBe(0);
@@ -209,7 +209,7 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       expect(err).toBeInstanceOf(JobFailedError);
       const failed = err as JobFailedError;
       expect(failed.message).toContain('boom 3');
-      const labels = { queue: 'main', job: 'test.flaky' };
+      const labels = { queue: 'main', job_name: 'test.flaky' };
       expect(await metricValue(metrics, 'vitte_jobs_failed_total', labels)).toBe(1);
       expect(await metricValue(metrics, 'vitte_job_attempts_failed_total', labels)).toBe(3);
       const final = logs.filter((l) => l.msg === 'job failed permanently');

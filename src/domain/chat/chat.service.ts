@@ -13,7 +13,7 @@ import type { DialogsRepository } from '../dialogs/dialogs.repository.js';
 import type { DialogsService } from '../dialogs/dialogs.service.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
-import { buildContext } from './context-builder.js';
+import { buildContext, splitForSummary, summaryRequest } from './context-builder.js';
 import type { ReplyOutput, ReplyOutputFactory } from './reply-output.js';
 
 export type AcceptResult =
@@ -34,6 +34,8 @@ export interface ChatServiceDeps {
   metrics: Metrics;
   /** Enqueue `chat.reply` for a dialog (keyed by dialog: one generation in flight at a time). */
   enqueueReply: (dialogId: number) => Promise<void>;
+  /** Enqueue `chat.summarize` for a dialog whose context no longer fits. */
+  enqueueSummary: (dialogId: number) => Promise<void>;
   output: ReplyOutputFactory;
   contextTokens: number;
   maxAnswerTokens: number;
@@ -77,6 +79,10 @@ export class ChatService {
       generating: d.metrics.gauge({
         name: 'vitte_chat_generations_in_flight',
         help: 'Replies being generated',
+      }),
+      summaries: d.metrics.counter({
+        name: 'vitte_chat_summaries_total',
+        help: 'Rolling dialog summaries written',
       }),
     };
   }
@@ -203,6 +209,8 @@ export class ChatService {
         },
       });
       await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
+      // Older messages no longer fit: fold them into the dialog's rolling summary in the background.
+      if (context.dropped > 0) await this.d.enqueueSummary(dialog.id);
       this.m.replies.inc({ outcome: 'ok' });
       log.info({ tokens: result.completionTokens, coalesced: pending.length }, 'reply sent');
     } catch (err) {
@@ -258,6 +266,33 @@ export class ChatService {
       });
     }
     await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
+  }
+
+  /**
+   * The `chat.summarize` job: fold the messages that no longer fit (all but the newest half of the
+   * budget) into the dialog's summary, so later answers still know what was said.
+   */
+  async summarize(dialogId: number, signal?: AbortSignal): Promise<{ folded: number }> {
+    const dialog = await this.d.dialogsRepo.findById(dialogId);
+    if (!dialog) return { folded: 0 };
+    const history = await this.d.dialogsRepo.contextMessages(dialog, 400);
+    const { fold } = splitForSummary(
+      history,
+      Math.floor((this.d.contextTokens - this.d.maxAnswerTokens) / 2),
+    );
+    const last = fold.at(-1);
+    if (!last) return { folded: 0 };
+    const model = await this.d.settings.get('llm.model');
+    const result = await this.d.llm.stream({
+      messages: summaryRequest(dialog.summary, fold),
+      model: model || undefined,
+      signal,
+    });
+    if (!result.text.trim()) return { folded: 0 };
+    await this.d.dialogsRepo.saveSummary(dialog.id, result.text.trim(), last.id);
+    this.m.summaries.inc();
+    this.d.logger.info({ dialogId, folded: fold.length }, 'dialog summary updated');
+    return { folded: fold.length };
   }
 
   /** Re-enqueue replies that waited too long (a crash, or a message that raced a finishing job). */

@@ -65,3 +65,41 @@ export function buildContext(input: ContextInput): BuiltContext {
   }
   return { messages: [...head, ...picked.reverse()], dropped, estimatedTokens: used };
 }
+
+const SUMMARY_INSTRUCTIONS =
+  'You keep a running summary of a chat between a user and an AI assistant. Merge the previous summary ' +
+  'and the new messages into one concise summary (at most 250 words) in the language of the conversation. ' +
+  'Keep facts about the user, names, numbers, decisions, preferences and open questions; drop small talk. ' +
+  'Answer with the summary only.';
+
+/** Split a dialog's context (newest first) into what stays verbatim and what goes into the summary. */
+export function splitForSummary(
+  history: Message[],
+  keepTokens: number,
+): { keep: Message[]; fold: Message[] } {
+  const byId = [...history].sort((a, b) => b.id - a.id);
+  let used = 0;
+  let cut = byId.length;
+  for (const [i, m] of byId.entries()) {
+    used += estimateTokens(m.content);
+    if (used > keepTokens) {
+      cut = i;
+      break;
+    }
+  }
+  return { keep: byId.slice(0, cut), fold: byId.slice(cut).reverse() };
+}
+
+/** The request that folds older messages into the rolling summary. */
+export function summaryRequest(previous: string | null, fold: Message[]): ChatMessage[] {
+  const transcript = fold
+    .map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`)
+    .join('\n\n');
+  return [
+    { role: 'system', content: SUMMARY_INSTRUCTIONS },
+    {
+      role: 'user',
+      content: `Previous summary:\n${previous ?? '(none)'}\n\nNew messages:\n${transcript}`,
+    },
+  ];
+}
