@@ -183,7 +183,9 @@ for (const variant of VARIANTS) {
         }
         s.llm.setDefault(null);
         for (const worker of s.workers) {
-          const done = sumOf(await metricsOf(worker), 'vitte_jobs_completed_total', { job_name: 'chat.reply' });
+          const done = sumOf(await metricsOf(worker), 'vitte_jobs_completed_total', {
+            job_name: 'chat.reply',
+          });
           expect(done, `${worker.proc.name} completed chat replies`).toBeGreaterThanOrEqual(1);
         }
       });
