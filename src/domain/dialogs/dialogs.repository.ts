@@ -165,14 +165,21 @@ export class DialogsRepository {
       .execute();
   }
 
-  /** The newest messages of the current context (after /reset and after the summary), newest first. */
+  /**
+   * The newest messages of the current context (after /reset and after the summary), newest first.
+   * An answer stored after a /reset to a message from before it belongs to the old context.
+   */
   contextMessages(dialog: Dialog, limit: number): Promise<Message[]> {
+    const from = Math.max(dialog.context_from_id, dialog.summary_up_to_id);
     return this.db
       .selectFrom('messages')
       .selectAll()
       .where('dialog_id', '=', dialog.id)
-      .where('id', '>', Math.max(dialog.context_from_id, dialog.summary_up_to_id))
+      .where('id', '>', from)
       .where('role', '<>', 'system')
+      .where(
+        sql<boolean>`not (role = 'assistant' and coalesce((metadata->>'answered_up_to')::bigint, id) <= ${from})`,
+      )
       .orderBy('id', 'desc')
       .limit(limit)
       .execute();
