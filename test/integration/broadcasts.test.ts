@@ -2,13 +2,13 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
-import { DeliveryUnavailableError } from '../../src/domain/broadcasts/broadcast-delivery.js';
 import { BroadcastsRepository } from '../../src/domain/broadcasts/broadcasts.repository.js';
 import {
   BroadcastsService,
   type CreateBroadcastInput,
 } from '../../src/domain/broadcasts/broadcasts.service.js';
 import { parseAudience } from '../../src/domain/broadcasts/broadcasts.validation.js';
+import { DeliveryUnavailableError } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
 import type { NewUser } from '../../src/platform/db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/platform/errors.js';

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
-import { telegramSender } from '../../src/domain/broadcasts/delivery-sender.js';
+import { DeliveryUnavailableError, telegramSender } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
 import { RetentionRepository } from '../../src/domain/retention/retention.repository.js';
-import { ReminderUnavailableError, RetentionService } from '../../src/domain/retention/retention.service.js';
+import { RetentionService } from '../../src/domain/retention/retention.service.js';
 import { isInWindow } from '../../src/domain/retention/retention-window.js';
 import type { NewUser } from '../../src/platform/db/schema.js';
 import { Metrics } from '../../src/platform/metrics.js';
@@ -225,7 +225,7 @@ describe('retention.send', () => {
     const u = await addUser(4);
     await emulator.client.injectFault({ method: 'sendMessage', errorCode: 500, count: 2 });
     await expect(app.retention.send(u, 3, { isLastAttempt: false })).rejects.toBeInstanceOf(
-      ReminderUnavailableError,
+      DeliveryUnavailableError,
     );
     expect(await logRows(u)).toEqual([]);
     expect(await app.retention.send(u, 3, { isLastAttempt: true })).toMatchObject({ kind: 'failed' });

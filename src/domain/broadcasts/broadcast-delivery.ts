@@ -1,24 +1,12 @@
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { BroadcastsRepository, DeliveryResult } from './broadcasts.repository.js';
-import type { MessageSender, OutgoingMessage } from './delivery-sender.js';
-
-/** How one `broadcast.deliver` ended (the job's result). */
-export type DeliverResult =
-  | { kind: 'sent' | 'blocked' | 'failed' | 'skipped'; detail?: string }
-  | { kind: 'rate_limited'; retryAfterMs: number };
-
-/** Telegram could not be reached or failed (5xx, network): the job retries with backoff. */
-export class DeliveryUnavailableError extends Error {
-  override name = 'DeliveryUnavailableError';
-  constructor(
-    readonly description: string,
-    readonly broadcastId: number,
-    readonly userId: number,
-  ) {
-    super(`delivery of broadcast ${broadcastId} to ${userId} failed: ${description}`);
-  }
-}
+import {
+  type DeliveryOutcome,
+  DeliveryUnavailableError,
+  type MessageSender,
+  type OutgoingMessage,
+} from './delivery-sender.js';
 
 export function toOutgoing(c: {
   text: string;
@@ -71,7 +59,7 @@ export class BroadcastDelivery {
     broadcastId: number,
     userId: number,
     opts: { isLastAttempt: boolean; signal?: AbortSignal | undefined },
-  ): Promise<DeliverResult> {
+  ): Promise<DeliveryOutcome> {
     const { repo } = this.d;
     const claimed = await repo.claim(broadcastId, userId);
     if (!claimed) return this.unclaimed(broadcastId, userId);
@@ -86,7 +74,8 @@ export class BroadcastDelivery {
       return this.end(broadcastId, userId, 'blocked', { error: detail }, 'blocked', detail);
     }
 
-    if (!this.d.sender) throw new DeliveryUnavailableError('no BOT_TOKEN configured', broadcastId, userId);
+    if (!this.d.sender)
+      throw new DeliveryUnavailableError('no BOT_TOKEN configured', `broadcast ${broadcastId} to ${userId}`);
     const photo = claimed.photo ? (this.photoIds.get(broadcastId) ?? claimed.photo) : null;
     const outcome = await this.d.sender.send(userId, toOutgoing({ ...claimed, photo }), opts.signal);
     switch (outcome.kind) {
@@ -124,12 +113,12 @@ export class BroadcastDelivery {
         }
         await repo.release(broadcastId, userId, outcome.description);
         this.results.inc({ result: 'error' });
-        throw new DeliveryUnavailableError(outcome.description, broadcastId, userId);
+        throw new DeliveryUnavailableError(outcome.description, `broadcast ${broadcastId} to ${userId}`);
     }
   }
 
   /** The claim found nothing to send: already done, or the broadcast is not running. */
-  private async unclaimed(broadcastId: number, userId: number): Promise<DeliverResult> {
+  private async unclaimed(broadcastId: number, userId: number): Promise<DeliveryOutcome> {
     const row = await this.d.repo.findDelivery(broadcastId, userId);
     if (!row) return this.skip('no such delivery');
     if (row.status !== 'pending' && row.status !== 'sending') return this.skip(`already ${row.status}`);
@@ -152,7 +141,7 @@ export class BroadcastDelivery {
     detail: { messageId?: number; error?: string },
     result: 'sent' | 'blocked' | 'failed' | 'skipped',
     note?: string,
-  ): Promise<DeliverResult> {
+  ): Promise<DeliveryOutcome> {
     await this.d.repo.finish(broadcastId, userId, status, detail);
     this.results.inc({ result });
     if (await this.d.repo.completeIfDone(broadcastId)) this.d.onCompleted(broadcastId);
@@ -165,7 +154,7 @@ export class BroadcastDelivery {
     this.photoIds.set(broadcastId, fileId);
   }
 
-  private skip(detail: string): DeliverResult {
+  private skip(detail: string): DeliveryOutcome {
     this.results.inc({ result: 'skipped' });
     return { kind: 'skipped', detail };
   }

@@ -9,7 +9,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { JobQueue } from '../../platform/queue/index.js';
 import type { Jobs } from '../jobs.js';
-import { BroadcastDelivery, type DeliverResult, toOutgoing } from './broadcast-delivery.js';
+import { BroadcastDelivery, toOutgoing } from './broadcast-delivery.js';
 import type { BroadcastsRepository, DeliveryCounts } from './broadcasts.repository.js';
 import {
   audienceIssues,
@@ -17,7 +17,7 @@ import {
   contentIssues,
   throwIfIssues,
 } from './broadcasts.validation.js';
-import type { MessageSender } from './delivery-sender.js';
+import type { DeliveryOutcome, MessageSender } from './delivery-sender.js';
 
 export interface CreateBroadcastInput extends BroadcastContentInput {
   audience: BroadcastAudience;
@@ -243,7 +243,7 @@ export class BroadcastsService {
     broadcastId: number,
     userId: number,
     opts: { isLastAttempt: boolean; signal?: AbortSignal },
-  ): Promise<DeliverResult> {
+  ): Promise<DeliveryOutcome> {
     return this.delivery.deliver(broadcastId, userId, opts);
   }
 

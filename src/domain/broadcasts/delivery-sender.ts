@@ -26,6 +26,23 @@ export type SendOutcome =
   | { kind: 'rejected'; description: string }
   | { kind: 'unavailable'; description: string };
 
+/** How one delivery (a broadcast message or a reminder) ended: the job's result. */
+export type DeliveryOutcome =
+  | { kind: 'sent' | 'blocked' | 'failed' | 'skipped'; detail?: string }
+  | { kind: 'rate_limited'; retryAfterMs: number };
+
+/** Telegram could not be reached or failed (5xx, network): the job retries with backoff. */
+export class DeliveryUnavailableError extends Error {
+  override name = 'DeliveryUnavailableError';
+  constructor(
+    readonly description: string,
+    /** What was being delivered, e.g. "broadcast 3 to 42". */
+    readonly what: string,
+  ) {
+    super(`${what} failed: ${description}`);
+  }
+}
+
 /** The one thing broadcasts and reminders need of Telegram. Never throws for Bot API answers. */
 export interface MessageSender {
   send(chatId: number, message: OutgoingMessage, signal?: AbortSignal): Promise<SendOutcome>;

@@ -4,7 +4,11 @@ import type { User } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { JobQueue } from '../../platform/queue/index.js';
-import type { MessageSender } from '../broadcasts/delivery-sender.js';
+import {
+  type DeliveryOutcome,
+  DeliveryUnavailableError,
+  type MessageSender,
+} from '../broadcasts/delivery-sender.js';
 import type { Jobs } from '../jobs.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { RetentionRepository } from './retention.repository.js';
@@ -21,22 +25,6 @@ export interface RetentionServiceDeps {
   metrics: Metrics;
   /** Now, for the sending window (tests move it). */
   clock?: () => Date;
-}
-
-export type ReminderResult =
-  | { kind: 'sent' | 'blocked' | 'failed' | 'skipped'; detail?: string }
-  | { kind: 'rate_limited'; retryAfterMs: number };
-
-/** Telegram could not be reached (5xx, network): the job retries; the stage was not used up. */
-export class ReminderUnavailableError extends Error {
-  override name = 'ReminderUnavailableError';
-  constructor(
-    readonly description: string,
-    readonly userId: number,
-    readonly stage: number,
-  ) {
-    super(`retention stage ${stage} for ${userId} failed: ${description}`);
-  }
 }
 
 const SCAN_BATCH = 1_000;
@@ -101,7 +89,7 @@ export class RetentionService {
     userId: number,
     stage: number,
     opts: { isLastAttempt: boolean; signal?: AbortSignal | undefined },
-  ): Promise<ReminderResult> {
+  ): Promise<DeliveryOutcome> {
     // Jobs can wait behind a big broadcast; the world may have changed since the scan.
     if (!(await this.inWindow())) return this.skip('outside the sending window');
     const config = (await this.d.settings.get('retention.stages')).find((s) => s.days === stage);
@@ -119,7 +107,7 @@ export class RetentionService {
     if (!(await repo.insertLog(userId, stage))) return this.skip('already sent');
     if (!this.d.sender) {
       await repo.deleteLog(userId, stage);
-      throw new ReminderUnavailableError('no BOT_TOKEN configured', userId, stage);
+      throw new DeliveryUnavailableError('no BOT_TOKEN configured', `retention stage ${stage} to ${userId}`);
     }
     // Operators may format reminders with Telegram HTML; anything that is not valid HTML goes as plain text.
     const outcome = await this.d.sender.send(
@@ -149,16 +137,16 @@ export class RetentionService {
         }
         await repo.deleteLog(userId, stage);
         this.results.inc({ result: 'error' });
-        throw new ReminderUnavailableError(outcome.description, userId, stage);
+        throw new DeliveryUnavailableError(outcome.description, `retention stage ${stage} to ${userId}`);
     }
   }
 
-  private count(kind: 'sent' | 'blocked' | 'failed', detail?: string): ReminderResult {
+  private count(kind: 'sent' | 'blocked' | 'failed', detail?: string): DeliveryOutcome {
     this.results.inc({ result: kind });
     return detail === undefined ? { kind } : { kind, detail };
   }
 
-  private skip(detail: string): ReminderResult {
+  private skip(detail: string): DeliveryOutcome {
     this.results.inc({ result: 'skipped' });
     return { kind: 'skipped', detail };
   }
