@@ -33,6 +33,7 @@ import {
   type InvalidationBus,
 } from './platform/cache.js';
 import { createDatabase, type Database, type Db } from './platform/db/database.js';
+import type { ReportError } from './platform/error-reporting.js';
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { Metrics } from './platform/metrics.js';
@@ -78,9 +79,11 @@ export interface AppOptions {
   logger?: Logger;
   /** Name shown in Postgres' pg_stat_activity and Redis' CLIENT LIST. */
   role?: string;
+  /** Where logged errors are also reported (Sentry, see createErrorReporter). */
+  reportError?: ReportError;
 }
 
-function packageVersion(): string {
+export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version?: string;
   };
@@ -100,6 +103,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
         config.ADMIN_BOOTSTRAP_PASSWORD,
         config.ADMIN_PASSWORD,
       ],
+      report: opts.reportError,
     });
   const role = opts.role ?? 'app';
   const metrics = new Metrics({ defaultMetrics: true });

@@ -5,13 +5,14 @@ import { registerApi } from '../api/index.js';
 import { healthRoutes } from '../api/routes/health.routes.js';
 import { metricsRoutes } from '../api/routes/metrics.routes.js';
 import { webhookRoutes } from '../api/routes/webhook.routes.js';
-import { type App, createApp } from '../app.js';
+import { type App, createApp, packageVersion } from '../app.js';
 import { type BotContext, createBot, publishCommands } from '../bot/index.js';
 import { startPolling } from '../bot/polling.js';
 import type { Config } from '../config.js';
 import { createBotApiEmulator } from '../dev/bot-api-emulator/index.js';
 import { registerPlayground } from '../dev/playground/index.js';
 import { migrateUp, pendingMigrations } from '../platform/db/migrator.js';
+import { createErrorReporter } from '../platform/error-reporting.js';
 import { createHttpServer } from '../platform/http.js';
 import { startWorker } from '../worker/index.js';
 import type { Command, Running } from './commands.js';
@@ -82,7 +83,14 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
     );
   }
   const { config, emulator } = await withEmulator(baseConfig, role);
-  const app = createApp(config, { role });
+  const reporter = await createErrorReporter({
+    dsn: config.SENTRY_DSN,
+    environment: config.NODE_ENV,
+    release: packageVersion(),
+    role,
+  });
+  const app = createApp(config, { role, reportError: reporter.report });
+  app.lifecycle.onClose('error-reporting', () => reporter.close());
   if (emulator) app.lifecycle.onClose('bot-api-emulator', () => emulator.close());
   try {
     await ensureSchema(app, role);

@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { type ReportError, reportingHook } from './error-reporting.js';
 
 export type { Logger } from 'pino';
 
@@ -11,6 +12,8 @@ export interface LoggerOptions {
   /** Exact secret values that must never reach a log line. */
   secrets?: (string | undefined)[];
   destination?: pino.DestinationStream;
+  /** Error-level lines with an `err` are also reported (Sentry). */
+  report?: ReportError | undefined;
 }
 
 /**
@@ -36,7 +39,7 @@ export function createLogger(opts: LoggerOptions): Logger {
       ],
       censor: '***',
     },
-    hooks: { streamWrite: scrub },
+    hooks: { streamWrite: scrub, ...(opts.report ? { logMethod: reportingHook(opts.report, scrub) } : {}) },
   };
   if (opts.destination) return pino(options, opts.destination);
   if (opts.pretty) {
