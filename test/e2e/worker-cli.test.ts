@@ -39,11 +39,12 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte worker and vitte jobs 
   it('"jobs run system.ping" enqueues the test task and prints the worker\'s answer', async () => {
     const cli = startVitte(['jobs', 'run', 'system.ping'], env);
     const { code } = await cli.exited;
-    expect(code).toBe(0);
+    // The CLI gives up after 60 s by itself; its output and the worker's tell why.
+    expect(code, `jobs run:\n${cli.output()}\nworker:\n${worker.output().slice(-6000)}`).toBe(0);
     const answer = JSON.parse(cli.output().trim().split('\n').at(-1)!);
     expect(answer).toEqual({ pong: 'ping', worker: expect.stringMatching(/:\d+$/) });
     expect(answer.worker.endsWith(`:${worker.child.pid}`)).toBe(true);
-  });
+  }, 90_000);
 
   it('"jobs status" prints the depth of every queue', async () => {
     const cli = startVitte(['jobs', 'status'], env);
