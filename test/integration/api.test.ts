@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import parsePrometheus from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { createHttpServer } from '../../src/platform/http.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { has } from '../helpers/services.js';
 
 async function server(app: App): Promise<FastifyInstance> {
   const f = createHttpServer({ logger: app.logger, metrics: app.metrics, trustProxy: false });
@@ -108,6 +110,47 @@ describe('API role with an unreachable database', () => {
     } finally {
       await f.close();
       await app.close();
+    }
+  });
+});
+
+describe.skipIf(!has('redis'))('API role with Redis', () => {
+  it('/health/redis answers 200 ok and /health/ready includes it', async () => {
+    const t = await createTestApp({}, { label: 'api_redis', redis: true });
+    const f = await server(t.app);
+    try {
+      const redis = t.app.redis!;
+      // The client connects in the background; before that the check rightly says it is not ready.
+      if (redis.status !== 'ready') await once(redis, 'ready');
+      const res = await f.inject('/health/redis');
+      expect([res.statusCode, res.json()]).toEqual([200, { status: 'ok' }]);
+      const ready = await f.inject('/health/ready');
+      expect(ready.statusCode).toBe(200);
+      expect(ready.json().checks.redis).toEqual({ status: 'ok' });
+    } finally {
+      await f.close();
+      await t.close();
+    }
+  });
+});
+
+describe('API role with an unreachable Redis', () => {
+  it('/health/redis and /health/ready answer 503 with a reason; the database stays ok', async () => {
+    const t = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1' }, { label: 'api_noredis' });
+    const f = await server(t.app);
+    try {
+      const res = await f.inject('/health/redis');
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({ status: 'error', reason: expect.stringMatching(/connect|ECONNREFUSED/i) });
+      const ready = await f.inject('/health/ready');
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().status).toBe('error');
+      expect(ready.json().checks.redis.status).toBe('error');
+      expect(ready.json().checks.db).toEqual({ status: 'ok' });
+      expect((await f.inject('/health')).statusCode).toBe(200);
+    } finally {
+      await f.close();
+      await t.close();
     }
   });
 });
