@@ -296,6 +296,50 @@ describe('admin JSON API', () => {
       expect(results.slice(30)).toEqual([429, 429]);
     });
 
+    const attempt = (payload: { username: string; password: string }, ip: string) =>
+      f
+        .inject({ method: 'POST', url: '/admin/api/login', payload, remoteAddress: ip })
+        .then((r) => r.statusCode);
+
+    it('counts only failures: one admin signs in 35 times in a row from one address', async () => {
+      // More than both limits (5 per username, 30 per address) in one window.
+      const statuses: number[] = [];
+      for (let i = 0; i < 35; i++) statuses.push(await attempt(OWNER, '10.4.0.1'));
+      expect(statuses).toEqual(Array(35).fill(200));
+    });
+
+    it("a success neither clears an address's failures nor counts against them", async () => {
+      const ip = '10.4.0.2';
+      for (let i = 0; i < 29; i++) {
+        expect(await attempt({ username: `nobody-b${i}`, password: 'x-password-123' }, ip)).toBe(401);
+      }
+      expect(await attempt(OWNER, ip)).toBe(200);
+      expect(await attempt({ username: 'nobody-b29', password: 'x-password-123' }, ip)).toBe(401);
+      expect(await attempt({ username: 'nobody-b30', password: 'x-password-123' }, ip)).toBe(429);
+      expect(await attempt(OWNER, ip)).toBe(429);
+    });
+
+    it('throttles failures per username; a success starts the count over', async () => {
+      for (let i = 0; i < 5; i++) {
+        expect(await attempt({ username: 'ghost-user', password: 'x-password-123' }, `10.5.0.${i}`)).toBe(
+          401,
+        );
+      }
+      expect(await attempt({ username: 'ghost-user', password: 'x-password-123' }, '10.5.0.9')).toBe(429);
+
+      await as(owner, {
+        method: 'POST',
+        url: '/admin/api/admins',
+        payload: { username: 'forgetful', password: 'forgetful-pass-1', role: 'viewer' },
+      });
+      const right = { username: 'forgetful', password: 'forgetful-pass-1' };
+      const wrong = { username: 'forgetful', password: 'not-my-password' };
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 4; i++) expect(await attempt(wrong, `10.6.${round}.${i}`)).toBe(401);
+        expect(await attempt(right, `10.6.${round}.9`)).toBe(200);
+      }
+    });
+
     it('sets an httpOnly, strict, /admin-scoped cookie; secure behind TLS; the database keeps only a hash', async () => {
       const res = await f.inject({
         method: 'POST',
@@ -391,7 +435,7 @@ describe('admin JSON API', () => {
       await seedUser(100_005, { createdDaysAgo: 0.1, activeDaysAgo: 0.1 });
       const dialog = await t.app.db
         .insertInto('dialogs')
-        .values({ user_id: 100_001, title: 'd' })
+        .values({ user_id: 100_001, chat_id: 100_001, title: 'd' })
         .returning('id')
         .executeTakeFirstOrThrow();
       for (const [role, ago] of [

@@ -2,9 +2,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AdminSession, AdminUser } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
-import type { RateLimiter } from '../../platform/rate-limit.js';
 import { LoginFailedError, LoginThrottledError } from './admin.errors.js';
 import type { AdminRepository } from './admin.repository.js';
+import type { LoginLimiter } from './login-limiter.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 
 export interface AuthPolicy {
@@ -59,9 +59,9 @@ export function safeEqual(a: string, b: string): boolean {
 }
 
 /**
- * Sign-in and sessions of the admin panel: argon2id passwords, throttling per address and per
- * username, temporary lockout after repeated failures, sliding server-side sessions with a CSRF
- * token each.
+ * Sign-in and sessions of the admin panel: argon2id passwords, throttling of failed attempts per
+ * address and per username, temporary lockout after repeated failures, sliding server-side
+ * sessions with a CSRF token each. Times come from `now` (tests move it to end sessions).
  */
 export class AdminAuthService {
   private dummyHash: Promise<string> | undefined;
@@ -69,10 +69,11 @@ export class AdminAuthService {
 
   constructor(
     private readonly repo: AdminRepository,
-    private readonly limiters: { ip: RateLimiter; username: RateLimiter },
+    private readonly limiters: { ip: LoginLimiter; username: LoginLimiter },
     private readonly logger: Logger,
     metrics: Metrics,
     readonly policy: AuthPolicy = DEFAULT_AUTH_POLICY,
+    private readonly now: () => number = Date.now,
   ) {
     this.logins = metrics.counter({
       name: 'vitte_admin_logins_total',
@@ -84,9 +85,11 @@ export class AdminAuthService {
   async login(input: LoginInput): Promise<SignedIn> {
     const username = input.username.trim().toLowerCase();
     const log = { admin: username, ip: input.ip };
+    const ipKey = input.ip ?? 'unknown';
+    // Every attempt is counted before the password is checked; a success is given back below.
     const [byIp, byName] = await Promise.all([
-      this.limiters.ip.consume(input.ip ?? 'unknown'),
-      this.limiters.username.consume(username),
+      this.limiters.ip.take(ipKey),
+      this.limiters.username.take(username),
     ]);
     if (!byIp.allowed || !byName.allowed) {
       this.logins.inc({ result: 'throttled' });
@@ -95,18 +98,22 @@ export class AdminAuthService {
     }
 
     const admin = username ? await this.repo.findByUsername(username) : undefined;
-    if (admin?.locked_until && admin.locked_until.getTime() > Date.now()) {
+    if (admin?.locked_until && admin.locked_until.getTime() > this.now()) {
       this.logins.inc({ result: 'locked' });
       this.logger.warn(log, 'admin login refused: account locked');
-      throw new LoginThrottledError(admin.locked_until.getTime() - Date.now());
+      throw new LoginThrottledError(admin.locked_until.getTime() - this.now());
     }
     // Verify even without an account so the answer takes as long as for a wrong password.
     const ok = await verifyPassword(admin?.password_hash ?? (await this.dummy()), input.password);
     if (!admin || !ok || admin.disabled_at) {
       this.logins.inc({ result: 'failure' });
       if (admin && !ok) {
-        const after = await this.repo.recordFailure(admin.id, this.policy.maxFailures, this.policy.lockMs);
-        if (after?.locked_until && after.locked_until.getTime() > Date.now()) {
+        const after = await this.repo.recordFailure(
+          admin.id,
+          this.policy.maxFailures,
+          new Date(this.now() + this.policy.lockMs),
+        );
+        if (after?.locked_until && after.locked_until.getTime() > this.now()) {
           this.logger.warn({ ...log, until: after.locked_until }, 'admin account locked after failed logins');
         }
       }
@@ -114,22 +121,26 @@ export class AdminAuthService {
       throw new LoginFailedError();
     }
 
+    // Only failures stay counted: the address gets this attempt back, the account starts over.
+    await Promise.all([this.limiters.ip.giveBack(ipKey), this.limiters.username.clear(username)]);
     await this.repo.recordSuccess(
       admin.id,
       needsRehash(admin.password_hash) ? await hashPassword(input.password) : undefined,
     );
     const token = randomBytes(32).toString('base64url');
+    const now = this.now();
     const session = await this.repo.insertSession({
       id: sessionIdOf(token),
       adminUserId: admin.id,
       csrfToken: randomBytes(32).toString('base64url'),
       ip: input.ip,
       userAgent: input.userAgent?.slice(0, 300) ?? null,
-      expiresAt: new Date(Date.now() + this.policy.sessionTtlMs),
+      createdAt: new Date(now),
+      expiresAt: new Date(now + this.policy.sessionTtlMs),
     });
     this.logins.inc({ result: 'success' });
     this.logger.info({ ...log, role: admin.role }, 'admin signed in');
-    void this.repo.deleteExpiredSessions().catch((err: unknown) => {
+    void this.repo.deleteExpiredSessions(new Date(now)).catch((err: unknown) => {
       this.logger.warn({ err }, 'expired admin sessions not deleted');
     });
     return { token, session, admin: { ...admin, failed_logins: 0, locked_until: null } };
@@ -138,10 +149,10 @@ export class AdminAuthService {
   /** The live session behind a cookie token, its end moved ahead; undefined when expired or revoked. */
   async resolve(token: string): Promise<ActiveSession | undefined> {
     if (!token || token.length > 200) return undefined;
-    const found = await this.repo.findSession(sessionIdOf(token));
+    const now = this.now();
+    const found = await this.repo.findSession(sessionIdOf(token), new Date(now));
     if (!found) return undefined;
     const { session, admin } = found;
-    const now = Date.now();
     if (admin.disabled_at || session.created_at.getTime() + this.policy.sessionMaxAgeMs <= now) {
       await this.repo.deleteSession(session.id);
       return undefined;
@@ -150,7 +161,8 @@ export class AdminAuthService {
       const expiresAt = new Date(
         Math.min(now + this.policy.sessionTtlMs, session.created_at.getTime() + this.policy.sessionMaxAgeMs),
       );
-      await this.repo.extendSession(session.id, expiresAt);
+      await this.repo.extendSession(session.id, new Date(now), expiresAt);
+      session.last_seen_at = new Date(now);
       session.expires_at = expiresAt;
     }
     return found;

@@ -106,16 +106,16 @@ export class AdminRepository {
   }
 
   /**
-   * Count a failed login in one statement; the failure that reaches `max` locks the account for
-   * `lockMs` and starts the count over.
+   * Count a failed login in one statement; the failure that reaches `max` locks the account until
+   * `lockUntil` and starts the count over.
    */
-  recordFailure(id: number, max: number, lockMs: number): Promise<AdminUser | undefined> {
+  recordFailure(id: number, max: number, lockUntil: Date): Promise<AdminUser | undefined> {
     const reached = sql<boolean>`failed_logins + 1 >= ${max}`;
     return this.db
       .updateTable('admin_users')
       .set({
         failed_logins: sql`case when ${reached} then 0 else failed_logins + 1 end`,
-        locked_until: sql`case when ${reached} then now() + make_interval(secs => ${lockMs / 1000}) else locked_until end`,
+        locked_until: sql`case when ${reached} then ${lockUntil}::timestamptz else locked_until end`,
       })
       .where('id', '=', id)
       .returningAll()
@@ -141,6 +141,7 @@ export class AdminRepository {
     csrfToken: string;
     ip: string | null;
     userAgent: string | null;
+    createdAt: Date;
     expiresAt: Date;
   }): Promise<AdminSession> {
     return this.db
@@ -151,13 +152,16 @@ export class AdminRepository {
         csrf_token: s.csrfToken,
         ip: s.ip,
         user_agent: s.userAgent,
+        created_at: s.createdAt,
+        last_seen_at: s.createdAt,
         expires_at: s.expiresAt,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
 
-  async findSession(id: string): Promise<SessionRow | undefined> {
+  /** The session unless it has expired by `now`. */
+  async findSession(id: string, now: Date): Promise<SessionRow | undefined> {
     const row = await this.db
       .selectFrom('admin_sessions as s')
       .innerJoin('admin_users as a', 'a.id', 's.admin_user_id')
@@ -172,7 +176,7 @@ export class AdminRepository {
         's.expires_at as s_expires_at',
       ])
       .where('s.id', '=', id)
-      .where('s.expires_at', '>', sql<Date>`now()`)
+      .where('s.expires_at', '>', now)
       .executeTakeFirst();
     if (!row) return undefined;
     const { s_id, s_csrf_token, s_ip, s_user_agent, s_created_at, s_last_seen_at, s_expires_at, ...admin } =
@@ -192,10 +196,10 @@ export class AdminRepository {
     };
   }
 
-  async extendSession(id: string, expiresAt: Date): Promise<void> {
+  async extendSession(id: string, seenAt: Date, expiresAt: Date): Promise<void> {
     await this.db
       .updateTable('admin_sessions')
-      .set({ last_seen_at: sql`now()`, expires_at: expiresAt })
+      .set({ last_seen_at: seenAt, expires_at: expiresAt })
       .where('id', '=', id)
       .execute();
   }
@@ -211,11 +215,8 @@ export class AdminRepository {
     await q.execute();
   }
 
-  async deleteExpiredSessions(): Promise<number> {
-    const res = await this.db
-      .deleteFrom('admin_sessions')
-      .where('expires_at', '<=', sql<Date>`now()`)
-      .executeTakeFirst();
+  async deleteExpiredSessions(now: Date): Promise<number> {
+    const res = await this.db.deleteFrom('admin_sessions').where('expires_at', '<=', now).executeTakeFirst();
     return Number(res.numDeletedRows);
   }
 }

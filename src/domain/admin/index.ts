@@ -1,7 +1,6 @@
 import type { Db } from '../../platform/db/database.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
-import { createRateLimiter } from '../../platform/rate-limit.js';
 import type { Redis } from '../../platform/redis.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { UsersService } from '../users/users.service.js';
@@ -9,6 +8,7 @@ import { AdminRepository } from './admin.repository.js';
 import { AdminAccountsService } from './admin-accounts.service.js';
 import { AdminAuthService, type AuthPolicy, DEFAULT_AUTH_POLICY } from './admin-auth.service.js';
 import { AuditService } from './audit.service.js';
+import { createLoginLimiter } from './login-limiter.js';
 import { UserAdminService } from './user-admin.service.js';
 
 export { LoginFailedError, LoginThrottledError } from './admin.errors.js';
@@ -37,8 +37,10 @@ export interface AdminServicesDeps {
   logger: Logger;
   metrics: Metrics;
   policy?: Partial<AuthPolicy>;
-  /** Sign-in attempts per address and per username per lockout window (default 30 and maxFailures). */
+  /** Failed sign-ins per address and per username per lockout window (default 30 and maxFailures). */
   loginLimits?: { perIp: number; perUsername: number };
+  /** The time sessions and lockouts are measured by (tests move it). */
+  clock?: () => number;
 }
 
 export function createAdminServices(deps: AdminServicesDeps): AdminServices {
@@ -47,7 +49,7 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
   const window = Math.round(policy.lockMs / 1000);
   const limits = deps.loginLimits ?? { perIp: 30, perUsername: policy.maxFailures };
   const limiter = (name: string, points: number) =>
-    createRateLimiter({
+    createLoginLimiter({
       redis: deps.redis,
       keyPrefix: `${deps.redisPrefix}:rl:admin-login-${name}`,
       points,
@@ -62,6 +64,7 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
       logger,
       deps.metrics,
       policy,
+      deps.clock,
     ),
     accounts: new AdminAccountsService(deps.db, audit, logger),
     users: new UserAdminService(deps.db, deps.users, deps.settings, audit, logger),
