@@ -7,7 +7,7 @@ import type { Jobs } from '../domain/jobs.js';
 import { retentionJobs } from '../domain/retention/retention.jobs.js';
 import { subscriptionsJobs } from '../domain/subscriptions/subscriptions.jobs.js';
 import { createNotifier } from '../integrations/telegram/notifier.js';
-import type { JobHandlers } from '../platform/queue/index.js';
+import { type JobHandlers, mergeHandlers } from '../platform/queue/index.js';
 
 /** Cron schedules (UTC). Idempotent: every worker start re-declares them, one run per tick overall. */
 export const SCHEDULES = {
@@ -19,19 +19,22 @@ export const SCHEDULES = {
   'retention.scan': '*/15 * * * *',
 } as const;
 
-/** Every job's handler, from each domain. A job with no handler (or two) fails start-up. */
+/**
+ * Every job's handler, from each domain. A job two domains register throws here; a job nobody
+ * registers throws in queue.handle(). Either fails start-up naming the job.
+ */
 export function jobHandlers(app: App): JobHandlers<Jobs> {
   const telegram = app.telegram;
   if (!telegram) throw new Error('the worker needs BOT_TOKEN to talk to Telegram');
   const notify = createNotifier({ api: telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
-  return {
-    'system.ping': async ({ echo }) => ({ pong: echo, worker: `${hostname()}:${process.pid}` }),
-    ...chatJobs(app.chat),
-    ...dialogsJobs(app.dialogs, app.settings),
-    ...subscriptionsJobs(app.subscriptions, notify),
-    ...broadcastsJobs(app.broadcasts),
-    ...retentionJobs(app.retention),
-  };
+  return mergeHandlers<Jobs>(
+    { 'system.ping': async ({ echo }) => ({ pong: echo, worker: `${hostname()}:${process.pid}` }) },
+    chatJobs(app.chat),
+    dialogsJobs(app.dialogs, app.settings),
+    subscriptionsJobs(app.subscriptions, notify),
+    broadcastsJobs(app.broadcasts),
+    retentionJobs(app.retention),
+  );
 }
 
 /** Register handlers and schedules, then start processing. */

@@ -19,6 +19,7 @@ import {
   type JobQueue,
   JobTimeoutError,
   JobWaitTimeoutError,
+  mergeHandlers,
   QueueClosedError,
   type QueueOptions,
   UnknownJobError,
@@ -636,6 +637,39 @@ describe('defineJobs', () => {
     expect(() => defineJobs({ a: { queue: 'q', schema, timeoutMs: 1.5 } })).toThrow(/timeoutMs/);
     expect(() => defineJobs({ a: { queue: 'q', schema, backoffMs: -1 } })).toThrow(/backoffMs/);
     expect(defineJobs({ 'a.b-c_d': { queue: 'q', schema } })).toHaveProperty('a.b-c_d');
+  });
+});
+
+describe('mergeHandlers', () => {
+  const { 'test.echo': echo, 'test.flaky': flaky, ...rest } = handlers();
+
+  it('merges the parts into one map that handle() accepts', () => {
+    const merged = mergeHandlers<Jobs>({ 'test.echo': echo }, { 'test.flaky': flaky }, rest);
+    expect(Object.keys(merged).sort()).toEqual(Object.keys(jobs).sort());
+    expect(() =>
+      createInlineQueue({
+        jobs,
+        logger: createLogger({ level: 'silent', pretty: false }),
+        metrics: new Metrics({ defaultMetrics: false }),
+      }).handle(merged),
+    ).not.toThrow();
+  });
+
+  it('throws naming every job that two parts register, instead of keeping the last one', () => {
+    const err = (() => {
+      try {
+        mergeHandlers<Jobs>(
+          { 'test.echo': echo, 'test.flaky': flaky },
+          { 'test.echo': echo },
+          { ...rest, 'test.flaky': flaky },
+        );
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(JobHandlersError);
+    expect((err as JobHandlersError).message).toBe('more than one handler for: test.echo, test.flaky');
+    expect((err as JobHandlersError).duplicate).toEqual(['test.echo', 'test.flaky']);
   });
 });
 

@@ -43,13 +43,14 @@ export class UnknownJobError extends Error {
   }
 }
 
-/** handle() got a map that does not cover the job map exactly, or was called twice. */
+/** handle() got a map that does not cover the job map exactly, or was called twice; or two handlers for one job. */
 export class JobHandlersError extends Error {
   override name = 'JobHandlersError';
   constructor(
     message: string,
     readonly missing: readonly string[] = [],
     readonly extra: readonly string[] = [],
+    readonly duplicate: readonly string[] = [],
   ) {
     super(message);
   }

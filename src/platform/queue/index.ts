@@ -29,6 +29,7 @@ export {
   type JobQueue,
   type JobQueueOptions,
   type JobState,
+  mergeHandlers,
   type QueueCounts,
   type QueueName,
   type QueueOptions,

@@ -265,6 +265,27 @@ export function checkHandlers(
   return new Map(Object.entries(handlers as Record<string, (...args: never[]) => unknown>));
 }
 
+/**
+ * One handler map from each domain's part. Object spread would let a job registered twice keep
+ * whichever part came last without a word; this throws naming every such job instead.
+ */
+export function mergeHandlers<D extends JobDefinitions>(...parts: Partial<JobHandlers<D>>[]): JobHandlers<D> {
+  const merged: Record<string, unknown> = {};
+  const duplicate = new Set<string>();
+  for (const part of parts) {
+    for (const [name, handler] of Object.entries(part)) {
+      if (Object.hasOwn(merged, name)) duplicate.add(name);
+      else merged[name] = handler;
+    }
+  }
+  if (duplicate.size) {
+    const names = [...duplicate];
+    throw new JobHandlersError(`more than one handler for: ${names.join(', ')}`, [], [], names);
+  }
+  // Completeness is checked where the map is used: handle() names every job left without one.
+  return merged as JobHandlers<D>;
+}
+
 export function retention(given: Partial<Retention> | undefined, fallback: Retention): Retention {
   return { count: given?.count ?? fallback.count, ageSeconds: given?.ageSeconds ?? fallback.ageSeconds };
 }
