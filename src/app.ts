@@ -37,7 +37,12 @@ import type { ReportError } from './platform/error-reporting.js';
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { Metrics } from './platform/metrics.js';
-import { createBullmqQueue, createInlineQueue, type JobQueue } from './platform/queue/index.js';
+import {
+  createBullmqQueue,
+  createInlineQueue,
+  type JobQueue,
+  type QueueOptions,
+} from './platform/queue/index.js';
 import { closeRedis, createRedis, type Redis } from './platform/redis.js';
 
 /** Every long-lived dependency, built once by createApp. Entry layers receive this. */
@@ -181,17 +186,23 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   const telegram = telegramApi(config.TELEGRAM_MAX_RETRIES);
   const telegramDirect = telegramApi(0);
 
+  const queues: Record<string, QueueOptions> = Object.fromEntries(
+    Object.entries(config.WORKER_QUEUE_CONCURRENCY).map(([name, concurrency]) => [name, { concurrency }]),
+  );
+  // One global rate over every worker process: Telegram allows ~30 messages/s per bot.
+  // A dead worker's deliveries come back within ~10 s instead of BullMQ's default 30-60 s.
+  queues.delivery = {
+    ...queues.delivery,
+    limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 },
+    lockMs: 10_000,
+  };
   const queueOptions = {
     jobs,
     logger: logger.child({ component: 'queue' }),
     metrics,
     concurrency: config.WORKER_CONCURRENCY,
     shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
-    // One global rate over every worker process: Telegram allows ~30 messages/s per bot.
-    // A dead worker's deliveries come back within ~10 s instead of BullMQ's default 30-60 s.
-    queues: {
-      delivery: { limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 }, lockMs: 10_000 },
-    },
+    queues,
   };
   const queue: JobQueue<Jobs> = config.REDIS_URL
     ? createBullmqQueue({

@@ -16,6 +16,22 @@ const list = z.string().transform((v) =>
     .map((s) => s.trim())
     .filter(Boolean),
 );
+/** `chat=16,delivery=4`: an integer in min..max per name, each name once. */
+const perName = (min: number, max: number) =>
+  z.string().transform((v, ctx) => {
+    const out: Record<string, number> = {};
+    const parts = v.split(',').map((s) => s.trim());
+    for (const part of parts.filter(Boolean)) {
+      const m = /^([A-Za-z0-9._-]+)\s*=\s*(\d+)$/.exec(part);
+      const [name, n] = m ? [m[1] as string, Number(m[2])] : ['', Number.NaN];
+      if (!m || n < min || n > max)
+        ctx.addIssue({ code: 'custom', message: `"${part}" is not <name>=<${min}..${max}>` });
+      else if (Object.hasOwn(out, name))
+        ctx.addIssue({ code: 'custom', message: `"${name}" is given twice` });
+      else out[name] = n;
+    }
+    return out;
+  });
 const optionalString = z
   .string()
   .optional()
@@ -74,6 +90,8 @@ export const configSchema = z.object({
   CHAT_STREAM_INTERVAL_MS: int(100).default(1_000),
 
   WORKER_CONCURRENCY: int(1, 1000).default(8),
+  /** Per-queue overrides of WORKER_CONCURRENCY; the queue adapter refuses names no job uses. */
+  WORKER_QUEUE_CONCURRENCY: perName(1, 1000).default({}),
   BROADCAST_RATE_PER_SEC: num(0.1, 1000).default(25),
 
   ADMIN_BOOTSTRAP_USERNAME: optionalString,

@@ -513,6 +513,12 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       }
     });
 
+    it('refuses options for a queue no job uses', () => {
+      expect(() =>
+        make({ queues: { main: { concurrency: 2 }, mian: { concurrency: 2 } } as QueuesOption }),
+      ).toThrow('options for unknown queue "mian"; known: main, slow, pool, limited, pausable, cron');
+    });
+
     it('requires exactly one handler per job', async () => {
       const q = make();
       await expect(q.start()).rejects.toThrow(JobHandlersError);

@@ -28,6 +28,7 @@ import {
   backoffDelay,
   checkEnqueueOptions,
   checkHandlers,
+  checkQueueOptions,
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
   DEFAULT_KEEP_COMPLETED,
@@ -109,6 +110,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
   private closing: Promise<void> | undefined;
 
   constructor(opts: BullmqQueueOptions<D>) {
+    checkQueueOptions(opts.jobs, opts.queues);
     this.jobs = opts.jobs;
     this.prefix = opts.prefix ?? 'vitte';
     this.workerName = opts.workerName ?? `${hostname()}:${process.pid}`;

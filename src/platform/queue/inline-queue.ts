@@ -23,6 +23,7 @@ import {
   backoffDelay,
   checkEnqueueOptions,
   checkHandlers,
+  checkQueueOptions,
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
   DEFAULT_KEEP_COMPLETED,
@@ -71,6 +72,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
   private closing: Promise<void> | undefined;
 
   constructor(opts: JobQueueOptions<D>) {
+    checkQueueOptions(opts.jobs, opts.queues);
     this.jobs = opts.jobs;
     this.logger = opts.logger.child({ component: 'queue', adapter: 'inline' });
     this.telemetry = new QueueTelemetry(opts.metrics, this.logger);

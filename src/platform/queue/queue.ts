@@ -245,6 +245,17 @@ export function queueNames(jobs: JobDefinitions): string[] {
   return [...new Set(Object.values(jobs).map((d) => d.queue))];
 }
 
+/** Options for a queue no job uses are a typo (in WORKER_QUEUE_CONCURRENCY, say): refuse them by name. */
+export function checkQueueOptions(jobs: JobDefinitions, queues: object | undefined): void {
+  const known = queueNames(jobs);
+  const unknown = Object.keys(queues ?? {}).filter((q) => !known.includes(q));
+  if (unknown.length) {
+    throw new JobDefinitionError(
+      `options for unknown queue${unknown.length > 1 ? 's' : ''} ${unknown.map((q) => `"${q}"`).join(', ')}; known: ${known.join(', ')}`,
+    );
+  }
+}
+
 /** Check handle()'s argument covers the job map exactly; returns the handlers as a plain map. */
 export function checkHandlers(
   jobs: JobDefinitions,
