@@ -66,7 +66,9 @@ describe('per-queue concurrency reaches the worker', () => {
     const blocking = async () => {
       await released;
     };
-    queue.handle(Object.fromEntries(Object.keys(jobs).map((name) => [name, blocking])) as JobHandlers<Jobs>);
+    queue.handle(
+      Object.fromEntries(Object.keys(jobs).map((name) => [name, blocking])) as unknown as JobHandlers<Jobs>,
+    );
     await queue.start({ queues: ['system', 'maintenance'] });
     for (let i = 0; i < 5; i++) {
       await queue.enqueue('system.ping', { echo: String(i) });
