@@ -274,6 +274,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   });
   const retention = new RetentionService({
     repo: new RetentionRepository(db),
+    localeOf: (user) => resolveLocale(user.language, user.language_code),
     settings,
     users,
     sender,

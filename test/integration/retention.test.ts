@@ -1,10 +1,12 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
 import { DeliveryUnavailableError, telegramSender } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
 import { RetentionRepository } from '../../src/domain/retention/retention.repository.js';
-import { RetentionService } from '../../src/domain/retention/retention.service.js';
+import { RetentionService, type RetentionServiceDeps } from '../../src/domain/retention/retention.service.js';
 import { isInWindow } from '../../src/domain/retention/retention-window.js';
 import type { NewUser } from '../../src/platform/db/schema.js';
 import { Metrics } from '../../src/platform/metrics.js';
@@ -46,7 +48,7 @@ async function logRows(userId: number) {
 }
 
 /** A service over the test database whose queue records enqueues, at a chosen "now". */
-function service(at?: Date) {
+function service(at?: Date, localeOf: RetentionServiceDeps['localeOf'] = () => 'en') {
   const enqueued: { userId: number; stage: number; key: string | undefined }[] = [];
   const queue = {
     async enqueue(_name: string, payload: { userId: number; stage: number }, opts?: { key?: string }) {
@@ -56,6 +58,7 @@ function service(at?: Date) {
   } as unknown as Pick<JobQueue<Jobs>, 'enqueue'>;
   const retention = new RetentionService({
     repo: new RetentionRepository(app.db),
+    localeOf,
     settings: app.settings,
     users: app.users,
     sender: telegramSender(app.telegramDirect!),
@@ -166,6 +169,24 @@ describe('retention.send', () => {
     expect(await logRows(ru)).toEqual([{ stage: 3, status: 'sent' }]);
   });
 
+  it('reads the language from the injected localeOf, falling back to English for an empty text', async () => {
+    await app.settings.set('retention.stages', [
+      { days: 1, text: { en: 'one day', ru: 'один день' } },
+      { days: 2, text: { en: 'two days', ru: '' } },
+    ]);
+    const seen: unknown[] = [];
+    const { retention } = service(undefined, () => 'ru');
+    const u = await addUser(3, { language: 'en', language_code: 'en' });
+    const spy = service(undefined, (user) => {
+      seen.push({ language: user.language, language_code: user.language_code });
+      return 'ru';
+    }).retention;
+    expect(await spy.send(u, 1, { isLastAttempt: false })).toEqual({ kind: 'sent' });
+    expect(await retention.send(u, 2, { isLastAttempt: false })).toEqual({ kind: 'sent' });
+    expect((await emulator.client.botMessages(u)).map((m) => m.text)).toEqual(['один день', 'two days']);
+    expect(seen).toEqual([{ language: 'en', language_code: 'en' }]);
+  });
+
   it('sends valid Telegram HTML formatted and anything else as plain text', async () => {
     await app.settings.set('retention.stages', [
       { days: 1, text: { en: 'Come <b>back</b>', ru: '' } },
@@ -248,5 +269,20 @@ describe('the retention jobs in a worker', () => {
     await emulator.client.waitForBotMessage(on);
     expect(await logRows(on)).toEqual([{ stage: 1, status: 'sent' }]);
     expect(await emulator.client.botMessages(off)).toEqual([]);
+  });
+});
+
+describe('layering', () => {
+  it('keeps grammY and the bot layer out of the retention and broadcast domains (DESIGN.md)', () => {
+    const offenders: string[] = [];
+    for (const dir of ['src/domain/retention', 'src/domain/broadcasts']) {
+      for (const file of readdirSync(dir)) {
+        const text = readFileSync(join(dir, file), 'utf8');
+        for (const m of text.matchAll(/from '([^']+)'/g)) {
+          if (/^(grammy|@grammyjs\/)|\/bot\//.test(m[1]!)) offenders.push(`${file}: ${m[1]}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
   });
 });

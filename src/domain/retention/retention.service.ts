@@ -1,4 +1,3 @@
-import { resolveLocale } from '../../bot/i18n.js';
 import { validateTelegramHtml } from '../../integrations/telegram/format/telegram-html.js';
 import type { User } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
@@ -10,12 +9,21 @@ import {
   type MessageSender,
 } from '../broadcasts/delivery-sender.js';
 import type { Jobs } from '../jobs.js';
+import type { SettingValue } from '../settings/settings.definitions.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { RetentionRepository } from './retention.repository.js';
 import { isInWindow } from './retention-window.js';
 
+/** The languages a stage's text comes in. */
+export type StageLocale = keyof SettingValue<'retention.stages'>[number]['text'];
+
 export interface RetentionServiceDeps {
   repo: RetentionRepository;
+  /**
+   * The language a user reads, by the bot's rules (a chosen language, else Telegram's). Injected:
+   * those rules live with the bot's translations, and the domain stays free of grammY.
+   */
+  localeOf: (user: Pick<User, 'language' | 'language_code'>) => StageLocale;
   settings: SettingsService;
   users: { find(id: number): Promise<User | undefined>; markBotBlocked(id: number): Promise<boolean> };
   /** Undefined without BOT_TOKEN. */
@@ -99,8 +107,7 @@ export class RetentionService {
     if (user.banned_at || user.bot_blocked_at || !user.notifications_enabled)
       return this.skip('not eligible');
     if (user.last_active_at.getTime() > Date.now() - stage * DAY_MS) return this.skip('active again');
-    const locale = resolveLocale(user.language, user.language_code);
-    const text = config.text[locale] || config.text.en || config.text.ru;
+    const text = config.text[this.d.localeOf(user)] || config.text.en || config.text.ru;
     if (!text.trim()) return this.skip('no text for the stage');
 
     const { repo } = this.d;
