@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { settingDefinitions } from '../../src/domain/settings/settings.definitions.js';
 import { SettingsRepository } from '../../src/domain/settings/settings.repository.js';
 import { SettingsService } from '../../src/domain/settings/settings.service.js';
 import { ValidationError } from '../../src/platform/errors.js';
@@ -42,6 +43,116 @@ describe('settings', () => {
     expect(await other.get('quota.period_hours')).toBe(6);
     await t.app.settings.reset('quota.period_hours');
     expect(await other.get('quota.period_hours')).toBe(24);
+  });
+
+  it('serves the cached value, not the database, until an invalidation arrives', async () => {
+    const other = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger, 60_000);
+    await t.app.settings.set('llm.model', 'cached-model');
+    expect(await other.get('llm.model')).toBe('cached-model');
+    // A change behind the service's back (another tool, a restore) is not seen while cached…
+    await t.app.db
+      .updateTable('settings')
+      .set({ value: JSON.stringify('changed-in-db') })
+      .where('key', '=', 'llm.model')
+      .execute();
+    expect(await other.get('llm.model')).toBe('cached-model');
+    // …and is once the key is invalidated, as a write in any process does.
+    await t.app.bus.publish('settings', 'llm.model');
+    expect(await other.get('llm.model')).toBe('changed-in-db');
+  });
+
+  it('expires cached values after the TTL', async () => {
+    const shortLived = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger, 1);
+    await t.app.settings.set('llm.model', 'before-ttl');
+    expect(await shortLived.get('llm.model')).toBe('before-ttl');
+    await t.app.db
+      .updateTable('settings')
+      .set({ value: JSON.stringify('after-ttl') })
+      .where('key', '=', 'llm.model')
+      .execute();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(await shortLived.get('llm.model')).toBe('after-ttl');
+  });
+
+  it('a read that overlaps a write does not put the old value back into the cache', async () => {
+    let readDone!: () => void;
+    let release!: () => void;
+    const read = new Promise<void>((r) => {
+      readDone = r;
+    });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    // The read reaches the database before the write and comes back after it.
+    class SlowRepository extends SettingsRepository {
+      override async find(key: string) {
+        const value = await super.find(key);
+        if (key === 'messages.retention_days') {
+          readDone();
+          await gate;
+        }
+        return value;
+      }
+    }
+    await t.app.settings.reset('messages.retention_days');
+    const other = new SettingsService(new SlowRepository(t.app.db), t.app.bus, silentLogger, 60_000);
+    const overlapping = other.get('messages.retention_days');
+    await read;
+    await t.app.settings.set('messages.retention_days', 45);
+    release();
+    expect(await overlapping).toBe(90);
+    expect(await other.get('messages.retention_days')).toBe(45);
+    await t.app.settings.reset('messages.retention_days');
+  });
+
+  it('runs the change hook in the same transaction, with the effective values before and after', async () => {
+    const seen: unknown[] = [];
+    await t.app.settings.set('quota.period_hours', 8, async (trx, change) => {
+      seen.push(change);
+      // The write is visible inside the transaction…
+      const row = await trx
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', 'quota.period_hours')
+        .executeTakeFirstOrThrow();
+      seen.push(row.value);
+    });
+    expect(seen).toEqual([{ before: 24, after: 8 }, 8]);
+
+    // …and a failing hook rolls it back.
+    const failing = t.app.settings.set('quota.period_hours', 9, async () => {
+      throw new Error('audit down');
+    });
+    await expect(failing).rejects.toThrow('audit down');
+    expect(await t.app.settings.get('quota.period_hours')).toBe(8);
+    await expect(
+      t.app.settings.reset('quota.period_hours', async () => {
+        throw new Error('audit down');
+      }),
+    ).rejects.toThrow('audit down');
+    expect(await t.app.settings.get('quota.period_hours')).toBe(8);
+
+    const resets: unknown[] = [];
+    await t.app.settings.reset('quota.period_hours', async (_trx, change) => {
+      resets.push(change);
+    });
+    expect(resets).toEqual([{ before: 8, after: 24 }]);
+    expect(await t.app.settings.get('quota.period_hours')).toBe(24);
+  });
+
+  it('inside a transaction, reads go through that transaction', async () => {
+    const cold = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger);
+    await t.app.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('settings')
+        .values({ key: 'llm.system_prompt', value: JSON.stringify('only inside'), description: null })
+        .execute();
+      // Only a read on this transaction can see its own uncommitted row.
+      expect(await cold.inTransaction(trx).get('llm.system_prompt')).toBe('only inside');
+      await trx.deleteFrom('settings').where('key', '=', 'llm.system_prompt').execute();
+    });
+    // What the transaction read was not cached for everyone else.
+    expect(await cold.get('llm.system_prompt')).toBe(settingDefinitions['llm.system_prompt'].default);
   });
 
   it('falls back to the default when a stored value no longer validates', async () => {

@@ -1,7 +1,21 @@
+import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 
 export class SettingsRepository {
   constructor(private readonly db: Db) {}
+
+  /** Run `fn` in one transaction, with a repository (and the transaction itself) bound to it. */
+  transaction<T>(fn: (repo: SettingsRepository, trx: Db) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(new SettingsRepository(trx), trx));
+  }
+
+  /**
+   * Serialise writers of one key until the transaction ends — also when no row exists yet, which
+   * `for update` could not lock — so each sees the value the previous one committed.
+   */
+  async lock(key: string): Promise<void> {
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`settings:${key}`}, 0))`.execute(this.db);
+  }
 
   async find(key: string): Promise<unknown | undefined> {
     const row = await this.db
