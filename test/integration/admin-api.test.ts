@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapAdmin, registerAdmin } from '../../src/admin/index.js';
 import { renderEntities } from '../../src/admin/views/telegram-preview.js';
 import type { App } from '../../src/app.js';
+import { settingDefinitions } from '../../src/domain/settings/settings.definitions.js';
 import { parseTelegramHtml } from '../../src/integrations/telegram/format/telegram-html.js';
 import { createHttpServer } from '../../src/platform/http.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -691,7 +692,12 @@ describe('admin JSON API', () => {
         .selectAll()
         .where('action', '=', 'setting.update')
         .executeTakeFirstOrThrow();
-      expect(audit).toMatchObject({ target_id: 'plans', before: null, after: value });
+      // "before" is what was in effect: the built-in default, as nothing was stored.
+      expect(audit).toMatchObject({
+        target_id: 'plans',
+        before: settingDefinitions.plans.default,
+        after: value,
+      });
 
       expect(
         (await as(owner, { method: 'PUT', url: '/admin/api/settings/nope', payload: { value: 1 } }))
@@ -703,6 +709,47 @@ describe('admin JSON API', () => {
 
       expect((await as(owner, { method: 'DELETE', url: '/admin/api/settings/plans' })).statusCode).toBe(204);
       expect((await t.app.settings.get('plans')).free!.messages_limit).toBe(30);
+      const resetRow = await t.app.db
+        .selectFrom('admin_audit_log')
+        .selectAll()
+        .where('action', '=', 'setting.reset')
+        .executeTakeFirstOrThrow();
+      expect(resetRow).toMatchObject({ before: value, after: settingDefinitions.plans.default });
+    });
+
+    it('a change whose audit row cannot be written is not made (one transaction)', async () => {
+      await as(owner, { method: 'PUT', url: '/admin/api/settings/llm.model', payload: { value: 'first' } });
+      await sql`create function vitte_test_refuse_audit() returns trigger language plpgsql as $$
+        begin raise exception 'audit refused'; end $$`.execute(t.app.db);
+      await sql`create trigger vitte_test_refuse_audit before insert on admin_audit_log for each row
+        when (new.target_type = 'setting') execute function vitte_test_refuse_audit()`.execute(t.app.db);
+      try {
+        const put = await as(owner, {
+          method: 'PUT',
+          url: '/admin/api/settings/llm.model',
+          payload: { value: 'second' },
+        });
+        expect(put.statusCode).toBe(500);
+        const del = await as(owner, { method: 'DELETE', url: '/admin/api/settings/llm.model' });
+        expect(del.statusCode).toBe(500);
+        const form = await as(owner, {
+          method: 'POST',
+          url: '/admin/settings/llm.model',
+          payload: { v: 'third' },
+          headers: { 'content-type': 'application/json' },
+        });
+        expect(form.statusCode).toBe(500);
+      } finally {
+        await sql`drop trigger vitte_test_refuse_audit on admin_audit_log`.execute(t.app.db);
+        await sql`drop function vitte_test_refuse_audit()`.execute(t.app.db);
+      }
+      expect(await t.app.settings.get('llm.model')).toBe('first');
+      const stored = await t.app.db
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', 'llm.model')
+        .executeTakeFirstOrThrow();
+      expect(stored.value).toBe('first');
     });
   });
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAdmin } from '../../src/admin/index.js';
 import { createHttpServer } from '../../src/platform/http.js';
@@ -246,12 +247,70 @@ function suite(label: string, redis: boolean) {
       const audit = await t.app.db
         .selectFrom('admin_audit_log')
         .selectAll()
-        .where('action', '=', 'queues.change')
+        .where('action', 'like', 'queues.%')
+        .orderBy('id')
         .execute();
-      expect(audit.map((a) => a.target_id)).toEqual([
-        '/api/queues/delivery/pause',
-        '/api/queues/delivery/resume',
+      expect(audit.map((a) => [a.action, a.admin_username, a.target_type, a.target_id, a.after])).toEqual([
+        ['queues.pause', 'own', 'queue', 'delivery', { method: 'PUT', queue: 'delivery' }],
+        ['queues.resume', 'own', 'queue', 'delivery', { method: 'PUT', queue: 'delivery' }],
       ]);
+    });
+
+    // bull-board exists only with Redis; the in-process suite has no such routes to test.
+    if (!redis) return;
+
+    it('bull-board: job actions are audited with the job, failed ones with their status', async () => {
+      const job = await f.inject({
+        method: 'PUT',
+        url: '/admin/queues/api/queues/delivery/no-such-job/promote',
+        headers: { cookie: owner.cookie },
+      });
+      expect(job.statusCode).toBe(404);
+      const cleanAll = await f.inject({
+        method: 'PUT',
+        url: '/admin/queues/api/queues/delivery/clean/failed',
+        headers: { cookie: owner.cookie },
+      });
+      expect(cleanAll.statusCode, cleanAll.body).toBeLessThan(300);
+      const rows = await t.app.db
+        .selectFrom('admin_audit_log')
+        .select(['action', 'target_type', 'target_id', 'after'])
+        .where('action', 'in', ['queues.promote', 'queues.clean'])
+        .orderBy('id')
+        .execute();
+      expect(rows).toEqual([
+        {
+          action: 'queues.promote',
+          target_type: 'job',
+          target_id: 'delivery/no-such-job',
+          after: { method: 'PUT', queue: 'delivery', job: 'no-such-job', failedWithStatus: 404 },
+        },
+        {
+          action: 'queues.clean',
+          target_type: 'queue',
+          target_id: 'delivery',
+          after: { method: 'PUT', queue: 'delivery', status: 'failed' },
+        },
+      ]);
+    });
+
+    it('bull-board: a change whose audit row cannot be written is not made', async () => {
+      await sql`create function vitte_test_refuse_audit() returns trigger language plpgsql as $$
+        begin raise exception 'audit refused'; end $$`.execute(t.app.db);
+      await sql`create trigger vitte_test_refuse_audit before insert on admin_audit_log for each row
+        execute function vitte_test_refuse_audit()`.execute(t.app.db);
+      try {
+        const res = await f.inject({
+          method: 'PUT',
+          url: '/admin/queues/api/queues/delivery/pause',
+          headers: { cookie: owner.cookie },
+        });
+        expect(res.statusCode).toBe(500);
+        expect((await t.app.queue.counts()).delivery!.paused).toBe(false);
+      } finally {
+        await sql`drop trigger vitte_test_refuse_audit on admin_audit_log`.execute(t.app.db);
+        await sql`drop function vitte_test_refuse_audit()`.execute(t.app.db);
+      }
     });
   });
 }

@@ -1,8 +1,9 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../app.js';
+import type { AuditChange } from '../../domain/admin/index.js';
 import type { BullmqJobQueue } from '../../platform/queue/index.js';
 import type { JobDefinitions } from '../../platform/queue/queue.js';
 import { actorOf, isSafeMethod } from '../auth.js';
@@ -10,6 +11,41 @@ import { sendPage } from '../respond.js';
 import { queuesBody } from '../views/queues.view.js';
 
 const BASE = '/admin/queues';
+/** Job data an edit sets is kept in the audit row up to this size. */
+const MAX_AUDITED_BODY = 2_000;
+
+/**
+ * The audit row of a bull-board request, from its route: `/api/queues/:queueName/:jobId/retry` is
+ * `queues.retry` on that job, `/api/queues/:queueName/clean/:queueStatus` is `queues.clean` on the
+ * queue, `/api/queues/pause` is `queues.pause` on every queue.
+ */
+function boardChange(req: FastifyRequest): AuditChange {
+  const route = (req.routeOptions.url ?? req.url).slice(BASE.length).split('?')[0] ?? '';
+  const words = route.split('/').filter((s) => s && s !== 'api' && !s.startsWith(':'));
+  const verb = (words[0] === 'queues' ? words.slice(1) : words).join('.') || 'change';
+  const p = (req.params ?? {}) as Record<string, string | undefined>;
+  const body = req.body === undefined || req.body === null ? undefined : JSON.stringify(req.body);
+  return {
+    action: `queues.${verb}`,
+    targetType: p.jobId ? 'job' : 'queue',
+    targetId: p.jobId ? `${p.queueName}/${p.jobId}` : (p.queueName ?? '*'),
+    after: {
+      method: req.method,
+      queue: p.queueName ?? '*',
+      ...(p.jobId ? { job: p.jobId } : {}),
+      ...(p.queueStatus ? { status: p.queueStatus } : {}),
+      ...(p.schedulerId ? { scheduler: p.schedulerId } : {}),
+      ...(body && body !== '{}'
+        ? { body: body.length <= MAX_AUDITED_BODY ? req.body : { truncated: body.length } }
+        : {}),
+    },
+  };
+}
+
+/** bull-board's page links Google Fonts; the panel loads nothing from outside (and the CSP refuses it). */
+function withoutExternalLinks(html: string): string {
+  return html.replace(/<link\b[^>]*\bhref="https?:\/\/[^"]*"[^>]*>/g, '');
+}
 
 function bullmqOf(app: App): BullmqJobQueue<JobDefinitions> | undefined {
   const q = app.queue as unknown as Partial<BullmqJobQueue<JobDefinitions>>;
@@ -59,17 +95,31 @@ export function queuesRoutes(app: App) {
       },
     });
     await f.register(async (board) => {
-      // Every successful change made through bull-board lands in the audit log, before the answer.
+      // The audit row is written before the change is made, so none lands unaudited: a failing
+      // write refuses the request. A change that then fails gets its status added to the row.
+      const audited = new WeakMap<FastifyRequest, number>();
+      board.addHook('preHandler', async (req) => {
+        if (isSafeMethod(req.method)) return;
+        const change = boardChange(req);
+        const entry = await app.admin.audit.record(actorOf(req), change).catch((err: unknown) => {
+          req.log.error(
+            { err, action: change.action, target: change.targetId },
+            'queue change refused: audit write failed',
+          );
+          throw err;
+        });
+        audited.set(req, entry.id);
+      });
       board.addHook('onSend', async (req, reply, payload) => {
-        if (!isSafeMethod(req.method) && reply.statusCode < 400 && req.admin) {
-          await app.admin.audit.recordAfter(actorOf(req), {
-            action: 'queues.change',
-            targetType: 'queue',
-            targetId: req.url.slice(BASE.length, BASE.length + 200),
-            after: { method: req.method },
+        const id = audited.get(req);
+        if (id !== undefined && reply.statusCode >= 400) {
+          await app.admin.audit.markFailed(id, reply.statusCode).catch((err: unknown) => {
+            req.log.error({ err, auditId: id }, 'failed queue change not marked in the audit log');
           });
         }
-        return payload;
+        return typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')
+          ? withoutExternalLinks(payload)
+          : payload;
       });
       await board.register(serverAdapter.registerPlugin(), { prefix: BASE });
     });

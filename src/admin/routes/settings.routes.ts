@@ -22,29 +22,10 @@ export function settingsRoutes(app: App) {
   const find = async (key: SettingKey): Promise<SettingView> =>
     (await app.settings.list()).find((s) => s.key === key)!;
 
-  /** Validate, store and audit; the settings service tells every process. */
-  const save = async (req: FastifyRequest, key: SettingKey, value: unknown) => {
-    const before = await find(key);
-    const stored = await app.settings.set(key, value);
-    await app.admin.audit.recordAfter(actorOf(req), {
-      action: 'setting.update',
-      targetType: 'setting',
-      targetId: key,
-      before: before.isDefault ? null : before.value,
-      after: stored,
-    });
-    return stored;
-  };
-  const reset = async (req: FastifyRequest, key: SettingKey) => {
-    const before = await find(key);
-    await app.settings.reset(key);
-    await app.admin.audit.recordAfter(actorOf(req), {
-      action: 'setting.reset',
-      targetType: 'setting',
-      targetId: key,
-      before: before.value,
-    });
-  };
+  /** Validate, store and audit in one transaction; the settings service tells every process. */
+  const save = (req: FastifyRequest, key: SettingKey, value: unknown) =>
+    app.admin.settings.set(actorOf(req), key, value);
+  const reset = (req: FastifyRequest, key: SettingKey) => app.admin.settings.reset(actorOf(req), key);
 
   const page = async (
     req: FastifyRequest,

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { AdminAuditEntry } from '../../platform/db/schema.js';
 
@@ -38,6 +39,15 @@ export class AuditRepository {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /** Merge `fields` into the row's `after` object. */
+  async addToAfter(id: number, fields: Record<string, unknown>): Promise<void> {
+    await this.db
+      .updateTable('admin_audit_log')
+      .set({ after: sql`coalesce(after, '{}'::jsonb) || ${JSON.stringify(fields)}::jsonb` })
+      .where('id', '=', id)
+      .execute();
   }
 
   /** Newest first, keyset-paginated by id. */

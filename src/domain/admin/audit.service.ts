@@ -58,6 +58,12 @@ export class AuditService {
     }
   }
 
+  /** For a row written before its change was attempted: the change then failed with `status`. */
+  async markFailed(id: number, status: number): Promise<void> {
+    await new AuditRepository(this.db).addToAfter(id, { failedWithStatus: status });
+    this.logger.info({ auditId: id, status }, 'admin action failed after its audit row');
+  }
+
   list(q: AuditQuery): Promise<AdminAuditEntry[]> {
     return new AuditRepository(this.db).list(q);
   }

@@ -9,6 +9,7 @@ import { AdminAccountsService } from './admin-accounts.service.js';
 import { AdminAuthService, type AuthPolicy, DEFAULT_AUTH_POLICY } from './admin-auth.service.js';
 import { AuditService } from './audit.service.js';
 import { createLoginLimiter } from './login-limiter.js';
+import { SettingsAdminService } from './settings-admin.service.js';
 import { UserAdminService } from './user-admin.service.js';
 
 export { LoginFailedError, LoginThrottledError } from './admin.errors.js';
@@ -18,6 +19,7 @@ export type { ActiveSession, SignedIn } from './admin-auth.service.js';
 export { AdminAuthService, safeEqual } from './admin-auth.service.js';
 export type { Actor, AuditChange } from './audit.service.js';
 export { AuditService } from './audit.service.js';
+export { SettingsAdminService } from './settings-admin.service.js';
 export { UserAdminService } from './user-admin.service.js';
 
 /** Everything the admin panel needs from the domain besides the shared services. */
@@ -26,6 +28,7 @@ export interface AdminServices {
   accounts: AdminAccountsService;
   audit: AuditService;
   users: UserAdminService;
+  settings: SettingsAdminService;
 }
 
 export interface AdminServicesDeps {
@@ -68,5 +71,6 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
     ),
     accounts: new AdminAccountsService(deps.db, audit, logger),
     users: new UserAdminService(deps.db, deps.users, deps.settings, audit, logger),
+    settings: new SettingsAdminService(deps.settings, audit),
   };
 }

@@ -70,7 +70,10 @@ export class UserAdminService {
     return this.withSubscriptions(actor, 'user.reset_quota', id, (subs) => subs.resetQuota(id));
   }
 
-  /** The subscription rules stay in SubscriptionsService; it runs here on the transaction. */
+  /**
+   * The subscription rules stay in SubscriptionsService; it runs here on the transaction, settings
+   * included, so no query waits for a connection the transaction holds (PGlite has only one).
+   */
   private withSubscriptions(
     actor: Actor,
     action: string,
@@ -78,7 +81,11 @@ export class UserAdminService {
     change: (subs: SubscriptionsService) => Promise<Subscription>,
   ): Promise<Subscription> {
     return this.db.transaction().execute(async (trx) => {
-      const subs = new SubscriptionsService(new SubscriptionsRepository(trx), this.settings, this.logger);
+      const subs = new SubscriptionsService(
+        new SubscriptionsRepository(trx),
+        this.settings.inTransaction(trx),
+        this.logger,
+      );
       const before = await subs.get(id);
       const after = await change(subs);
       await this.audit.record(
