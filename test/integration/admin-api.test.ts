@@ -500,6 +500,28 @@ describe('admin JSON API', () => {
       expect(s.health.queue.kind).toBe('inline');
       expect(Object.keys(s.health.queue.counts)).toContain('delivery');
     });
+
+    it('only admins can force a recount; a viewer asking for one gets the cached numbers', async () => {
+      await as(owner, {
+        method: 'POST',
+        url: '/admin/api/admins',
+        payload: { username: 'dash-viewer', password: 'dash-viewer-pass-1', role: 'viewer' },
+      });
+      const viewer = await login('dash-viewer', 'dash-viewer-pass-1', '10.8.0.1');
+      const cached = (await as(owner, { url: '/admin/api/stats?fresh=1' })).json();
+      await seedUser(100_006);
+      const forViewer = (await as(viewer, { url: '/admin/api/stats?fresh=1' })).json();
+      expect(forViewer.users.total).toBe(cached.users.total);
+      expect(forViewer.generatedAt).toBe(cached.generatedAt);
+      const page = await as(viewer, { url: '/admin?fresh=1', headers: { accept: 'text/html' } });
+      expect(page.body).toContain(`data-testid="users-total">${cached.users.total}<`);
+      expect(page.body).not.toContain('Recompute now');
+
+      const forAdmin = (await as(owner, { url: '/admin/api/stats?fresh=1' })).json();
+      expect(forAdmin.users.total).toBe(cached.users.total + 1);
+      const adminPage = await as(owner, { url: '/admin', headers: { accept: 'text/html' } });
+      expect(adminPage.body).toContain('Recompute now');
+    });
   });
 
   describe('users', () => {

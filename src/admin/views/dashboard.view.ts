@@ -48,7 +48,8 @@ export function healthCard(h: SystemHealth): SafeHtml {
   </section>`;
 }
 
-export function dashboardBody(s: DashboardStats, health: SystemHealth): SafeHtml {
+/** `canRecompute`: admins may force a recount; viewers get the cached numbers. */
+export function dashboardBody(s: DashboardStats, health: SystemHealth, canRecompute: boolean): SafeHtml {
   const shortDays = s.charts.days.map((d) => d.slice(5));
   return html`
   <div class="grid stats" id="stats">
@@ -83,5 +84,7 @@ export function dashboardBody(s: DashboardStats, health: SystemHealth): SafeHtml
     </section>
     ${healthCard(health)}
   </div>
-  <p class="muted small">Numbers as of ${fmtDate(s.generatedAt)} (cached up to 30 s; days in UTC). <a href="/admin?fresh=1">Recompute now</a></p>`;
+  <p class="muted small">Numbers as of ${fmtDate(s.generatedAt)} (cached up to 30 s; days in UTC).${
+    canRecompute ? html` <a href="/admin?fresh=1">Recompute now</a>` : ''
+  }</p>`;
 }
