@@ -30,14 +30,8 @@ describe.skipIf(!has('redis'))('BullMQ job queue adapter', () => {
   const opened: BullmqJobQueue<typeof jobs>[] = [];
   const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true });
 
-  function make(): BullmqJobQueue<typeof jobs> {
-    const q = createBullmqQueue({
-      connection: TEST_REDIS_URL,
-      prefix,
-      jobs,
-      logger: silentLogger,
-      metrics: new Metrics({ defaultMetrics: false }),
-    });
+  function make(metrics = new Metrics({ defaultMetrics: false })): BullmqJobQueue<typeof jobs> {
+    const q = createBullmqQueue({ connection: TEST_REDIS_URL, prefix, jobs, logger: silentLogger, metrics });
     opened.push(q);
     return q;
   }
@@ -98,5 +92,46 @@ describe.skipIf(!has('redis'))('BullMQ job queue adapter', () => {
     const keys = await redis.keys(`${prefix}:*`);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.some((k) => k.startsWith(`${prefix}:main:`))).toBe(true);
+  });
+
+  it('enqueueAndWait settles from the job state when the finish event never reaches it', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const waiter = make(metrics);
+    const worker = make();
+    let release = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let jobId: string | undefined;
+    worker.handle({
+      'test.tick': async () => undefined,
+      'test.echo': async (p, ctx) => {
+        jobId = ctx.id;
+        await gate;
+        return { echoed: p.text };
+      },
+    });
+    await worker.start();
+    const result = waiter.enqueueAndWait('test.echo', { text: 'unheard' }, { timeoutMs: 20_000 });
+    await waitFor('the job to start', () => jobId !== undefined);
+
+    // Cut the waiter's QueueEvents connection (BullMQ waits at least 1 s before reconnecting), let the
+    // job finish meanwhile, and drop the events stream: the "completed" event is gone for good.
+    if (redis.status === 'wait') await redis.connect();
+    const eventsClient = `${prefix}:${Buffer.from('main').toString('base64')}:qe`;
+    const clients = String(await redis.call('CLIENT', 'LIST')).split('\n');
+    const line = clients.find((l) => l.includes(` name=${eventsClient} `));
+    expect(line, clients.join('\n')).toBeDefined();
+    await redis.call('CLIENT', 'KILL', 'ID', /\bid=(\d+)/.exec(line!)![1]!);
+    release();
+    await waitFor(
+      'the job to complete',
+      async () => (await waiter.getJob('test.echo', jobId!))?.state === 'completed',
+    );
+    await redis.del(`${prefix}:main:events`);
+
+    await expect(result).resolves.toEqual({ echoed: 'unheard' });
+    const polled = await metrics.registry.getSingleMetric('vitte_queue_wait_polled_total')?.get();
+    expect(polled?.values).toEqual([{ labels: { queue: 'main' }, value: 1 }]);
   });
 });

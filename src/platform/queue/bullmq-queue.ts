@@ -77,6 +77,8 @@ export interface BullmqJobQueue<D extends JobDefinitions> extends JobQueue<D> {
 const NO_LIMIT = { max: 1_000_000_000, duration: 1_000 };
 /** How long a shutdown waits to hand an abandoned job back to the queue before leaving it to the stalled check. */
 const REQUEUE_TIMEOUT_MS = 2_000;
+/** How often enqueueAndWait also reads the job's state, in case its finish event never arrives. */
+const WAIT_POLL_MS = 1_000;
 /** Extra time after the drain deadline for aborted handlers to settle before connections close anyway. */
 const ABORT_GRACE_MS = 5_000;
 
@@ -165,9 +167,11 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     const id = job.id ?? '';
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let poller: NodeJS.Timeout | undefined;
       const settle = (fn: () => void) => {
         if (!this.waiters.delete(onClose)) return;
         clearTimeout(timer);
+        clearTimeout(poller);
         fn();
       };
       const onClose = (err: Error) => settle(() => reject(err));
@@ -182,7 +186,43 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
         (value: unknown) => settle(() => resolve(value)),
         (err: Error) => settle(() => reject(new JobFailedError(name, id, err.message, { cause: err }))),
       );
+      // QueueEvents can miss the finish: its first read starts at the stream's end ("$") only after
+      // it has connected and named itself, so a job finishing in between (after waitUntilFinished's
+      // own check) is never heard of; a reconnect before any event arrived starts at the end again.
+      // The job's state in Redis settles the wait then.
+      const poll = async () => {
+        const found = await this.finishedState(def.queue, id);
+        if (!this.waiters.has(onClose)) return;
+        if (!found) {
+          poller = setTimeout(() => void poll(), WAIT_POLL_MS);
+          return;
+        }
+        this.logger.warn(
+          { jobId: id, job: name, queue: def.queue, state: found.state },
+          'waited-for job finished without its event reaching this process; found by polling',
+        );
+        this.telemetry.waitSettledByPolling(def.queue);
+        if (found.state === 'completed') settle(() => resolve(found.result));
+        else settle(() => reject(new JobFailedError(name, id, found.reason)));
+      };
+      poller = setTimeout(() => void poll(), WAIT_POLL_MS);
     });
+  }
+
+  /** The outcome of a finished job, or undefined while it runs (or when Redis cannot tell now). */
+  private async finishedState(
+    queue: string,
+    id: string,
+  ): Promise<{ state: 'completed'; result: unknown } | { state: 'failed'; reason: string } | undefined> {
+    try {
+      const job = await this.queue(queue).getJob(id);
+      const state = job ? await job.getState() : undefined;
+      if (job && state === 'completed') return { state, result: job.returnvalue };
+      if (job && state === 'failed') return { state, reason: job.failedReason || 'failed' };
+    } catch (err) {
+      this.logger.warn({ err, jobId: id, queue }, 'could not poll the state of a waited-for job');
+    }
+    return undefined;
   }
 
   async schedule<N extends JobName<D>>(

@@ -31,6 +31,7 @@ export class QueueTelemetry {
   private readonly failedTotal: Counter<'queue' | 'job_name'>;
   private readonly attemptsFailedTotal: Counter<'queue' | 'job_name'>;
   private readonly rateLimitedTotal: Counter<'queue'>;
+  private readonly waitPolledTotal: Counter<'queue'>;
   private readonly duration: Histogram<'queue' | 'job_name'>;
   private readonly gauge: QueueGauge;
 
@@ -56,6 +57,11 @@ export class QueueTelemetry {
     this.rateLimitedTotal = metrics.counter({
       name: 'vitte_queue_rate_limited_total',
       help: 'Times a handler paused its queue by ctx.rateLimited().',
+      labelNames: ['queue'],
+    });
+    this.waitPolledTotal = metrics.counter({
+      name: 'vitte_queue_wait_polled_total',
+      help: 'enqueueAndWait calls settled by polling the job because its finish event never arrived.',
       labelNames: ['queue'],
     });
     this.duration = metrics.histogram({
@@ -116,6 +122,10 @@ export class QueueTelemetry {
   rateLimited(job: JobRef, delayMs: number): void {
     this.rateLimitedTotal.inc({ queue: job.queue });
     this.logger.warn(logFields(job, { delayMs }), 'queue paused by rate limit');
+  }
+
+  waitSettledByPolling(queue: string): void {
+    this.waitPolledTotal.inc({ queue });
   }
 
   abandoned(job: JobRef): void {
