@@ -19,6 +19,9 @@ function ctx(): JobContext {
     rateLimited: () => {
       throw new Error('not expected');
     },
+    defer: () => {
+      throw new Error('not expected');
+    },
   };
 }
 

@@ -456,6 +456,46 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       expect(await metricValue(metrics, 'vitte_queue_rate_limited_total', { queue: 'pausable' })).toBe(1);
     });
 
+    it('runs a job again after ctx.defer(ms) without spending an attempt, keeping its key, the queue going on', async () => {
+      const q = make({ queues: { pausable: { concurrency: 1 } } });
+      const runs: { n: number; at: number; attempt: number }[] = [];
+      q.handle(
+        handlers({
+          'test.pausable': async (p, ctx) => {
+            runs.push({ n: p.n, at: Date.now(), attempt: ctx.attempt });
+            if (p.n === 0 && runs.length === 1) ctx.defer(300, 'not ready yet');
+          },
+        }),
+      );
+      const first = await q.enqueue('test.pausable', { n: 0 }, { key: 'only-once' });
+      await q.enqueue('test.pausable', { n: 1 });
+      await q.start();
+      await waitFor('the job behind it', () => runs.some((r) => r.n === 1));
+      expect((await q.getJob('test.pausable', first.id))?.state).toBe('delayed');
+      expect(await q.enqueue('test.pausable', { n: 0 }, { key: 'only-once' })).toEqual({
+        id: first.id,
+        deduplicated: true,
+      });
+      await waitFor('the deferred job again', () => runs.filter((r) => r.n === 0).length === 2);
+      const [deferredRun, again] = runs.filter((r) => r.n === 0);
+      expect(runs.map((r) => r.n)).toEqual([0, 1, 0]);
+      expect(again!.attempt).toBe(1);
+      expect(again!.at - deferredRun!.at).toBeGreaterThanOrEqual(300 - 10);
+      await waitFor(
+        'it to complete',
+        async () => (await q.getJob('test.pausable', first.id))?.state === 'completed',
+      );
+      expect(
+        logs.some((l) => l.msg === 'job deferred' && l.reason === 'not ready yet' && l.delayMs === 300),
+      ).toBe(true);
+      expect(
+        await metricValue(metrics, 'vitte_jobs_deferred_total', {
+          queue: 'pausable',
+          job_name: 'test.pausable',
+        }),
+      ).toBe(1);
+    });
+
     it('drains gracefully: close() lets the active job finish and starts no new one', async () => {
       const q = make({ queues: { pool: { concurrency: 1 } } });
       const started: number[] = [];

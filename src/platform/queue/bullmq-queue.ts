@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type RedisOptions as BullRedisOptions,
+  DelayedError,
   type Job,
   type JobsOptions,
   Queue,
@@ -413,6 +414,11 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
         // Sets the queue's limiter key in Redis: every worker of this queue stops fetching.
         await this.queue(ref.queue).rateLimit(outcome.delayMs);
         throw Worker.RateLimitError();
+      case 'deferred':
+        this.telemetry.deferred(ref, outcome.delayMs, outcome.reason);
+        // The job keeps its attempts (skipAttempt) and its dedupe key while delayed.
+        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+        throw new DelayedError();
       case 'abandoned':
         this.telemetry.abandoned(ref);
         if (token) {

@@ -90,6 +90,20 @@ export class JobRateLimitedError extends Error {
   }
 }
 
+/**
+ * Thrown by `ctx.defer(ms)`. The adapter runs the job again after `delayMs` without spending an
+ * attempt and without pausing the queue; handlers should let it propagate.
+ */
+export class JobDeferredError extends Error {
+  override name = 'JobDeferredError';
+  constructor(
+    readonly delayMs: number,
+    readonly reason: string,
+  ) {
+    super(`job deferred for ${delayMs} ms: ${reason}`);
+  }
+}
+
 /** The job failed for good (all attempts spent, or unrecoverable). `enqueueAndWait` rejects with it. */
 export class JobFailedError extends Error {
   override name = 'JobFailedError';

@@ -1,6 +1,7 @@
 export { type BullmqJobQueue, type BullmqQueueOptions, createBullmqQueue } from './bullmq-queue.js';
 export {
   JobAbandonedError,
+  JobDeferredError,
   JobDefinitionError,
   JobFailedError,
   JobHandlersError,

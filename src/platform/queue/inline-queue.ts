@@ -414,6 +414,11 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
         q.waiting.unshift(job);
         return;
       }
+      case 'deferred': {
+        this.telemetry.deferred(ref, outcome.delayMs, outcome.reason);
+        this.delay(q, job, outcome.delayMs);
+        return;
+      }
       case 'abandoned': {
         this.telemetry.abandoned(ref);
         job.state = 'waiting';

@@ -1,6 +1,7 @@
 import type { Logger } from '../logger.js';
 import {
   JobAbandonedError,
+  JobDeferredError,
   JobRateLimitedError,
   JobTimeoutError,
   toError,
@@ -20,6 +21,8 @@ export type AttemptOutcome =
   /** `retryable` is false for bad payloads and UnrecoverableJobError; attempts left are the adapter's call. */
   | { kind: 'failed'; error: Error; retryable: boolean; durationMs: number }
   | { kind: 'rate-limited'; delayMs: number }
+  /** ctx.defer(): run again after the delay, without spending an attempt. */
+  | { kind: 'deferred'; delayMs: number; reason: string }
   /** Shutdown stopped waiting; the job goes back to waiting without spending an attempt. */
   | { kind: 'abandoned' };
 
@@ -58,8 +61,9 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const timeoutMs = definitionOf(input.jobs, input.name).timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const logger = input.logger.child({ jobId: input.id, job: input.name, queue: input.queue });
   const controller = new AbortController();
-  // Remembered so a handler that wraps the thrown error still gets the pause it asked for.
+  // Remembered so a handler that wraps the thrown error still gets the pause (or delay) it asked for.
   let rateLimitMs: number | undefined;
+  let deferral: JobDeferredError | undefined;
   const ctx: JobContext = {
     id: input.id,
     name: input.name,
@@ -71,6 +75,10 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     rateLimited(ms: number): never {
       rateLimitMs = Math.max(1, Math.ceil(Number.isFinite(ms) ? ms : 1_000));
       throw new JobRateLimitedError(rateLimitMs);
+    },
+    defer(ms: number, reason: string): never {
+      deferral = new JobDeferredError(Math.max(1, Math.ceil(Number.isFinite(ms) ? ms : 1_000)), reason);
+      throw deferral;
     },
   };
 
@@ -110,6 +118,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     if (winner.error instanceof JobRateLimitedError)
       return { kind: 'rate-limited', delayMs: winner.error.delayMs };
     if (rateLimitMs !== undefined) return { kind: 'rate-limited', delayMs: rateLimitMs };
+    if (deferral) return { kind: 'deferred', delayMs: deferral.delayMs, reason: deferral.reason };
     const error = toError(winner.error);
     return {
       kind: 'failed',

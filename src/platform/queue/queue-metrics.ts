@@ -31,6 +31,7 @@ export class QueueTelemetry {
   private readonly failedTotal: Counter<'queue' | 'job_name'>;
   private readonly attemptsFailedTotal: Counter<'queue' | 'job_name'>;
   private readonly rateLimitedTotal: Counter<'queue'>;
+  private readonly deferredTotal: Counter<'queue' | 'job_name'>;
   private readonly waitPolledTotal: Counter<'queue'>;
   private readonly duration: Histogram<'queue' | 'job_name'>;
   private readonly gauge: QueueGauge;
@@ -58,6 +59,11 @@ export class QueueTelemetry {
       name: 'vitte_queue_rate_limited_total',
       help: 'Times a handler paused its queue by ctx.rateLimited().',
       labelNames: ['queue'],
+    });
+    this.deferredTotal = metrics.counter({
+      name: 'vitte_jobs_deferred_total',
+      help: 'Times a handler put its job off by ctx.defer() (no attempt spent).',
+      labelNames: ['queue', 'job_name'],
     });
     this.waitPolledTotal = metrics.counter({
       name: 'vitte_queue_wait_polled_total',
@@ -122,6 +128,11 @@ export class QueueTelemetry {
   rateLimited(job: JobRef, delayMs: number): void {
     this.rateLimitedTotal.inc({ queue: job.queue });
     this.logger.warn(logFields(job, { delayMs }), 'queue paused by rate limit');
+  }
+
+  deferred(job: JobRef, delayMs: number, reason: string): void {
+    this.deferredTotal.inc({ queue: job.queue, job_name: job.name });
+    this.logger.info(logFields(job, { delayMs, reason }), 'job deferred');
   }
 
   waitSettledByPolling(queue: string): void {

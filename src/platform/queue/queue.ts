@@ -51,6 +51,12 @@ export interface JobContext {
    * spending an attempt. Throws; let it propagate.
    */
   rateLimited(ms: number): never;
+  /**
+   * Run this job again in `ms` without spending an attempt and without pausing the queue: what it
+   * needs is not ready yet (another process holds it, say). `reason` goes to the log. Throws; let it
+   * propagate.
+   */
+  defer(ms: number, reason: string): never;
 }
 
 export type JobHandler<D extends JobDefinitions, N extends JobName<D>> = (
