@@ -1,4 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
+import { migrateUp } from '../../src/platform/db/migrator.js';
+import { createTestDatabase, silentLogger } from '../helpers/db.js';
+import { startVitte } from '../helpers/process.js';
+import { has } from '../helpers/services.js';
 import { startSystem, type TestSystem, WEBHOOK_SECRET } from '../helpers/system.js';
 
 const ann = (id: number, language_code = 'en') => ({
@@ -176,6 +181,101 @@ for (const mode of ['polling', 'webhook'] as const) {
       expect(ru?.commands.map((c) => c.command)).toContain('status');
       expect(ru?.commands.find((c) => c.command === 'status')?.description).toBe('Тариф и лимиты');
     });
+
+    it('/start shows the welcome text from the settings, per language, with {name} filled in', async () => {
+      await s.app.settings.set('bot.welcome_text', {
+        en: 'Welcome, <b>{name}</b>! Nice to see you.',
+        ru: 'Добро пожаловать, {name}!',
+      });
+      try {
+        const en = { ...ann(5011, 'en'), first_name: 'Tom & <Jerry>' };
+        const ru = ann(5012, 'ru');
+        await s.tg.injectMessage({ user: en, text: '/start' });
+        await s.tg.injectMessage({ user: ru, text: '/start' });
+        const welcome = await s.tg.waitForBotMessage(en.id);
+        expect(welcome.text).toBe('Welcome, Tom & <Jerry>! Nice to see you.');
+        expect(welcome.entities).toEqual([{ type: 'bold', offset: 9, length: 13 }]);
+        expect((await s.tg.waitForBotMessage(ru.id)).text).toBe('Добро пожаловать, User5012!');
+      } finally {
+        await s.app.settings.reset('bot.welcome_text');
+      }
+    });
+
+    it('/start still welcomes the user when the configured text is not valid Telegram HTML', async () => {
+      // Stored as it is (not through SettingsService.set), like a value saved before any check existed.
+      const value = JSON.stringify({ en: 'Welcome <b>unclosed & co', ru: '' });
+      await s.app.db
+        .insertInto('settings')
+        .values({ key: 'bot.welcome_text', value, description: 'welcome text' })
+        .execute();
+      await s.app.bus.publish('settings', 'bot.welcome_text');
+      try {
+        const user = ann(5013);
+        await s.tg.injectMessage({ user, text: '/start' });
+        const reply = await s.tg.waitForBotMessage(user.id);
+        // The operator's text as plain text, or the built-in welcome: either is a welcome, an apology is not.
+        expect(reply.text).toMatch(/^(Welcome <b>unclosed & co|Hi, User5013!)/);
+        await s.tg.waitForDelivery();
+        expect(await s.tg.botMessages(user.id)).toHaveLength(1);
+      } finally {
+        await s.app.settings.reset('bot.welcome_text');
+      }
+    });
+
+    it('my_chat_member: "kicked" marks the user as having blocked the bot, "member" clears it', async () => {
+      const user = ann(5014);
+      await s.tg.injectMessage({ user, text: '/start' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.tg.blockUser(user.id, { notify: true });
+      await s.tg.waitFor(
+        async () => ((await s.app.users.get(user.id)).bot_blocked_at ? true : undefined),
+        'bot_blocked_at set',
+      );
+      // Telegram's update said so; no send was refused with a 403.
+      expect((await s.tg.calls({ chatId: user.id })).filter((c) => c.error_code === 403)).toEqual([]);
+      await s.tg.unblockUser(user.id, { notify: true });
+      await s.tg.waitFor(
+        async () => ((await s.app.users.get(user.id)).bot_blocked_at === null ? true : undefined),
+        'bot_blocked_at cleared',
+      );
+      expect(await s.tg.botMessages(user.id)).toHaveLength(1);
+    });
+
+    it('under real per-chat flood limits every message arrives in order, and nothing is sent during retry_after', async () => {
+      const users = [ann(5015), ann(5016)];
+      const commands = ['/f1', '/f2', '/f3', '/f4', '/f5'];
+      await s.tg.setFloodLimits({ perChatPerSecond: 1, perChatBurst: 2 });
+      try {
+        for (const text of commands) for (const user of users) await s.tg.injectMessage({ user, text });
+        await s.tg.waitFor(
+          async () => {
+            const counts = await Promise.all(users.map(async (u) => (await s.tg.botMessages(u.id)).length));
+            return counts.every((n) => n === commands.length) ? true : undefined;
+          },
+          'every reply',
+          { timeoutMs: 20_000 },
+        );
+      } finally {
+        await s.tg.setFloodLimits({ perChatPerSecond: null });
+      }
+      for (const user of users) {
+        const texts = (await s.tg.botMessages(user.id)).map((m) => m.text);
+        expect(texts).toEqual(commands.map((c) => expect.stringContaining(`command ${c}.`)));
+        const calls = await s.tg.calls({ method: 'sendMessage', chatId: user.id });
+        expect(calls.filter((c) => c.ok)).toHaveLength(commands.length);
+        const refused = calls.filter((c) => c.error_code === 429);
+        expect(refused.length).toBeGreaterThan(0);
+        for (const call of refused) {
+          const retryAfter = Number(/retry after (\d+)/.exec(call.description ?? '')?.[1]);
+          const next = calls[calls.indexOf(call) + 1];
+          // One retry after the wait, and it gets through: the bot neither hammers nor gives up.
+          expect(next?.ok).toBe(true);
+          // Timers may fire a few ms early against the emulator's clock; a retry that ignores
+          // retry_after comes back within milliseconds.
+          expect(next!.at - call.at).toBeGreaterThanOrEqual(retryAfter * 1000 - 50);
+        }
+      }
+    });
   });
 }
 
@@ -236,5 +336,80 @@ describe('webhook endpoint', () => {
     });
     expect(ok.status).toBe(200);
     await s.tg.waitForBotMessage(5100, (m) => Boolean(m.text?.startsWith('What I can do')));
+  });
+});
+
+describe('the command menu cannot be published at start', () => {
+  const menuFault = {
+    method: 'setMyCommands',
+    errorCode: 400,
+    description: 'Bad Request: injected failure',
+    count: 10,
+  };
+
+  it.skipIf(!has('postgres'))(
+    'vitte bot logs the failure and still answers /start',
+    async () => {
+      const emulator = await createBotApiEmulator({ logger: silentLogger });
+      const testDb = await createTestDatabase('menu_fail_polling');
+      try {
+        const db = testDb.open();
+        await migrateUp(db.db, silentLogger);
+        await db.close();
+        await emulator.client.injectFault(menuFault);
+        const bot = startVitte(['bot'], {
+          DATABASE_URL: testDb.url!,
+          BOT_TOKEN: emulator.token,
+          TELEGRAM_API_ROOT: emulator.url,
+          API_PORT: '0',
+          LOG_LEVEL: 'info',
+        });
+        try {
+          const [warning] = await Promise.all([
+            bot.waitForLog((l) => l.msg === 'could not publish bot commands', 60_000),
+            bot.waitForLog((l) => l.msg === 'polling for updates', 60_000),
+          ]);
+          expect(warning.level).toBe(40);
+          expect(JSON.stringify(warning.err)).toContain('injected failure');
+          const user = ann(5200);
+          await emulator.client.injectMessage({ user, text: '/start' });
+          const reply = await emulator.client.waitForBotMessage(user.id, () => true, { timeoutMs: 20_000 });
+          expect(reply.text).toContain('Hi, User5200!');
+          expect(await emulator.client.commands()).toEqual([]);
+          expect((await bot.stop()).code).toBe(0);
+        } finally {
+          await bot.stop();
+        }
+      } finally {
+        await emulator.close();
+        await testDb.drop();
+      }
+    },
+    90_000,
+  );
+
+  it('the webhook-serving role starts anyway and answers /start', async () => {
+    // The fault must be in place before start, so the system's bot is pointed at this emulator
+    // instead of the one startSystem creates.
+    const emulator = await createBotApiEmulator({ logger: silentLogger });
+    await emulator.client.injectFault(menuFault);
+    const s = await startSystem({
+      mode: 'webhook',
+      label: 'menu_fail_webhook',
+      env: { BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.url },
+    });
+    try {
+      const user = ann(5201, 'ru');
+      await emulator.client.injectMessage({ user, text: '/start' });
+      const reply = await emulator.client.waitForBotMessage(user.id);
+      expect(reply.text).toContain('Привет, User5201!');
+      expect(await emulator.client.commands()).toEqual([]);
+      expect((await emulator.client.calls({ method: 'setMyCommands' }))[0]).toMatchObject({
+        error_code: 400,
+      });
+    } finally {
+      await s.close();
+      await emulator.close();
+    }
   });
 });
