@@ -77,17 +77,6 @@ for (const mode of ['polling', 'webhook'] as const) {
       expect((await s.app.users.get(user.id)).language).toBe('ru');
     });
 
-    it('handles a duplicate update once', async () => {
-      const user = ann(5004);
-      const first = await s.tg.injectMessage({ user, text: '/help' });
-      await s.tg.waitForBotMessage(user.id);
-      await s.tg.injectUpdate({ ...first });
-      await s.tg.injectMessage({ user, text: '/status' });
-      await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('Your plan')));
-      const texts = (await s.tg.botMessages(user.id)).map((m) => m.text?.split('\n')[0]);
-      expect(texts).toEqual(['What I can do', 'Your plan: Free']);
-    });
-
     it('answers unknown commands with a hint', async () => {
       const user = ann(5005);
       await s.tg.injectMessage({ user, text: '/teleport now' });
@@ -239,6 +228,20 @@ for (const mode of ['polling', 'webhook'] as const) {
         'bot_blocked_at cleared',
       );
       expect(await s.tg.botMessages(user.id)).toHaveLength(1);
+    });
+
+    it('my_chat_member "kicked" from a banned user marks them too', async () => {
+      const user = ann(5017);
+      await s.tg.injectMessage({ user, text: '/start' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.app.users.ban(user.id, 'test');
+      await s.tg.injectMessage({ user, text: '/help' });
+      await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('suspended')));
+      await s.tg.blockUser(user.id, { notify: true });
+      await s.tg.waitFor(
+        async () => ((await s.app.users.get(user.id)).bot_blocked_at ? true : undefined),
+        'bot_blocked_at set',
+      );
     });
 
     it('under real per-chat flood limits every message arrives in order, and nothing is sent during retry_after', async () => {
