@@ -134,6 +134,25 @@ for (const { mode, redis } of variants) {
       await expectSample(s, 'vitte_bot_errors_total', { handler: 'help' }, errors + users.length);
     });
 
+    it('error boundary: a button press that fails after it was answered still gets an apology', async () => {
+      const user = ann(7022, 'ru');
+      const errors = await sample(s, 'vitte_bot_errors_total', { handler: 'language' });
+      await s.tg.injectMessage({ user, text: '/language' });
+      const menu = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.reply_markup));
+      // The handler answers the button first, then fails to edit the menu.
+      await s.tg.injectFault({ method: 'editMessageText', chatId: user.id, errorCode: 400 });
+      await s.tg.injectCallbackQuery({ user, message_id: menu.message_id, data: 'lang:ru' });
+      await expectSample(s, 'vitte_bot_errors_total', { handler: 'language' }, errors + 1);
+      const apology = s.app.i18n.t('ru', 'error-generic');
+      await s.tg.waitFor(async () => {
+        const alerts = (await s.tg.callbackAnswers()).filter((a) => a.chat_id === user.id);
+        const messages = await s.tg.botMessages(user.id);
+        return alerts.some((a) => a.text === apology) || messages.some((m) => m.text === apology)
+          ? true
+          : undefined;
+      }, 'an apology as an alert or a message');
+    });
+
     it('writes last activity at most once per window', async () => {
       const user = ann(7030);
       const row = () =>
