@@ -95,8 +95,8 @@ export async function seed(app: App): Promise<void> {
     `${dialogs.toLocaleString('en-US')} dialogs, ${MESSAGES.toLocaleString('en-US')} messages over 30 days`,
     async () => {
       await sql`
-      insert into dialogs (user_id, title, is_active)
-      select ${FIRST_ID}::bigint + g * 10, 'Dialog', true from generate_series(1, ${dialogs} - 1) g`.execute(
+      insert into dialogs (user_id, chat_id, title, is_active)
+      select ${FIRST_ID}::bigint + g * 10, ${FIRST_ID}::bigint + g * 10, 'Dialog', true from generate_series(1, ${dialogs} - 1) g`.execute(
         db,
       );
       await sql`

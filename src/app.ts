@@ -3,7 +3,7 @@ import type { I18n } from '@grammyjs/i18n';
 import type { Api } from 'grammy';
 import type { BotContext } from './bot/context.js';
 import { createI18n, resolveLocale } from './bot/i18n.js';
-import type { Config } from './config.js';
+import { type Config, configSecrets } from './config.js';
 import { type AdminServices, createAdminServices } from './domain/admin/index.js';
 import { BroadcastsRepository } from './domain/broadcasts/broadcasts.repository.js';
 import { BroadcastsService } from './domain/broadcasts/broadcasts.service.js';
@@ -44,6 +44,7 @@ import {
   type QueueOptions,
 } from './platform/queue/index.js';
 import { closeRedis, createRedis, type Redis } from './platform/redis.js';
+import { RedisConcurrencyLimit, Semaphore } from './platform/resilience.js';
 
 /** Every long-lived dependency, built once by createApp. Entry layers receive this. */
 export interface App {
@@ -101,13 +102,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     createLogger({
       level: config.LOG_LEVEL,
       pretty: config.LOG_PRETTY ?? (config.NODE_ENV === 'development' && process.stdout.isTTY === true),
-      secrets: [
-        config.BOT_TOKEN,
-        config.WEBHOOK_SECRET,
-        config.LLM_API_KEY,
-        config.ADMIN_BOOTSTRAP_PASSWORD,
-        config.ADMIN_PASSWORD,
-      ],
+      secrets: configSecrets(config),
       report: opts.reportError,
     });
   const role = opts.role ?? 'app';
@@ -221,7 +216,14 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     maxTokens: config.LLM_MAX_TOKENS,
     timeoutMs: config.LLM_TIMEOUT_MS,
     maxRetries: config.LLM_MAX_RETRIES,
-    maxConcurrency: config.LLM_MAX_CONCURRENCY,
+    concurrency: redis
+      ? new RedisConcurrencyLimit(
+          redis,
+          `${config.REDIS_PREFIX}:llm-slots`,
+          config.LLM_MAX_CONCURRENCY,
+          logger,
+        )
+      : new Semaphore(config.LLM_MAX_CONCURRENCY),
     breakerThreshold: config.LLM_BREAKER_THRESHOLD,
     breakerCooldownMs: config.LLM_BREAKER_COOLDOWN_MS,
     logger,
@@ -236,7 +238,6 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     settings,
     users,
     llm,
-    cache,
     bus,
     logger: logger.child({ component: 'chat' }),
     metrics,
@@ -253,6 +254,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
             direct: telegramDirect,
             i18n,
             intervalMs: config.CHAT_STREAM_INTERVAL_MS,
+            groupIntervalMs: config.CHAT_STREAM_GROUP_INTERVAL_MS,
             logger: logger.child({ component: 'reply' }),
           })
         : () => {

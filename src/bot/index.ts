@@ -37,6 +37,7 @@ export const MENU_COMMANDS = [
   'new',
   'dialogs',
   'reset',
+  'persona',
   'stop',
   'status',
   'language',

@@ -1,3 +1,7 @@
+import type { Redis } from 'ioredis';
+import { Semaphore as RedisSemaphore } from 'redis-semaphore';
+import type { Logger } from './logger.js';
+
 /** Thrown while a circuit is open: the dependency failed repeatedly and is given time to recover. */
 export class CircuitOpenError extends Error {
   override name = 'CircuitOpenError';
@@ -72,18 +76,28 @@ export class CircuitBreaker {
   }
 }
 
+/** A slot taken from a concurrency limit; give it back once (later calls do nothing). */
+export type Release = () => Promise<void>;
+
+/** Caps concurrent use of a resource: in this process, or across every process sharing a Redis. */
+export interface ConcurrencyLimit {
+  /** Wait for a free slot; rejects with the signal's reason when it aborts while waiting. */
+  acquire(signal?: AbortSignal): Promise<Release>;
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
 /** Caps concurrent use of a resource in this process; waiters are served first come, first served. */
-export class Semaphore {
+export class Semaphore implements ConcurrencyLimit {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 
   constructor(private readonly max: number) {}
 
-  get inUse(): number {
-    return this.active;
-  }
-
-  async acquire(signal?: AbortSignal): Promise<() => void> {
+  async acquire(signal?: AbortSignal): Promise<Release> {
+    if (signal?.aborted) throw abortReason(signal);
     if (this.active >= this.max) {
       await new Promise<void>((resolve, reject) => {
         const wake = () => {
@@ -92,7 +106,7 @@ export class Semaphore {
         };
         const abort = () => {
           this.waiting.splice(this.waiting.indexOf(wake), 1);
-          reject(signal?.reason ?? new Error('aborted'));
+          reject(abortReason(signal as AbortSignal));
         };
         signal?.addEventListener('abort', abort, { once: true });
         this.waiting.push(wake);
@@ -101,12 +115,57 @@ export class Semaphore {
       this.active += 1;
     }
     let released = false;
-    return () => {
+    return async () => {
       if (released) return;
       released = true;
       const next = this.waiting.shift();
       if (next) next();
       else this.active -= 1;
+    };
+  }
+}
+
+/**
+ * One limit shared by every process on a Redis (a sorted set of leases, redis-semaphore). Each slot
+ * is a lease refreshed while held, so a crashed holder frees its slot after `leaseMs`. Waiters poll
+ * every `pollMs`.
+ */
+export class RedisConcurrencyLimit implements ConcurrencyLimit {
+  constructor(
+    private readonly redis: Redis,
+    private readonly key: string,
+    private readonly max: number,
+    private readonly logger: Logger,
+    private readonly opts: { leaseMs?: number; pollMs?: number } = {},
+  ) {}
+
+  async acquire(signal?: AbortSignal): Promise<Release> {
+    if (signal?.aborted) throw abortReason(signal);
+    const leaseMs = this.opts.leaseMs ?? 30_000;
+    const slot = new RedisSemaphore(this.redis, this.key, this.max, {
+      lockTimeout: leaseMs,
+      refreshInterval: Math.round(leaseMs / 3),
+      acquireTimeout: Number.POSITIVE_INFINITY,
+      retryInterval: this.opts.pollMs ?? 100,
+      onLockLost: (err) =>
+        this.logger.warn({ err, key: this.key }, 'concurrency slot lost (Redis unreachable?)'),
+    });
+    try {
+      await slot.acquire(signal);
+    } catch (err) {
+      if (signal?.aborted) throw abortReason(signal);
+      throw err;
+    }
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      // A slot that cannot be given back expires with its lease.
+      await slot
+        .release()
+        .catch((err: unknown) =>
+          this.logger.warn({ err, key: this.key }, 'could not release a concurrency slot'),
+        );
     };
   }
 }

@@ -390,6 +390,14 @@ describe('flood control, blocked users and injected failures', () => {
     expect(await emu.client.faults()).toEqual([]);
   });
 
+  it('lets the first `skip` matching calls through before failing', async () => {
+    await emu.client.injectFault({ method: 'sendMessage', chatId: 22, skip: 2, errorCode: 502 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await api('sendMessage', { chat_id: 22, text: 'x' })).status);
+    expect(statuses).toEqual([200, 200, 502, 200]);
+    await expect(emu.client.injectFault({ skip: -1, errorCode: 500 })).rejects.toThrow(/skip/);
+  });
+
   it('answers 403 for users who blocked the bot until they unblock it', async () => {
     await emu.client.blockUser(30, { notify: true });
     const blocked = await api('sendMessage', { chat_id: 30, text: 'x' });

@@ -58,4 +58,99 @@ describe('dialogs', () => {
     expect(history).toHaveLength(3);
     expect(await repo.pendingMessages(fresh)).toHaveLength(1);
   });
+
+  it('a summary written from before a /reset does not land in the new context', async () => {
+    const id = 9_103;
+    await t.app.users.register({ id, first_name: 'G' });
+    const dialog = await t.app.dialogs.create(id, 's');
+    const old = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'old' });
+    await t.app.dialogs.reset(id);
+    await repo.saveSummary(dialog.id, 'a summary of the old context', old.id);
+    expect((await repo.findById(dialog.id))!.summary).toBeNull();
+    const later = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'new' });
+    await repo.saveSummary(dialog.id, 'a summary of the new context', later.id);
+    expect((await repo.findById(dialog.id))!.summary).toBe('a summary of the new context');
+  });
+
+  it('the reply lease: one holder at a time, renewable by its holder only, free again once it expires', async () => {
+    const id = 9_104;
+    await t.app.users.register({ id, first_name: 'H' });
+    const dialog = await t.app.dialogs.create(id, 'lease');
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBeDefined();
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBeUndefined();
+    expect(await repo.replying(dialog.id)).toBe(true);
+    expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBe(false);
+    expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBe(true);
+    // Releasing someone else's lease does nothing.
+    await repo.releaseReply(dialog.id, '00000000-0000-4000-8000-000000000002');
+    expect(await repo.replying(dialog.id)).toBe(true);
+    await repo.releaseReply(dialog.id, '00000000-0000-4000-8000-000000000001');
+    expect(await repo.replying(dialog.id)).toBe(false);
+
+    // A holder that died: its lease runs out and the next claim gets it.
+    await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000003', 200);
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000004', 60_000)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000004', 60_000)).toBeDefined();
+  });
+
+  it('the sweeper finds unanswered questions and undelivered answers, but not dialogs being answered', async () => {
+    const id = 9_105;
+    await t.app.users.register({ id, first_name: 'I' });
+    const waiting = await t.app.dialogs.create({ userId: id, chatId: id }, 'waiting');
+    await repo.insertMessage({ dialogId: waiting.id, role: 'user', content: 'q' });
+    const undelivered = await t.app.dialogs.create({ userId: id, chatId: -5_000 }, 'undelivered');
+    const q = await repo.insertMessage({ dialogId: undelivered.id, role: 'user', content: 'q' });
+    await repo.storeAnswer({ dialogId: undelivered.id, role: 'assistant', content: 'a' }, q.id);
+    const busy = await t.app.dialogs.create({ userId: id, chatId: -5_001 }, 'busy');
+    await repo.insertMessage({ dialogId: busy.id, role: 'user', content: 'q' });
+    await repo.claimReply(busy.id, '00000000-0000-4000-8000-000000000005', 60_000);
+    await t.app.db
+      .updateTable('dialogs')
+      .set({ updated_at: new Date(Date.now() - 120_000) })
+      .where('user_id', '=', id)
+      .execute();
+
+    const stuck = await repo.stuck(30, 100);
+    expect(stuck).toEqual(expect.arrayContaining([waiting.id, undelivered.id]));
+    expect(stuck).not.toContain(busy.id);
+    // Storing the answer marked the question answered and the answer pending delivery, at once.
+    const after = (await repo.findById(undelivered.id))!;
+    expect(after.answered_up_to_id).toBe(q.id);
+    expect(after.pending_answer_id).not.toBeNull();
+  });
+});
+
+describe('accepting a chat message when its reply cannot be queued', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ LLM_BASE_URL: 'http://127.0.0.1:9/v1' }, { label: 'chat_accept' });
+  });
+  afterAll(async () => t?.close());
+
+  it('takes the question back with its quota unit, leaving nothing for the sweeper', async () => {
+    const id = 9_200;
+    const { user } = await t.app.users.register({ id, first_name: 'J' });
+    await t.app.queue.close();
+    await expect(
+      t.app.chat.accept(user, 'will this be answered?', {
+        chatId: id,
+        chatType: 'private',
+        telegramMessageId: 1,
+      }),
+    ).rejects.toThrow(/closed/);
+    expect((await t.app.subscriptions.get(id)).messages_used).toBe(0);
+    const dialog = (await t.app.dialogs.active(id))!;
+    const messages = await t.app.db
+      .selectFrom('messages')
+      .select('id')
+      .where('dialog_id', '=', dialog.id)
+      .execute();
+    expect(messages).toEqual([]);
+    await t.app.db
+      .updateTable('dialogs')
+      .set({ updated_at: new Date(Date.now() - 120_000) })
+      .execute();
+    expect(await new DialogsRepository(t.app.db).stuck(30, 10)).toEqual([]);
+  });
 });

@@ -62,7 +62,7 @@ describe('users and subscriptions', () => {
     expect(refused && !refused.ok && refused.resetsAt).toBeInstanceOf(Date);
     expect((await t.app.subscriptions.get(id)).messages_used).toBe(sub.messages_limit);
 
-    await t.app.subscriptions.refundMessage(id);
+    await t.app.subscriptions.refundMessages(id);
     expect((await t.app.subscriptions.get(id)).messages_used).toBe(sub.messages_limit - 1);
     expect((await t.app.subscriptions.takeMessage(id)).ok).toBe(true);
   });

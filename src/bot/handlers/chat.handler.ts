@@ -11,7 +11,7 @@ export const chatHandler = new Composer<BotContext>();
 chatHandler.command('stop', async (ctx) => {
   ctx.handler = 'stop';
   if (!ctx.user) return;
-  const stopped = await ctx.deps.chat.stop(ctx.user.id);
+  const stopped = await ctx.deps.chat.stop({ userId: ctx.user.id, chatId: ctx.chat.id });
   await ctx.reply(ctx.t(stopped ? 'ai-stopped' : 'ai-nothing-to-stop'));
 });
 

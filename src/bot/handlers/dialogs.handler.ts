@@ -1,48 +1,88 @@
 import { Composer } from 'grammy';
+import type { DialogScope } from '../../domain/dialogs/dialogs.service.js';
 import { escapeHtml } from '../../integrations/telegram/format/telegram-html.js';
-import { NotFoundError } from '../../platform/errors.js';
+import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { BotContext } from '../context.js';
 import { DIALOG_DELETE, DIALOG_SWITCH, dialogsKeyboard } from '../keyboards/dialogs.keyboard.js';
 
-/** /new [title], /dialogs (switch or delete with buttons), /reset. */
+/**
+ * /new [title], /dialogs (switch or delete with buttons), /reset, /persona. Dialogs are per user
+ * and chat: in a group these act on the sender's dialogs in that group.
+ */
 export const dialogsHandler = new Composer<BotContext>();
-const privateChats = dialogsHandler.chatType('private');
 
-privateChats.command('new', async (ctx) => {
+function scope(ctx: BotContext): DialogScope | undefined {
+  const chatId = ctx.chat?.id ?? ctx.callbackQuery?.message?.chat.id;
+  return ctx.user && chatId !== undefined ? { userId: ctx.user.id, chatId } : undefined;
+}
+
+async function newTitle(ctx: BotContext, userId: number): Promise<string> {
+  return ctx.t('dialog-new-default-title', { n: (await ctx.deps.dialogs.count(userId)) + 1 });
+}
+
+dialogsHandler.command('new', async (ctx) => {
   ctx.handler = 'new';
-  if (!ctx.user) return;
-  const n = (await ctx.deps.dialogs.count(ctx.user.id)) + 1;
-  const title = ctx.match.trim() || ctx.t('dialog-new-default-title', { n });
-  const dialog = await ctx.deps.dialogs.create(ctx.user.id, title);
+  const s = scope(ctx);
+  if (!s) return;
+  const title = ctx.match.trim() || (await newTitle(ctx, s.userId));
+  const dialog = await ctx.deps.dialogs.create(s, title);
   await ctx.reply(ctx.t('dialog-new', { title: escapeHtml(dialog.title) }), { parse_mode: 'HTML' });
 });
 
 async function showDialogs(ctx: BotContext, edit: boolean): Promise<void> {
-  if (!ctx.user) return;
-  const list = await ctx.deps.dialogs.list(ctx.user.id, 10);
+  const s = scope(ctx);
+  if (!s) return;
+  const list = await ctx.deps.dialogs.list(s, 10);
   const text = list.length ? ctx.t('dialogs-title') : ctx.t('dialogs-empty');
   const markup = { parse_mode: 'HTML' as const, reply_markup: dialogsKeyboard(list, ctx.t('button-delete')) };
   if (edit) await ctx.editMessageText(text, markup).catch(() => undefined);
   else await ctx.reply(text, markup);
 }
 
-privateChats.command('dialogs', async (ctx) => {
+dialogsHandler.command('dialogs', async (ctx) => {
   ctx.handler = 'dialogs';
   await showDialogs(ctx, false);
 });
 
-privateChats.command('reset', async (ctx) => {
+dialogsHandler.command('reset', async (ctx) => {
   ctx.handler = 'reset';
-  if (!ctx.user) return;
-  await ctx.deps.dialogs.reset(ctx.user.id);
+  const s = scope(ctx);
+  if (!s) return;
+  await ctx.deps.dialogs.reset(s);
   await ctx.reply(ctx.t('dialog-reset'));
+});
+
+/** `/persona <text>` gives the active dialog its own system prompt; `/persona reset` removes it. */
+dialogsHandler.command('persona', async (ctx) => {
+  ctx.handler = 'persona';
+  const s = scope(ctx);
+  if (!s) return;
+  const arg = ctx.match.trim();
+  if (!arg) {
+    const prompt = (await ctx.deps.dialogs.active(s))?.system_prompt;
+    await ctx.reply(
+      prompt ? ctx.t('persona-current', { persona: escapeHtml(prompt) }) : ctx.t('persona-none'),
+      { parse_mode: 'HTML' },
+    );
+    return;
+  }
+  const clear = arg.toLowerCase() === 'reset';
+  try {
+    await ctx.deps.dialogs.setPersona(s, clear ? null : arg, await newTitle(ctx, s.userId));
+  } catch (err) {
+    if (!(err instanceof ValidationError)) throw err;
+    await ctx.reply(ctx.t('persona-too-long', { max: Number(err.details?.max) }));
+    return;
+  }
+  await ctx.reply(ctx.t(clear ? 'persona-cleared' : 'persona-set'));
 });
 
 dialogsHandler.callbackQuery(DIALOG_SWITCH, async (ctx) => {
   ctx.handler = 'dialogs';
-  if (!ctx.user) return;
+  const s = scope(ctx);
+  if (!s) return;
   try {
-    const dialog = await ctx.deps.dialogs.switchTo(ctx.user.id, Number(ctx.match[1]));
+    const dialog = await ctx.deps.dialogs.switchTo(s, Number(ctx.match[1]));
     await ctx.answerCallbackQuery({
       text: ctx.t('dialog-switched', { title: dialog.title }).replace(/<\/?b>/g, ''),
     });
@@ -55,9 +95,10 @@ dialogsHandler.callbackQuery(DIALOG_SWITCH, async (ctx) => {
 
 dialogsHandler.callbackQuery(DIALOG_DELETE, async (ctx) => {
   ctx.handler = 'dialogs';
-  if (!ctx.user) return;
+  const s = scope(ctx);
+  if (!s) return;
   try {
-    await ctx.deps.dialogs.delete(ctx.user.id, Number(ctx.match[1]));
+    await ctx.deps.dialogs.delete(s, Number(ctx.match[1]));
     await ctx.answerCallbackQuery({ text: ctx.t('dialog-deleted') });
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;

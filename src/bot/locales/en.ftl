@@ -12,6 +12,7 @@ help =
     /new — start a new dialog
     /dialogs — your dialogs: switch or delete
     /reset — forget the context of this dialog
+    /persona — give this dialog its own instructions for the AI
     /stop — stop the answer being written
     /status — your plan and what is left
     /language — change the language
@@ -41,7 +42,6 @@ ai-busy = The AI is busy right now. Please try again in a minute.
 ai-failed = Sorry, I could not get an answer this time. Your message was not counted — please try again.
 ai-stopped = Stopped.
 ai-nothing-to-stop = Nothing is being written right now.
-ai-thinking = Thinking…
 dialog-new = New dialog started: <b>{ $title }</b>. Write your first message.
 dialog-new-default-title = Dialog { $n }
 dialog-reset = Done: I forgot the context of this dialog. Let's start fresh.
@@ -50,6 +50,15 @@ dialogs-empty = You have no dialogs yet. Just write me a message.
 dialog-switched = Switched to <b>{ $title }</b>.
 dialog-deleted = Dialog deleted.
 dialog-not-found = That dialog no longer exists.
+persona-current =
+    <b>This dialog's instructions for the AI:</b>
+    { $persona }
+
+    /persona reset goes back to the default ones.
+persona-none = This dialog uses the default instructions. Write /persona followed by your own, e.g. <code>/persona You are a patient maths teacher</code>.
+persona-set = Done: this dialog follows your instructions from the next answer on.
+persona-cleared = Done: this dialog uses the default instructions again.
+persona-too-long = That is too long: at most { $max } characters.
 button-delete = 🗑
 settings-title = <b>Settings</b>
 settings-notifications-on = 🔔 Reminders and news: on
@@ -61,6 +70,7 @@ cmd-help = What I can do
 cmd-new = New dialog
 cmd-dialogs = Your dialogs
 cmd-reset = Forget this dialog's context
+cmd-persona = Instructions for this dialog
 cmd-stop = Stop the answer
 cmd-status = Plan and limits
 cmd-language = Change language

@@ -1,7 +1,10 @@
 import { BotApiError, standardDescription } from './bot-api-error.js';
 import type { ActiveFault, FaultSpec } from './types.js';
 
-/** One-shot failures: "the next N calls (of method M, into chat X) fail with this error". */
+/**
+ * One-shot failures: "the next N calls (of method M, into chat X) fail with this error", optionally
+ * after letting the first `skip` matching calls through (to fail, say, the second part of an answer).
+ */
 export class FaultInjector {
   private faults: ActiveFault[] = [];
   private nextId = 1;
@@ -9,6 +12,8 @@ export class FaultInjector {
   add(spec: FaultSpec): ActiveFault {
     const count = spec.count ?? 1;
     if (!Number.isInteger(count) || count < 1) throw new RangeError('count must be a positive integer');
+    const skip = spec.skip ?? 0;
+    if (!Number.isInteger(skip) || skip < 0) throw new RangeError('skip must be a non-negative integer');
     if (!Number.isInteger(spec.errorCode) || spec.errorCode < 400 || spec.errorCode > 599) {
       throw new RangeError('errorCode must be an HTTP error status (400-599)');
     }
@@ -21,6 +26,7 @@ export class FaultInjector {
       description: spec.description ?? standardDescription(spec.errorCode, retryAfter),
       ...(spec.method ? { method: spec.method } : {}),
       ...(spec.chatId !== undefined ? { chatId: spec.chatId } : {}),
+      ...(skip > 0 ? { skip } : {}),
       ...(retryAfter !== undefined ? { retryAfter } : {}),
     };
     this.faults.push(fault);
@@ -43,6 +49,10 @@ export class FaultInjector {
       return f.chatId === undefined || f.chatId === chatId;
     });
     if (!fault) return undefined;
+    if (fault.skip) {
+      fault.skip -= 1;
+      return undefined;
+    }
     fault.count -= 1;
     if (fault.count <= 0) this.faults = this.faults.filter((f) => f !== fault);
     const parameters = fault.retryAfter !== undefined ? { retry_after: fault.retryAfter } : undefined;

@@ -44,6 +44,8 @@ export interface FaultSpec {
   chatId?: number;
   /** How many calls fail; 1 when left out. */
   count?: number;
+  /** Let this many matching calls succeed before the failures start (0 when left out). */
+  skip?: number;
   /** HTTP status and `error_code`, e.g. 429, 500, 400. */
   errorCode: number;
   /** Telegram-like description; a standard one for the code when left out. */
@@ -56,6 +58,7 @@ export interface ActiveFault extends Required<Pick<FaultSpec, 'count' | 'errorCo
   id: number;
   method?: string;
   chatId?: number;
+  skip?: number;
   description: string;
   retryAfter?: number;
 }

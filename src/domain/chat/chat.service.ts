@@ -1,20 +1,28 @@
+import { randomUUID } from 'node:crypto';
 import {
   CircuitOpenError,
+  type Completion,
   LlmCancelledError,
   type LlmClient,
   LlmNotConfiguredError,
   LlmRequestError,
 } from '../../integrations/llm/llm-client.js';
-import type { Cache, InvalidationBus } from '../../platform/cache.js';
+import type { InvalidationBus } from '../../platform/cache.js';
 import type { Dialog, Message, User } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
-import type { DialogsRepository } from '../dialogs/dialogs.repository.js';
+import { JobTimeoutError } from '../../platform/queue/index.js';
+import type { DialogScope, DialogsRepository } from '../dialogs/dialogs.repository.js';
 import type { DialogsService } from '../dialogs/dialogs.service.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import { buildContext, splitForSummary, summaryRequest } from './context-builder.js';
-import type { ReplyOutput, ReplyOutputFactory } from './reply-output.js';
+import {
+  type DeliveryProgress,
+  ReplyDeliveryError,
+  type ReplyOutput,
+  type ReplyOutputFactory,
+} from './reply-output.js';
 
 export type AcceptResult =
   | { kind: 'queued'; dialogId: number; messageId: number }
@@ -28,7 +36,6 @@ export interface ChatServiceDeps {
   settings: SettingsService;
   users: { find(id: number): Promise<User | undefined> };
   llm: LlmClient;
-  cache: Cache;
   bus: InvalidationBus;
   logger: Logger;
   metrics: Metrics;
@@ -48,8 +55,14 @@ export interface Origin {
   telegramMessageId: number;
 }
 
-const GENERATING_TTL_MS = 10 * 60_000;
+/** The reply lease, renewed every third of it while held: a crashed holder frees the dialog this fast. */
+const LEASE_MS = 60_000;
 const STOP_TOPIC = 'chat-stop';
+/** Rounds per lease (an answer each) and leases per job: bounds for a dialog that never goes quiet. */
+const MAX_ROUNDS = 20;
+const MAX_PASSES = 5;
+/** Newest messages read for the context; what does not fit goes to the rolling summary. */
+const HISTORY_LIMIT = 200;
 
 /**
  * The AI chat: accepting a message (quota, storage, queue) and generating the reply (context,
@@ -102,52 +115,100 @@ export class ChatService {
       this.m.accepted.inc({ result: 'quota_exceeded' });
       return { kind: 'quota_exceeded', resetsAt: taken.resetsAt };
     }
+    let stored: { dialogId: number; messageId: number } | undefined;
     try {
-      const dialog = await this.d.dialogs.ensureActive(user.id, text);
+      const dialog = await this.d.dialogs.ensureActive({ userId: user.id, chatId: origin.chatId }, text);
       const message = await this.d.dialogsRepo.insertMessage({
         dialogId: dialog.id,
         role: 'user',
         content: text,
         telegramMessageId: origin.telegramMessageId,
-        metadata: { chat_id: origin.chatId, chat_type: origin.chatType },
+        metadata: { chat_type: origin.chatType },
       });
+      stored = { dialogId: dialog.id, messageId: message.id };
       await this.d.enqueueReply(dialog.id);
       this.m.accepted.inc({ result: 'queued' });
-      return { kind: 'queued', dialogId: dialog.id, messageId: message.id };
+      return { kind: 'queued', ...stored };
     } catch (err) {
-      await this.d.subscriptions.refundMessage(user.id);
+      // Nothing will answer it: take the question back with its quota unit (the user is told to retry).
+      if (stored) {
+        await this.d.dialogsRepo
+          .withdrawMessage(stored.dialogId, stored.messageId)
+          .catch((e: unknown) => this.d.logger.error({ err: e, ...stored }, 'could not withdraw a message'));
+      }
+      await this.d.subscriptions.refundMessages(user.id, 1);
       throw err;
     }
   }
 
-  /** /stop: abort the generation in flight for the user's active dialog. False when there is none. */
-  async stop(userId: number): Promise<boolean> {
-    const dialog = await this.d.dialogs.active(userId);
-    if (!dialog || !(await this.d.cache.get(`chat:generating:${dialog.id}`))) return false;
+  /** /stop: abort the generation in flight for the active dialog. False when there is none. */
+  async stop(scope: DialogScope): Promise<boolean> {
+    const dialog = await this.d.dialogs.active(scope);
+    if (!dialog || !(await this.d.dialogsRepo.replying(dialog.id))) return false;
     await this.d.bus.publish(STOP_TOPIC, String(dialog.id));
     return true;
   }
 
   /**
-   * The `chat.reply` job: answer every pending user message of the dialog, round after round,
-   * until none is left. Throws only for infrastructure errors (the job is retried).
+   * The `chat.reply` job. Whoever holds the dialog's reply lease answers every pending message,
+   * round after round; a job that finds the lease taken leaves its message to the holder, which
+   * looks again after giving the lease back. Throws only for errors worth a retry.
    */
   async reply(dialogId: number, attempt: { isLast: boolean }, jobSignal?: AbortSignal): Promise<void> {
-    for (let round = 0; round < 20; round++) {
+    const log = this.d.logger.child({ dialogId });
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      const token = randomUUID();
+      if (!(await this.d.dialogsRepo.claimReply(dialogId, token, LEASE_MS))) {
+        log.debug('another job holds the reply lease; it answers');
+        return;
+      }
+      const renew = setInterval(() => {
+        this.d.dialogsRepo.renewReply(dialogId, token, LEASE_MS).then(
+          (held) => held || log.warn('reply lease lost (a stall longer than the lease?)'),
+          (err: unknown) => log.warn({ err }, 'could not renew the reply lease'),
+        );
+      }, LEASE_MS / 3);
+      try {
+        await this.rounds(dialogId, attempt, jobSignal);
+      } finally {
+        clearInterval(renew);
+        await this.d.dialogsRepo.releaseReply(dialogId, token);
+      }
+      // A message stored after our last look had its own job see the lease and leave it to us.
       const dialog = await this.d.dialogsRepo.findById(dialogId);
-      if (!dialog) return;
-      const pending = await this.d.dialogsRepo.pendingMessages(dialog);
-      const last = pending.at(-1);
-      if (!last) return;
+      if (!dialog || !hasWork(dialog)) return;
+    }
+  }
+
+  private async rounds(
+    dialogId: number,
+    attempt: { isLast: boolean },
+    jobSignal: AbortSignal | undefined,
+  ): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const dialog = await this.d.dialogsRepo.findById(dialogId);
+      if (!dialog || !hasWork(dialog)) return;
       const user = await this.d.users.find(dialog.user_id);
       if (!user) return;
-      const meta = last.metadata as { chat_id?: number; chat_type?: string };
       const output = this.d.output({
-        chatId: meta.chat_id ?? user.id,
-        chatType: meta.chat_type ?? 'private',
+        chatId: dialog.chat_id,
+        chatType: dialog.chat_id === dialog.user_id ? 'private' : 'group',
         user,
       });
-      await this.generate(dialog, pending, output, attempt, jobSignal);
+      const log = this.d.logger.child({ dialogId, userId: dialog.user_id });
+      if (dialog.pending_answer_id !== null) {
+        // An earlier attempt stored the answer but could not send all of it: finish, do not regenerate.
+        const answer = await this.d.dialogsRepo.findMessage(dialog.pending_answer_id);
+        if (!answer) await this.d.dialogsRepo.clearPendingAnswer(dialogId, dialog.pending_answer_id);
+        else {
+          log.info({ messageId: answer.id }, 'resuming the delivery of a stored answer');
+          await this.deliver(dialog, answer, output, attempt, log);
+        }
+        continue;
+      }
+      const pending = await this.d.dialogsRepo.pendingMessages(dialog);
+      if (!pending.length) return;
+      await this.generate(dialog, pending, output, attempt, jobSignal, log);
     }
   }
 
@@ -156,32 +217,35 @@ export class ChatService {
     pending: Message[],
     output: ReplyOutput,
     attempt: { isLast: boolean },
-    jobSignal?: AbortSignal,
+    jobSignal: AbortSignal | undefined,
+    log: Logger,
   ): Promise<void> {
-    const log = this.d.logger.child({ dialogId: dialog.id, userId: dialog.user_id });
-    const upTo = pending.at(-1)!.id;
+    const upTo = (pending.at(-1) as Message).id;
     const controller = new AbortController();
     const onJobAbort = () => controller.abort(jobSignal?.reason);
     jobSignal?.addEventListener('abort', onJobAbort, { once: true });
     this.running.set(dialog.id, controller);
-    await this.d.cache.set(`chat:generating:${dialog.id}`, 1, GENERATING_TTL_MS);
     this.m.generating.inc();
     let partial = '';
+    let result: Completion | undefined;
+    let dropped = 0;
     const typing = setInterval(() => void output.typing().catch(() => {}), 4_500);
     try {
       await output.typing().catch(() => {});
       const [systemPrompt, model, history] = await Promise.all([
         this.d.settings.get('llm.system_prompt'),
         this.d.settings.get('llm.model'),
-        this.d.dialogsRepo.contextMessages(dialog, 200),
+        this.d.dialogsRepo.contextMessages(dialog, HISTORY_LIMIT + 1),
       ]);
       const context = buildContext({
         systemPrompt: dialog.system_prompt ?? systemPrompt,
         summary: dialog.summary,
-        history,
+        history: history.slice(0, HISTORY_LIMIT),
         budgetTokens: this.d.contextTokens - this.d.maxAnswerTokens,
       });
-      const result = await this.d.llm.stream({
+      // More history than we read counts as dropped too: it belongs in the summary.
+      dropped = context.dropped + (history.length > HISTORY_LIMIT ? 1 : 0);
+      result = await this.d.llm.stream({
         messages: context.messages,
         model: model || undefined,
         signal: controller.signal,
@@ -191,81 +255,140 @@ export class ChatService {
           output.progress(partial);
         },
       });
-      clearInterval(typing);
       if (!result.text.trim()) throw new EmptyAnswerError();
-      const ids = await output.finish(result.text);
-      await this.d.dialogsRepo.insertMessage({
-        dialogId: dialog.id,
-        role: 'assistant',
-        content: result.text,
-        tokens: result.completionTokens,
-        telegramMessageId: ids[0] ?? null,
-        metadata: {
-          prompt_tokens: result.promptTokens,
-          completion_tokens: result.completionTokens,
-          finish_reason: result.finishReason,
-          answered_up_to: upTo,
-          context_dropped: context.dropped,
-        },
-      });
-      await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
-      // Older messages no longer fit: fold them into the dialog's rolling summary in the background.
-      if (context.dropped > 0) await this.d.enqueueSummary(dialog.id);
-      this.m.replies.inc({ outcome: 'ok' });
-      log.info({ tokens: result.completionTokens, coalesced: pending.length }, 'reply sent');
     } catch (err) {
-      clearInterval(typing);
-      if (err instanceof LlmCancelledError && !jobSignal?.aborted) {
-        await this.keepPartial(dialog, partial, upTo, output);
-        this.m.replies.inc({ outcome: 'stopped' });
-        log.info({ chars: partial.length }, 'reply stopped by the user');
+      const stoppedByUser = err instanceof LlmCancelledError && !jobSignal?.aborted;
+      if (!stoppedByUser) {
+        if (!this.isFinal(err, attempt, jobSignal)) throw err;
+        await this.failReply(dialog, pending.length, upTo, output, err, log);
         return;
       }
-      const expected =
-        err instanceof LlmNotConfiguredError ||
-        err instanceof CircuitOpenError ||
-        err instanceof EmptyAnswerError ||
-        err instanceof LlmRequestError;
-      if (!expected && !attempt.isLast) throw err;
-      log.error({ err }, 'reply failed');
-      this.m.replies.inc({ outcome: err instanceof CircuitOpenError ? 'busy' : 'failed' });
-      // The messages stay in the history; their quota units come back before the user hears about it.
-      for (let i = 0; i < pending.length; i++) await this.d.subscriptions.refundMessage(dialog.user_id);
-      await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
-      await output
-        .fail(
-          err instanceof LlmNotConfiguredError
-            ? 'not_configured'
-            : err instanceof CircuitOpenError
-              ? 'busy'
-              : 'failed',
-        )
-        .catch((e: unknown) => log.warn({ err: e }, 'could not tell the user about the failure'));
     } finally {
+      clearInterval(typing);
       jobSignal?.removeEventListener('abort', onJobAbort);
       this.running.delete(dialog.id);
       this.m.generating.dec();
-      await this.d.cache.delete(`chat:generating:${dialog.id}`);
     }
-  }
 
-  private async keepPartial(
-    dialog: Dialog,
-    partial: string,
-    upTo: number,
-    output: ReplyOutput,
-  ): Promise<void> {
-    const ids = partial.trim() ? await output.finish(partial) : [];
-    if (partial.trim()) {
-      await this.d.dialogsRepo.insertMessage({
+    const stopped = result === undefined;
+    const text = result?.text ?? partial;
+    if (!text.trim()) {
+      await output.settle();
+      await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
+      this.m.replies.inc({ outcome: 'stopped' });
+      log.info('reply stopped by the user before any text');
+      return;
+    }
+    const placeholderId = await output.settle();
+    const answer = await this.d.dialogsRepo.storeAnswer(
+      {
         dialogId: dialog.id,
         role: 'assistant',
-        content: partial,
-        telegramMessageId: ids[0] ?? null,
-        metadata: { stopped: true, answered_up_to: upTo },
-      });
+        content: text,
+        tokens: result?.completionTokens ?? null,
+        metadata: {
+          prompt_tokens: result?.promptTokens ?? null,
+          completion_tokens: result?.completionTokens ?? null,
+          finish_reason: result?.finishReason ?? null,
+          answered_up_to: upTo,
+          context_dropped: dropped,
+          quota_units: pending.length,
+          ...(stopped ? { stopped: true } : {}),
+          delivery: { sent: [], placeholderId } satisfies DeliveryProgress,
+        },
+      },
+      upTo,
+    );
+    if (await this.deliver(dialog, answer, output, attempt, log)) {
+      this.m.replies.inc({ outcome: stopped ? 'stopped' : 'ok' });
+      log.info(
+        { tokens: result?.completionTokens, coalesced: pending.length, stopped },
+        stopped ? 'reply stopped by the user; partial answer kept' : 'reply sent',
+      );
     }
+    // Older messages no longer fit: fold them into the dialog's rolling summary in the background.
+    if (dropped > 0) await this.d.enqueueSummary(dialog.id);
+  }
+
+  /**
+   * Whether a generation error ends the reply now (the user is told, the quota comes back) rather
+   * than failing the attempt for a retry. The LLM client already retried the provider's errors.
+   */
+  private isFinal(err: unknown, attempt: { isLast: boolean }, jobSignal: AbortSignal | undefined): boolean {
+    // Shutdown: the job goes back to the queue as it was. Time limit: the last attempt gives up.
+    if (jobSignal?.aborted) return jobSignal.reason instanceof JobTimeoutError && attempt.isLast;
+    const expected =
+      err instanceof LlmNotConfiguredError ||
+      err instanceof CircuitOpenError ||
+      err instanceof EmptyAnswerError ||
+      err instanceof LlmRequestError;
+    return expected || attempt.isLast;
+  }
+
+  private async failReply(
+    dialog: Dialog,
+    units: number,
+    upTo: number,
+    output: ReplyOutput,
+    err: unknown,
+    log: Logger,
+  ): Promise<void> {
+    log.error({ err }, 'reply failed');
+    this.m.replies.inc({ outcome: err instanceof CircuitOpenError ? 'busy' : 'failed' });
+    // The messages stay in the history; their quota units come back before the user hears about it.
+    await this.d.subscriptions.refundMessages(dialog.user_id, units);
     await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
+    const reason =
+      err instanceof LlmNotConfiguredError
+        ? 'not_configured'
+        : err instanceof CircuitOpenError
+          ? 'busy'
+          : 'failed';
+    await output
+      .fail(reason)
+      .catch((e: unknown) => log.warn({ err: e }, 'could not tell the user about the failure'));
+  }
+
+  /**
+   * Send a stored answer, remembering each part as it goes, so a retry sends only what is missing.
+   * Resolves true once it is delivered, false when it was given up on (the user is told and, when
+   * nothing reached them, refunded); throws when a retry should continue it.
+   */
+  private async deliver(
+    dialog: Dialog,
+    answer: Message,
+    output: ReplyOutput,
+    attempt: { isLast: boolean },
+    log: Logger,
+  ): Promise<boolean> {
+    const meta = answer.metadata as AnswerMetadata;
+    let progress: DeliveryProgress = meta.delivery ?? { sent: [] };
+    try {
+      await output.deliver(answer.content, progress, async (p) => {
+        progress = p;
+        await this.d.dialogsRepo.recordDelivery(answer.id, p);
+      });
+      await this.d.dialogsRepo.clearPendingAnswer(dialog.id, answer.id);
+      return true;
+    } catch (err) {
+      const permanent = err instanceof ReplyDeliveryError && err.permanent;
+      if (!permanent && !attempt.isLast) {
+        log.warn({ err, sent: progress.sent.length }, 'answer delivery interrupted; a retry continues it');
+        throw err;
+      }
+      log.error({ err, sent: progress.sent.length }, 'answer could not be delivered');
+      this.m.replies.inc({ outcome: 'undelivered' });
+      await this.d.dialogsRepo.recordDelivery(answer.id, { ...progress, failed: (err as Error).message });
+      await this.d.dialogsRepo.clearPendingAnswer(dialog.id, answer.id);
+      if (!progress.sent.length)
+        await this.d.subscriptions.refundMessages(dialog.user_id, meta.quota_units ?? 1);
+      if (!(err instanceof ReplyDeliveryError && err.blocked)) {
+        await output
+          .fail('failed', progress.placeholderId)
+          .catch((e: unknown) => log.warn({ err: e }, 'could not tell the user about the failure'));
+      }
+      return false;
+    }
   }
 
   /**
@@ -295,13 +418,22 @@ export class ChatService {
     return { folded: fold.length };
   }
 
-  /** Re-enqueue replies that waited too long (a crash, or a message that raced a finishing job). */
+  /** Re-enqueue replies that waited too long or whose delivery was cut short (a crash). */
   async sweep(olderThanS = 30): Promise<number> {
     const ids = await this.d.dialogsRepo.stuck(olderThanS, 500);
     for (const id of ids) await this.d.enqueueReply(id);
     if (ids.length) this.d.logger.warn({ count: ids.length }, 'stuck replies re-enqueued');
     return ids.length;
   }
+}
+
+interface AnswerMetadata {
+  quota_units?: number;
+  delivery?: DeliveryProgress;
+}
+
+function hasWork(d: Dialog): boolean {
+  return d.pending_answer_id !== null || d.last_user_message_id > d.answered_up_to_id;
 }
 
 class EmptyAnswerError extends Error {

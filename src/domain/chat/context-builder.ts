@@ -7,8 +7,24 @@ import type { Message } from '../../platform/db/schema.js';
  */
 export function estimateTokens(text: string): number {
   let units = 0;
-  for (const ch of text) units += ch.charCodeAt(0) < 0x80 ? 1 : 2.5;
+  for (const ch of text) units += charUnits(ch);
   return Math.ceil(units / 4) + 4;
+}
+
+function charUnits(ch: string): number {
+  return ch.charCodeAt(0) < 0x80 ? 1 : 2.5;
+}
+
+/** The end of `text` that fits in `tokens` by the same estimate (the newest words matter most). */
+function tailWithin(text: string, tokens: number): string {
+  const chars = [...text];
+  let units = 0;
+  let start = chars.length;
+  while (start > 0 && (units + charUnits(chars[start - 1] as string)) / 4 + 4 <= tokens) {
+    start -= 1;
+    units += charUnits(chars[start] as string);
+  }
+  return chars.slice(start).join('');
 }
 
 export interface ContextInput {
@@ -28,10 +44,6 @@ export interface BuiltContext {
 }
 
 /**
- * System prompt, the rolling summary when there is one, then the newest messages that fit the
- * budget, oldest first. The newest message always goes in, cut from the front if it alone is too big.
- */
-/**
  * Conversation order: an answer belongs right after the last user message it answered, even when
  * later user messages were stored while it was being written.
  */
@@ -40,6 +52,10 @@ function conversationOrder(m: Message): number {
   return m.role === 'assistant' && typeof anchor === 'number' ? anchor + 0.5 : m.id;
 }
 
+/**
+ * System prompt, the rolling summary when there is one, then the newest messages that fit the
+ * budget, oldest first. The newest message always goes in, cut from the front if it alone is too big.
+ */
 export function buildContext(input: ContextInput): BuiltContext {
   const head: ChatMessage[] = [{ role: 'system', content: input.systemPrompt }];
   if (input.summary) {
@@ -53,9 +69,9 @@ export function buildContext(input: ContextInput): BuiltContext {
     const cost = estimateTokens(m.content);
     if (used + cost > input.budgetTokens) {
       if (i === 0) {
-        const room = Math.max(input.budgetTokens - used, 64) * 4;
-        picked.push({ role: m.role, content: m.content.slice(-room) });
-        used = input.budgetTokens;
+        const room = Math.max(input.budgetTokens - used, 64);
+        picked.push({ role: m.role, content: tailWithin(m.content, room) });
+        used += room;
       }
       dropped = history.length - picked.length;
       break;

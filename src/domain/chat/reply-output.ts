@@ -3,6 +3,27 @@ import type { User } from '../../platform/db/schema.js';
 /** Why a reply could not be produced; each has its own localized notice. */
 export type ReplyFailure = 'not_configured' | 'busy' | 'failed';
 
+/** How far the delivery of a stored answer got; kept with the answer so a retry continues it. */
+export interface DeliveryProgress extends Record<string, unknown> {
+  /** Telegram ids of the parts sent so far, in order. */
+  sent: number[];
+  /** The message that showed the answer while it was written (groups); it becomes the first part. */
+  placeholderId?: number | undefined;
+}
+
+/** Sending failed. `permanent`: retrying cannot help (blocked, chat gone); `blocked`: do not even tell the user. */
+export class ReplyDeliveryError extends Error {
+  override name = 'ReplyDeliveryError';
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly blocked: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /**
  * Where a generated answer goes while it is being written and when it is done. The chat service
  * speaks Markdown text; the Telegram implementation turns it into drafts, edits and messages.
@@ -12,10 +33,19 @@ export interface ReplyOutput {
   typing(): Promise<void>;
   /** The answer so far; implementations throttle and may skip intermediate states. */
   progress(text: string): void;
-  /** Deliver the final answer; resolves with the Telegram message ids it used. */
-  finish(text: string): Promise<number[]>;
-  /** Tell the user the answer failed. */
-  fail(reason: ReplyFailure): Promise<void>;
+  /** Stop showing progress; resolves with the placeholder message it used, if any. */
+  settle(): Promise<number | undefined>;
+  /**
+   * Send the parts of the final answer that `progress.sent` does not list yet, calling `onSent`
+   * after each one (so a crash or a retry never sends a part twice). Throws ReplyDeliveryError.
+   */
+  deliver(
+    text: string,
+    progress: DeliveryProgress,
+    onSent: (progress: DeliveryProgress) => Promise<void>,
+  ): Promise<void>;
+  /** Tell the user the answer failed (in the placeholder message when there is one). */
+  fail(reason: ReplyFailure, placeholderId?: number): Promise<void>;
 }
 
 export interface ReplyTarget {

@@ -6,6 +6,21 @@ export interface DialogSummary extends Dialog {
   message_count: number;
 }
 
+/** Whose dialogs, in which chat: a user's private dialogs and their dialogs in each group are apart. */
+export interface DialogScope {
+  userId: number;
+  chatId: number;
+}
+
+export interface NewMessage {
+  dialogId: number;
+  role: MessageRole;
+  content: string;
+  tokens?: number | null;
+  telegramMessageId?: number | null;
+  metadata?: Record<string, unknown>;
+}
+
 export class DialogsRepository {
   constructor(private readonly db: Db) {}
 
@@ -18,11 +33,12 @@ export class DialogsRepository {
     return this.db.selectFrom('dialogs').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  findActive(userId: number): Promise<Dialog | undefined> {
+  findActive(scope: DialogScope): Promise<Dialog | undefined> {
     return this.db
       .selectFrom('dialogs')
       .selectAll()
-      .where('user_id', '=', userId)
+      .where('user_id', '=', scope.userId)
+      .where('chat_id', '=', scope.chatId)
       .where('is_active', '=', true)
       .executeTakeFirst();
   }
@@ -36,7 +52,7 @@ export class DialogsRepository {
       .then((r) => Number(r.n));
   }
 
-  listRecent(userId: number, limit: number): Promise<DialogSummary[]> {
+  listRecent(scope: DialogScope, limit: number): Promise<DialogSummary[]> {
     return this.db
       .selectFrom('dialogs as d')
       .selectAll('d')
@@ -47,26 +63,28 @@ export class DialogsRepository {
           .select((e) => e.fn.countAll<number>().as('n'))
           .as('message_count'),
       )
-      .where('d.user_id', '=', userId)
+      .where('d.user_id', '=', scope.userId)
+      .where('d.chat_id', '=', scope.chatId)
       .orderBy('d.is_active', 'desc')
       .orderBy('d.updated_at', 'desc')
       .limit(limit)
       .execute() as Promise<DialogSummary[]>;
   }
 
-  async deactivateAll(userId: number): Promise<void> {
+  async deactivateAll(scope: DialogScope): Promise<void> {
     await this.db
       .updateTable('dialogs')
       .set({ is_active: false })
-      .where('user_id', '=', userId)
+      .where('user_id', '=', scope.userId)
+      .where('chat_id', '=', scope.chatId)
       .where('is_active', '=', true)
       .execute();
   }
 
-  insert(userId: number, title: string): Promise<Dialog> {
+  insert(scope: DialogScope, title: string): Promise<Dialog> {
     return this.db
       .insertInto('dialogs')
-      .values({ user_id: userId, title, is_active: true })
+      .values({ user_id: scope.userId, chat_id: scope.chatId, title, is_active: true })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -84,11 +102,12 @@ export class DialogsRepository {
     await this.db.deleteFrom('dialogs').where('id', '=', id).execute();
   }
 
-  mostRecent(userId: number): Promise<Dialog | undefined> {
+  mostRecent(scope: DialogScope): Promise<Dialog | undefined> {
     return this.db
       .selectFrom('dialogs')
       .selectAll()
-      .where('user_id', '=', userId)
+      .where('user_id', '=', scope.userId)
+      .where('chat_id', '=', scope.chatId)
       .orderBy('updated_at', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -110,10 +129,11 @@ export class DialogsRepository {
       .executeTakeFirst();
   }
 
-  setTitle(id: number, title: string): Promise<Dialog | undefined> {
+  /** The dialog's own system prompt (null: the one from the settings). */
+  setSystemPrompt(id: number, prompt: string | null): Promise<Dialog | undefined> {
     return this.db
       .updateTable('dialogs')
-      .set({ title })
+      .set({ system_prompt: prompt, updated_at: sql`now()` })
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirst();
@@ -121,36 +141,131 @@ export class DialogsRepository {
 
   // --- messages ---
 
-  async insertMessage(m: {
-    dialogId: number;
-    role: MessageRole;
-    content: string;
-    tokens?: number | null;
-    telegramMessageId?: number | null;
-    metadata?: Record<string, unknown>;
-  }): Promise<Message> {
-    const row = await this.db
-      .insertInto('messages')
-      .values({
-        dialog_id: m.dialogId,
-        role: m.role,
-        content: m.content,
-        tokens: m.tokens ?? null,
-        telegram_message_id: m.telegramMessageId ?? null,
-        metadata: JSON.stringify(m.metadata ?? {}),
+  /** Store a message and keep the dialog's bookkeeping in step, in one statement. */
+  insertMessage(m: NewMessage): Promise<Message> {
+    return this.insertWithBookkeeping(m, {
+      last_user_message_id:
+        m.role === 'user'
+          ? sql`greatest(last_user_message_id, (select id from m))`
+          : sql`last_user_message_id`,
+    });
+  }
+
+  /**
+   * Store an answer, mark the user messages up to `upToId` answered, and remember the answer as
+   * pending delivery: all at once, so a crash leaves either a question to answer or an answer to
+   * deliver, never both and never neither.
+   */
+  storeAnswer(m: NewMessage, upToId: number): Promise<Message> {
+    return this.insertWithBookkeeping(m, {
+      answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})`,
+      pending_answer_id: sql`(select id from m)`,
+    });
+  }
+
+  private async insertWithBookkeeping(
+    m: NewMessage,
+    dialog: Record<string, ReturnType<typeof sql>>,
+  ): Promise<Message> {
+    return this.db
+      .with('m', (db) =>
+        db
+          .insertInto('messages')
+          .values({
+            dialog_id: m.dialogId,
+            role: m.role,
+            content: m.content,
+            tokens: m.tokens ?? null,
+            telegram_message_id: m.telegramMessageId ?? null,
+            metadata: JSON.stringify(m.metadata ?? {}),
+          })
+          .returningAll(),
+      )
+      .with('d', (db) =>
+        db
+          .updateTable('dialogs')
+          .set({ ...dialog, updated_at: sql`now()` })
+          .where('id', '=', m.dialogId),
+      )
+      .selectFrom('m')
+      .selectAll()
+      .executeTakeFirstOrThrow() as Promise<Message>;
+  }
+
+  findMessage(id: number): Promise<Message | undefined> {
+    return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** A question taken back (its reply could not be queued): gone, and nothing left to answer. */
+  async withdrawMessage(dialogId: number, messageId: number): Promise<void> {
+    await this.db.deleteFrom('messages').where('id', '=', messageId).execute();
+    await this.markAnswered(dialogId, messageId);
+  }
+
+  /** Progress of an answer's delivery: the Telegram ids of the parts sent so far. */
+  async recordDelivery(messageId: number, delivery: Record<string, unknown>): Promise<void> {
+    await this.db
+      .updateTable('messages')
+      .set({
+        metadata: sql`metadata || jsonb_build_object('delivery', ${JSON.stringify(delivery)}::jsonb)`,
+        telegram_message_id: sql`coalesce(telegram_message_id, (${JSON.stringify(delivery)}::jsonb -> 'sent' ->> 0)::bigint)`,
       })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+      .where('id', '=', messageId)
+      .execute();
+  }
+
+  /** The answer is delivered (or given up on): the dialog no longer waits for it. */
+  async clearPendingAnswer(dialogId: number, messageId: number): Promise<void> {
     await this.db
       .updateTable('dialogs')
-      .set(
-        m.role === 'user'
-          ? { last_user_message_id: sql`greatest(last_user_message_id, ${row.id})`, updated_at: sql`now()` }
-          : { updated_at: sql`now()` },
-      )
-      .where('id', '=', m.dialogId)
+      .set({ pending_answer_id: null })
+      .where('id', '=', dialogId)
+      .where('pending_answer_id', '=', messageId)
       .execute();
-    return row;
+  }
+
+  // --- the reply lease ---
+
+  /** Take the dialog's reply lease when nobody holds it (or the holder's lease ran out). */
+  async claimReply(dialogId: number, token: string, leaseMs: number): Promise<Dialog | undefined> {
+    return this.db
+      .updateTable('dialogs')
+      .set({ reply_token: token, reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
+      .where('id', '=', dialogId)
+      .where((eb) => eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]))
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Extend a held lease; false when it was lost (expired and taken by someone else). */
+  async renewReply(dialogId: number, token: string, leaseMs: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('dialogs')
+      .set({ reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
+      .where('id', '=', dialogId)
+      .where('reply_token', '=', token)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async releaseReply(dialogId: number, token: string): Promise<void> {
+    await this.db
+      .updateTable('dialogs')
+      .set({ reply_token: null, reply_until: null })
+      .where('id', '=', dialogId)
+      .where('reply_token', '=', token)
+      .execute();
+  }
+
+  /** Whether a reply is being generated for the dialog right now (someone holds a live lease). */
+  async replying(dialogId: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('dialogs')
+      .select('id')
+      .where('id', '=', dialogId)
+      .where('reply_until', '>', sql<Date>`now()`)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** User messages not answered yet, oldest first. */
@@ -199,16 +314,22 @@ export class DialogsRepository {
       .set({ summary, summary_up_to_id: upToId })
       .where('id', '=', dialogId)
       .where('summary_up_to_id', '<', upToId)
+      // A summary written from before a /reset belongs to the old context.
+      .where('context_from_id', '<', upToId)
       .execute();
   }
 
-  /** Dialogs whose newest user message has waited longer than `olderThanS` for a reply. */
+  /**
+   * Dialogs whose newest user message has waited longer than `olderThanS` for a reply, or whose
+   * answer was not fully delivered, and that nobody is working on.
+   */
   async stuck(olderThanS: number, limit: number): Promise<number[]> {
     const rows = await this.db
       .selectFrom('dialogs')
       .select('id')
-      .where(sql<boolean>`last_user_message_id > answered_up_to_id`)
+      .where(sql<boolean>`(last_user_message_id > answered_up_to_id or pending_answer_id is not null)`)
       .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanS})`)
+      .where((eb) => eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]))
       .orderBy('updated_at')
       .limit(limit)
       .execute();

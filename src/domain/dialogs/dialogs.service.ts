@@ -1,17 +1,31 @@
 import type { Db } from '../../platform/db/database.js';
 import type { Dialog } from '../../platform/db/schema.js';
-import { NotFoundError } from '../../platform/errors.js';
+import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
-import { type DialogSummary, DialogsRepository } from './dialogs.repository.js';
+import { type DialogScope, type DialogSummary, DialogsRepository } from './dialogs.repository.js';
+
+export type { DialogScope };
 
 export const TITLE_MAX = 60;
+/** A dialog's own system prompt (/persona): long enough for a real persona, short of eating the context. */
+export const PERSONA_MAX = 2_000;
+
+/** Whose dialogs: a user id alone means their private chat with the bot. */
+export type DialogOwner = number | DialogScope;
+
+function scopeOf(owner: DialogOwner): DialogScope {
+  return typeof owner === 'number' ? { userId: owner, chatId: owner } : owner;
+}
 
 export function cleanTitle(title: string): string {
   const flat = title.replace(/\s+/g, ' ').trim();
   return flat.length > TITLE_MAX ? `${flat.slice(0, TITLE_MAX - 1)}…` : flat;
 }
 
-/** A user's dialogs: many per user, exactly one active (or none before the first message). */
+/**
+ * A user's dialogs: many per user and chat, exactly one active in each (or none before the first
+ * message). A group conversation with the bot never mixes with the private one.
+ */
 export class DialogsService {
   constructor(
     private readonly db: Db,
@@ -19,64 +33,85 @@ export class DialogsService {
     private readonly logger: Logger,
   ) {}
 
-  active(userId: number): Promise<Dialog | undefined> {
-    return this.repo.findActive(userId);
+  active(owner: DialogOwner): Promise<Dialog | undefined> {
+    return this.repo.findActive(scopeOf(owner));
   }
 
+  /** Every dialog of the user, in all chats. */
   count(userId: number): Promise<number> {
     return this.repo.countByUser(userId);
   }
 
-  /** The active dialog, created with `title` when the user has none. */
-  async ensureActive(userId: number, title: string): Promise<Dialog> {
-    return (await this.repo.findActive(userId)) ?? this.create(userId, title);
+  /** The active dialog, created with `title` when there is none. */
+  async ensureActive(owner: DialogOwner, title: string): Promise<Dialog> {
+    return (await this.repo.findActive(scopeOf(owner))) ?? this.create(owner, title);
   }
 
   /** Start a new dialog and make it the active one. */
-  async create(userId: number, title: string): Promise<Dialog> {
+  async create(owner: DialogOwner, title: string): Promise<Dialog> {
+    const scope = scopeOf(owner);
     const dialog = await this.db.transaction().execute(async (trx) => {
       const repo = new DialogsRepository(trx);
-      await repo.lockUser(userId);
-      await repo.deactivateAll(userId);
-      return repo.insert(userId, cleanTitle(title) || 'Dialog');
+      await repo.lockUser(scope.userId);
+      await repo.deactivateAll(scope);
+      return repo.insert(scope, cleanTitle(title) || 'Dialog');
     });
-    this.logger.info({ userId, dialogId: dialog.id }, 'dialog created');
+    this.logger.info({ ...scope, dialogId: dialog.id }, 'dialog created');
     return dialog;
   }
 
-  list(userId: number, limit = 10): Promise<DialogSummary[]> {
-    return this.repo.listRecent(userId, limit);
+  list(owner: DialogOwner, limit = 10): Promise<DialogSummary[]> {
+    return this.repo.listRecent(scopeOf(owner), limit);
   }
 
-  private async owned(userId: number, dialogId: number): Promise<Dialog> {
+  private async owned(scope: DialogScope, dialogId: number): Promise<Dialog> {
     const dialog = await this.repo.findById(dialogId);
-    if (!dialog || dialog.user_id !== userId) throw new NotFoundError(`dialog ${dialogId} not found`);
+    if (!dialog || dialog.user_id !== scope.userId || dialog.chat_id !== scope.chatId) {
+      throw new NotFoundError(`dialog ${dialogId} not found`);
+    }
     return dialog;
   }
 
-  async switchTo(userId: number, dialogId: number): Promise<Dialog> {
-    await this.owned(userId, dialogId);
+  async switchTo(owner: DialogOwner, dialogId: number): Promise<Dialog> {
+    const scope = scopeOf(owner);
+    await this.owned(scope, dialogId);
     return this.db.transaction().execute(async (trx) => {
       const repo = new DialogsRepository(trx);
-      await repo.lockUser(userId);
-      await repo.deactivateAll(userId);
+      await repo.lockUser(scope.userId);
+      await repo.deactivateAll(scope);
       return repo.activate(dialogId);
     });
   }
 
   /** Delete a dialog and its messages; when it was active, the most recent other one becomes active. */
-  async delete(userId: number, dialogId: number): Promise<void> {
-    const dialog = await this.owned(userId, dialogId);
+  async delete(owner: DialogOwner, dialogId: number): Promise<void> {
+    const scope = scopeOf(owner);
+    const dialog = await this.owned(scope, dialogId);
     await this.db.transaction().execute(async (trx) => {
       const repo = new DialogsRepository(trx);
-      await repo.lockUser(userId);
+      await repo.lockUser(scope.userId);
       await repo.delete(dialogId);
       if (dialog.is_active) {
-        const next = await repo.mostRecent(userId);
+        const next = await repo.mostRecent(scope);
         if (next) await repo.activate(next.id);
       }
     });
-    this.logger.info({ userId, dialogId }, 'dialog deleted');
+    this.logger.info({ ...scope, dialogId }, 'dialog deleted');
+  }
+
+  /**
+   * Give the active dialog its own system prompt (null: back to the one in the settings). Creates
+   * the dialog when there is none yet, so a persona can be set before the first message.
+   */
+  async setPersona(owner: DialogOwner, prompt: string | null, newTitle: string): Promise<Dialog> {
+    const text = prompt?.trim() || null;
+    if (text && text.length > PERSONA_MAX) {
+      throw new ValidationError(`a persona is at most ${PERSONA_MAX} characters`, { max: PERSONA_MAX });
+    }
+    const dialog = await this.ensureActive(owner, newTitle);
+    const updated = (await this.repo.setSystemPrompt(dialog.id, text)) ?? dialog;
+    this.logger.info({ dialogId: dialog.id, chars: text?.length ?? 0 }, 'dialog persona set');
+    return updated;
   }
 
   /**
@@ -96,8 +131,8 @@ export class DialogsService {
   }
 
   /** Forget the active dialog's context (its messages stay as history). */
-  async reset(userId: number): Promise<Dialog | undefined> {
-    const dialog = await this.repo.findActive(userId);
+  async reset(owner: DialogOwner): Promise<Dialog | undefined> {
+    const dialog = await this.repo.findActive(scopeOf(owner));
     if (!dialog) return undefined;
     return this.repo.reset(dialog.id);
   }

@@ -40,10 +40,10 @@ export class SubscriptionsRepository {
   }
 
   /** Give one message back (a generation failed). Never goes below zero. */
-  async refundMessage(userId: number): Promise<void> {
+  async refundMessages(userId: number, count: number): Promise<void> {
     await this.db
       .updateTable('subscriptions')
-      .set({ messages_used: sql`greatest(messages_used - 1, 0)`, updated_at: sql`now()` })
+      .set({ messages_used: sql`greatest(messages_used - ${count}, 0)`, updated_at: sql`now()` })
       .where('user_id', '=', userId)
       .execute();
   }

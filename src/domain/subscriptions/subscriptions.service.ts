@@ -68,8 +68,9 @@ export class SubscriptionsService {
     return { ok: false, resetsAt };
   }
 
-  refundMessage(userId: number): Promise<void> {
-    return this.repo.refundMessage(userId);
+  /** Give back quota units taken for messages that got no answer. */
+  refundMessages(userId: number, count = 1): Promise<void> {
+    return this.repo.refundMessages(userId, count);
   }
 
   async resetQuota(userId: number): Promise<Subscription> {

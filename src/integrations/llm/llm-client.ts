@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import type { Logger } from '../../platform/logger.js';
 import { LATENCY_BUCKETS, type Metrics } from '../../platform/metrics.js';
-import { CircuitBreaker, CircuitOpenError, Semaphore } from '../../platform/resilience.js';
+import { CircuitBreaker, CircuitOpenError, type ConcurrencyLimit } from '../../platform/resilience.js';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -16,7 +16,8 @@ export interface LlmOptions {
   maxTokens: number;
   timeoutMs: number;
   maxRetries: number;
-  maxConcurrency: number;
+  /** Concurrent requests to the provider: across every process when it is Redis-backed. */
+  concurrency: ConcurrencyLimit;
   breakerThreshold: number;
   breakerCooldownMs: number;
   logger: Logger;
@@ -67,13 +68,12 @@ export { CircuitOpenError };
 /**
  * Chat completions against any OpenAI-compatible endpoint, streaming. Resilience lives here:
  * the SDK retries 429/5xx with backoff before the first byte; a stream that stalls longer than the
- * timeout is aborted; consecutive failures open a circuit breaker; a semaphore caps concurrent
- * requests per process.
+ * timeout is aborted; consecutive failures open a circuit breaker; a concurrency limit (shared by
+ * all processes through Redis) caps the requests in flight to the provider.
  */
 export class LlmClient {
   private readonly client: OpenAI | undefined;
   private readonly breaker: CircuitBreaker;
-  private readonly slots: Semaphore;
   private readonly m;
 
   constructor(private readonly opts: LlmOptions) {
@@ -90,7 +90,6 @@ export class LlmClient {
       (state === 'open' ? log.error.bind(log) : log.info.bind(log))({ state }, `llm circuit ${state}`);
       this.m.breaker.set(state === 'open' ? 1 : 0);
     });
-    this.slots = new Semaphore(opts.maxConcurrency);
     this.m = {
       requests: opts.metrics.counter({
         name: 'vitte_llm_requests_total',
@@ -113,6 +112,10 @@ export class LlmClient {
         labelNames: ['kind'],
       }),
       inFlight: opts.metrics.gauge({ name: 'vitte_llm_in_flight', help: 'LLM requests in flight' }),
+      waiting: opts.metrics.gauge({
+        name: 'vitte_llm_waiting',
+        help: 'LLM requests waiting for a free slot under LLM_MAX_CONCURRENCY',
+      }),
       breaker: opts.metrics.gauge({
         name: 'vitte_llm_circuit_open',
         help: '1 while the LLM circuit breaker is open',
@@ -138,10 +141,16 @@ export class LlmClient {
       this.m.requests.inc({ outcome: 'circuit_open' });
       throw err;
     }
-    const release = await this.slots.acquire(req.signal).catch((err: unknown) => {
-      this.breaker.neutral();
-      throw err;
-    });
+    this.m.waiting.inc();
+    const release = await this.opts.concurrency
+      .acquire(req.signal)
+      .catch((err: unknown) => {
+        this.breaker.neutral();
+        if (req.signal?.aborted)
+          throw new LlmCancelledError('cancelled while waiting for a slot', { cause: err });
+        throw err;
+      })
+      .finally(() => this.m.waiting.dec());
     const started = performance.now();
     this.m.inFlight.inc();
     // Our own controller: aborted by the caller's signal, or when the stream stalls.
@@ -226,7 +235,7 @@ export class LlmClient {
       this.m.requests.inc({ outcome });
       this.m.duration.observe((performance.now() - started) / 1000);
       this.m.inFlight.dec();
-      release();
+      await release();
     }
   }
 }

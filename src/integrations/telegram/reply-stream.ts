@@ -1,15 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Api, GrammyError } from 'grammy';
 import { resolveLocale, type Translator } from '../../bot/i18n.js';
-import type {
-  ReplyFailure,
-  ReplyOutput,
-  ReplyOutputFactory,
-  ReplyTarget,
+import {
+  type DeliveryProgress,
+  ReplyDeliveryError,
+  type ReplyFailure,
+  type ReplyOutput,
+  type ReplyOutputFactory,
+  type ReplyTarget,
 } from '../../domain/chat/reply-output.js';
 import type { Logger } from '../../platform/logger.js';
 import { markdownToTelegramHtml } from './format/markdown.js';
 import { splitTelegramHtml } from './format/split.js';
-import { htmlToPlainText } from './format/telegram-html.js';
+import { escapeHtml, htmlToPlainText } from './format/telegram-html.js';
 
 export interface ReplyStreamDeps {
   /** Retries 429/5xx: used for what must arrive (the final answer, notices). */
@@ -17,8 +20,10 @@ export interface ReplyStreamDeps {
   /** No retries: used for drafts and edits in progress, which are best-effort and skippable. */
   direct: Api;
   i18n: Translator;
-  /** Minimum time between two progress updates of one answer. */
+  /** Minimum time between two progress updates of one answer in a private chat (drafts). */
   intervalMs: number;
+  /** The same for edits in groups, where Telegram allows about 20 messages a minute per chat. */
+  groupIntervalMs: number;
   logger: Logger;
 }
 
@@ -44,6 +49,27 @@ function visiblePart(markdown: string): string {
 }
 
 /**
+ * The final answer as Telegram HTML parts. Markdown that renders to nothing visible (a lone code
+ * fence, a bare heading mark) is sent as the plain text it is rather than as an empty message.
+ */
+export function answerParts(markdown: string): string[] {
+  const html = markdownToTelegramHtml(markdown);
+  const visible = htmlToPlainText(html).trim() ? html : escapeHtml(markdown.trim());
+  return splitTelegramHtml(visible).filter((part) => part.trim());
+}
+
+/** Telegram's answer to a send, in the terms the chat service decides on. */
+function deliveryError(err: unknown): ReplyDeliveryError {
+  if (err instanceof GrammyError) {
+    const blocked = err.error_code === 403;
+    // 400 (chat not found, bad request) and 403 do not get better with time; 429 and 5xx do.
+    const permanent = blocked || err.error_code === 400;
+    return new ReplyDeliveryError(err.description, permanent, blocked, { cause: err });
+  }
+  return new ReplyDeliveryError((err as Error).message ?? String(err), false, false, { cause: err });
+}
+
+/**
  * Streams an answer into Telegram: `sendMessageDraft` in private chats, a placeholder message edited
  * in place elsewhere. Updates are throttled to one per interval and at most one call is in flight;
  * a 429 pauses updates for retry_after instead of retrying; identical text is never re-sent (no
@@ -62,6 +88,7 @@ class TelegramReplyStream implements ReplyOutput {
   private timer: NodeJS.Timeout | undefined;
   private placeholderId: number | undefined;
   private done = false;
+  private readonly intervalMs: number;
 
   constructor(
     private readonly deps: ReplyStreamDeps,
@@ -69,6 +96,7 @@ class TelegramReplyStream implements ReplyOutput {
   ) {
     this.private = target.chatType === 'private';
     this.locale = resolveLocale(target.user.language, target.user.language_code);
+    this.intervalMs = this.private ? deps.intervalMs : deps.groupIntervalMs;
   }
 
   async typing(): Promise<void> {
@@ -83,7 +111,7 @@ class TelegramReplyStream implements ReplyOutput {
 
   private schedule(): void {
     if (this.timer || this.inFlight || this.done) return;
-    const wait = Math.max(this.lastAt + this.deps.intervalMs, this.pausedUntil) - Date.now();
+    const wait = Math.max(this.lastAt + this.intervalMs, this.pausedUntil) - Date.now();
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
@@ -123,32 +151,46 @@ class TelegramReplyStream implements ReplyOutput {
     }
   }
 
-  private async settle(): Promise<void> {
+  async settle(): Promise<number | undefined> {
     this.done = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.inFlight;
+    // Flood control refused a progress update: the final answer waits out the same retry_after.
+    const paused = this.pausedUntil - Date.now();
+    if (paused > 0) await sleep(paused);
+    return this.placeholderId;
   }
 
-  async finish(text: string): Promise<number[]> {
+  async deliver(
+    text: string,
+    progress: DeliveryProgress,
+    onSent: (progress: DeliveryProgress) => Promise<void>,
+  ): Promise<void> {
     await this.settle();
-    const chunks = splitTelegramHtml(markdownToTelegramHtml(text));
-    const ids: number[] = [];
-    for (const [i, chunk] of chunks.entries()) {
-      if (i === 0 && this.placeholderId !== undefined) {
-        if (chunk !== this.shown) await this.edit(this.placeholderId, chunk);
-        ids.push(this.placeholderId);
-      } else {
-        ids.push(await this.send(chunk));
+    const parts = answerParts(text);
+    const sent = [...progress.sent];
+    const placeholderId = progress.placeholderId;
+    try {
+      for (let i = sent.length; i < parts.length; i++) {
+        const part = parts[i] as string;
+        const id =
+          i === 0 && placeholderId !== undefined
+            ? await this.editOrSend(placeholderId, part)
+            : await this.send(part);
+        sent.push(id);
+        await onSent({ sent: [...sent], placeholderId });
       }
+    } catch (err) {
+      if (err instanceof ReplyDeliveryError) throw err;
+      throw deliveryError(err);
     }
-    return ids;
   }
 
-  async fail(reason: ReplyFailure): Promise<void> {
+  async fail(reason: ReplyFailure, placeholderId = this.placeholderId): Promise<void> {
     await this.settle();
     const text = this.deps.i18n.t(this.locale, FAILURE_KEYS[reason]);
-    if (this.placeholderId !== undefined) await this.edit(this.placeholderId, text);
+    if (placeholderId !== undefined) await this.editOrSend(placeholderId, text);
     else await this.send(text);
   }
 
@@ -162,14 +204,23 @@ class TelegramReplyStream implements ReplyOutput {
     }
   }
 
-  private async edit(messageId: number, html: string): Promise<void> {
+  /** Turn the placeholder into this part; when it is gone (deleted), send the part instead. */
+  private async editOrSend(messageId: number, html: string): Promise<number> {
+    if (html === this.shown) return messageId;
     try {
       await this.deps.api.editMessageText(this.target.chatId, messageId, html, { parse_mode: 'HTML' });
     } catch (err) {
-      if (isNotModified(err)) return;
-      if (!isParseError(err)) throw err;
-      await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html));
+      if (isNotModified(err)) return messageId;
+      if (isParseError(err)) {
+        await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html));
+      } else if (err instanceof GrammyError && err.error_code === 400) {
+        this.deps.logger.info({ chatId: this.target.chatId, messageId }, 'placeholder gone; sending anew');
+        return this.send(html);
+      } else {
+        throw err;
+      }
     }
+    return messageId;
   }
 }
 

@@ -39,6 +39,8 @@ export interface SubscriptionsTable {
 export interface DialogsTable {
   id: Generated<number>;
   user_id: number;
+  /** The chat the dialog lives in: the user's id for a private chat, else the group's id. */
+  chat_id: number;
   title: string;
   system_prompt: string | null;
   is_active: Generated<boolean>;
@@ -51,6 +53,11 @@ export interface DialogsTable {
   context_from_id: Generated<number>;
   summary: string | null;
   summary_up_to_id: Generated<number>;
+  /** The reply lease: one generation per dialog at a time, whichever process holds it. */
+  reply_token: string | null;
+  reply_until: Date | null;
+  /** An answer stored but not fully delivered yet (a retry finishes it without a new generation). */
+  pending_answer_id: number | null;
 }
 
 export type MessageRole = 'system' | 'user' | 'assistant';

@@ -4,6 +4,7 @@ import * as m0002 from './0002-chat-state.js';
 import * as m0003 from './0003-broadcasts-retention.js';
 import * as m0004 from './0004-admin.js';
 import * as m0005 from './0005-stats-indexes.js';
+import * as m0007 from './0007-dialog-chats-replies.js';
 
 /** Every migration, by name. Names sort in the order they must run. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003-broadcasts-retention': m0003,
   '0004-admin': m0004,
   '0005-stats-indexes': m0005,
+  '0007-dialog-chats-replies': m0007,
 };
