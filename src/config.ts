@@ -46,6 +46,7 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: int(0, 65535).default(3000),
   ADMIN_PORT: int(0, 65535).default(3001),
+  /** Where the public reaches this deployment; WEBHOOK_URL defaults to it plus WEBHOOK_PATH. */
   PUBLIC_URL: optionalUrl,
   CORS_ORIGINS: list.default([]),
   TRUST_PROXY: bool.default(false),
@@ -88,6 +89,8 @@ export const configSchema = z.object({
   LLM_BREAKER_THRESHOLD: int(1).default(5),
   LLM_BREAKER_COOLDOWN_MS: int(1000).default(60_000),
   CHAT_STREAM_INTERVAL_MS: int(100).default(1_000),
+  /** Edits in groups: Telegram allows about 20 messages a minute per group. */
+  CHAT_STREAM_GROUP_INTERVAL_MS: int(100).default(3_000),
 
   WORKER_CONCURRENCY: int(1, 1000).default(8),
   /** Per-queue overrides of WORKER_CONCURRENCY; the queue adapter refuses names no job uses. */
@@ -115,6 +118,17 @@ function crossCheck(env: Record<string, string | undefined>): string[] {
   return problems;
 }
 
+/** Rules between parsed values (defaults included). */
+function checkParsed(c: Raw): string[] {
+  const problems: string[] = [];
+  if (c.LLM_MAX_TOKENS >= c.LLM_CONTEXT_TOKENS) {
+    problems.push(
+      `LLM_MAX_TOKENS: must be below LLM_CONTEXT_TOKENS (${c.LLM_CONTEXT_TOKENS}), or no room is left for the conversation`,
+    );
+  }
+  return problems;
+}
+
 type Raw = z.infer<typeof configSchema>;
 
 export interface Config extends Raw {
@@ -135,9 +149,17 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`)),
     ...crossCheck(env),
+    ...(parsed.success ? checkParsed(parsed.data) : []),
   ];
   if (problems.length || !parsed.success) throw new ConfigError(problems);
-  return Object.freeze({ ...parsed.data, embedded: !parsed.data.DATABASE_URL });
+  const c = parsed.data;
+  return Object.freeze({
+    ...c,
+    CORS_ORIGINS: Object.freeze([...c.CORS_ORIGINS]) as string[],
+    WEBHOOK_URL:
+      c.WEBHOOK_URL ?? (c.PUBLIC_URL ? new URL(c.WEBHOOK_PATH, c.PUBLIC_URL).toString() : undefined),
+    embedded: !c.DATABASE_URL,
+  });
 }
 
 const SECRET_KEYS = /TOKEN|SECRET|PASSWORD|API_KEY|DSN/;
@@ -151,6 +173,27 @@ export function redactUrl(value: string): string {
   } catch {
     return '***';
   }
+}
+
+/**
+ * Every secret value in the config — tokens, passwords, keys, the Sentry DSN and the passwords
+ * inside connection URLs — for the log scrubber: none of them may reach a log line, whatever logs it.
+ */
+export function configSecrets(config: Readonly<Config>): string[] {
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(config)) {
+    if (typeof value !== 'string') continue;
+    if (SECRET_KEYS.test(key)) out.push(value);
+    else if (key.endsWith('_URL')) {
+      try {
+        const password = new URL(value).password;
+        if (password) out.push(password, decodeURIComponent(password));
+      } catch {
+        // not a URL: nothing to take from it
+      }
+    }
+  }
+  return out;
 }
 
 /** A copy of the config safe to log: secrets masked, credentials stripped from URLs. */

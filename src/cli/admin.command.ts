@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { configSecrets } from '../config.js';
 import { AdminRepository } from '../domain/admin/admin.repository.js';
 import { AdminAccountsService } from '../domain/admin/admin-accounts.service.js';
 import { AuditService } from '../domain/admin/audit.service.js';
@@ -118,7 +119,11 @@ export function createAdminCommand(io: AdminCommandIo): Command {
         return 130;
       }
 
-      const logger = createLogger({ level: config.LOG_LEVEL, pretty: false, secrets: [password] }).child({
+      const logger = createLogger({
+        level: config.LOG_LEVEL,
+        pretty: false,
+        secrets: [password, ...configSecrets(config)],
+      }).child({
         role: 'admin-cli',
       });
       const database = createDatabase(

@@ -1,3 +1,4 @@
+import { configSecrets } from '../config.js';
 import { createDatabase } from '../platform/db/database.js';
 import { migrateDown, migrateUp, migrationStatus } from '../platform/db/migrator.js';
 import { createLogger } from '../platform/logger.js';
@@ -20,7 +21,11 @@ export const migrateCommand: Command = {
       process.stderr.write(`"migrate down" takes a positive number of steps or "all", got "${stepsArg}"\n`);
       return 2;
     }
-    const logger = createLogger({ level: config.LOG_LEVEL, pretty: false, secrets: [] }).child({
+    const logger = createLogger({
+      level: config.LOG_LEVEL,
+      pretty: false,
+      secrets: configSecrets(config),
+    }).child({
       role: 'migrate',
     });
     const database = createDatabase(

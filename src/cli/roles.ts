@@ -8,7 +8,7 @@ import { webhookRoutes } from '../api/routes/webhook.routes.js';
 import { type App, createApp, packageVersion } from '../app.js';
 import { type BotContext, createBot, publishCommands } from '../bot/index.js';
 import { startPolling } from '../bot/polling.js';
-import type { Config } from '../config.js';
+import { type Config, redactConfig } from '../config.js';
 import { createBotApiEmulator } from '../dev/bot-api-emulator/index.js';
 import { registerPlayground } from '../dev/playground/index.js';
 import { migrateUp, pendingMigrations } from '../platform/db/migrator.js';
@@ -53,6 +53,8 @@ async function listen(app: App, server: FastifyInstance, role: Role, port: numbe
  */
 async function withEmulator(config: Readonly<Config>, role: Role) {
   if (config.BOT_TOKEN || role !== 'all') return { config, emulator: undefined };
+  // The playground lets anyone speak as any Telegram user: a development tool, never a production one.
+  if (config.NODE_ENV === 'production') throw new Error('NODE_ENV=production: set BOT_TOKEN');
   const emulator = await createBotApiEmulator({ host: '127.0.0.1', port: config.EMULATOR_PORT });
   return {
     config: Object.freeze({ ...config, BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.url }),
@@ -90,6 +92,7 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
     role,
   });
   const app = createApp(config, { role, reportError: reporter.report });
+  app.logger.info({ role, config: redactConfig(config) }, 'configuration');
   app.lifecycle.onClose('error-reporting', () => reporter.close());
   if (emulator) app.lifecycle.onClose('bot-api-emulator', () => emulator.close());
   try {

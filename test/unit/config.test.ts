@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redactConfig } from '../../src/config.js';
+import { ConfigError, configSecrets, loadConfig, redactConfig } from '../../src/config.js';
 
 describe('config', () => {
   it('parses an empty environment into the embedded defaults', () => {
@@ -59,6 +59,48 @@ describe('config', () => {
       expect(text).not.toContain(secret);
     expect(text).toContain('postgres://vitte:***@db:5432/vitte');
     expect(c.embedded).toBe(false);
+  });
+
+  it('hands the log scrubber every secret, including the passwords inside connection URLs', () => {
+    const c = loadConfig({
+      DATABASE_URL: 'postgres://vitte:p%40ss-word@db:5432/vitte',
+      REDIS_URL: 'redis://:redis-pass@redis:6379',
+      SENTRY_DSN: 'https://publickey@sentry.example/1',
+      WEBHOOK_SECRET: 'webhook-secret-0123456789',
+      ADMIN_PASSWORD: 'correct horse battery',
+    });
+    expect(configSecrets(c)).toEqual(
+      expect.arrayContaining([
+        'p%40ss-word',
+        'p@ss-word',
+        'redis-pass',
+        'https://publickey@sentry.example/1',
+        'webhook-secret-0123456789',
+        'correct horse battery',
+      ]),
+    );
+  });
+
+  it('refuses an answer budget that leaves no room for the conversation', () => {
+    expect(() => loadConfig({ LLM_MAX_TOKENS: '8000', LLM_CONTEXT_TOKENS: '8000' })).toThrow(
+      /LLM_MAX_TOKENS: must be below LLM_CONTEXT_TOKENS/,
+    );
+  });
+
+  it('derives WEBHOOK_URL from PUBLIC_URL and WEBHOOK_PATH unless it is set', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://bot.example.com' }).WEBHOOK_URL).toBe(
+      'https://bot.example.com/telegram/webhook',
+    );
+    expect(
+      loadConfig({ PUBLIC_URL: 'https://bot.example.com', WEBHOOK_URL: 'https://hooks.example.com/x' })
+        .WEBHOOK_URL,
+    ).toBe('https://hooks.example.com/x');
+    expect(loadConfig({}).WEBHOOK_URL).toBeUndefined();
+  });
+
+  it('is frozen all the way down', () => {
+    const c = loadConfig({ CORS_ORIGINS: 'https://a.example' });
+    expect(() => (c.CORS_ORIGINS as string[]).push('https://evil.example')).toThrow();
   });
 });
 
