@@ -33,6 +33,16 @@ describe('settings', () => {
     ).rejects.toThrow(ValidationError);
   });
 
+  it('refuses texts Telegram could not parse as HTML, saying why, where they are', async () => {
+    const err = await t.app.settings
+      .set('bot.welcome_text', { en: 'Hi {name}, <b>welcome', ru: 'Привет, {name}!' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ValidationError);
+    const issues = (err as ValidationError).details?.issues as { path: string; message: string }[];
+    expect(issues).toEqual([{ path: 'en', message: expect.stringContaining('not valid Telegram HTML') }]);
+    await t.app.settings.set('bot.welcome_text', { en: 'Hi <b>{name}</b> &amp; welcome', ru: '' });
+  });
+
   it('caches in process and invalidates on write', async () => {
     await t.app.settings.set('quota.period_hours', 12);
     expect(await t.app.settings.get('quota.period_hours')).toBe(12);

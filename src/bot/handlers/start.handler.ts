@@ -1,5 +1,6 @@
 import { Composer } from 'grammy';
-import { escapeHtml } from '../../integrations/telegram/format/telegram-html.js';
+import { escapeHtml, htmlToPlainText } from '../../integrations/telegram/format/telegram-html.js';
+import { isParseError } from '../../integrations/telegram/telegram-api.js';
 import type { BotContext } from '../context.js';
 
 /** /start: the user was registered by the user middleware; greet them with the configured text. */
@@ -14,7 +15,14 @@ startHandler.command('start', async (ctx) => {
   const text = custom
     ? custom.replaceAll('{name}', name)
     : ctx.t('welcome', { name, messages: plans.free?.messages_limit ?? 0 });
-  await ctx.reply(text, { parse_mode: 'HTML' });
+  try {
+    await ctx.reply(text, { parse_mode: 'HTML' });
+  } catch (err) {
+    // A text saved before it was validated: the user still gets it, as plain text.
+    if (!isParseError(err)) throw err;
+    ctx.deps.logger.warn({ err, userId: ctx.from?.id }, 'welcome text is not valid HTML; sent as plain text');
+    await ctx.reply(htmlToPlainText(text));
+  }
 });
 
 startHandler.command('help', async (ctx) => {

@@ -4,11 +4,14 @@ import type { BotContext, BotDeps } from '../context.js';
 
 const DAY_MS = 24 * 3_600_000;
 
-/** Banned users get one polite refusal per day and nothing else. */
+/**
+ * Banned users get one polite refusal per day and nothing else. Telegram's notices about them
+ * (they blocked or unblocked the bot) still go through: they only update bookkeeping.
+ */
 export function refuseBanned(): Middleware<BotContext> {
   return async (ctx, next) => {
     const user = ctx.user;
-    if (!user?.banned_at) return next();
+    if (!user?.banned_at || ctx.myChatMember) return next();
     ctx.handler = 'banned';
     if (ctx.callbackQuery) await ctx.answerCallbackQuery();
     if (

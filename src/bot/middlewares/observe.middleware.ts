@@ -60,6 +60,13 @@ export function observe(deps: BotDeps): Middleware<BotContext> {
 async function apologize(ctx: BotContext, deps: BotDeps): Promise<void> {
   const locale = ctx.locale ?? resolveLocale(ctx.user?.language, ctx.from?.language_code);
   const text = deps.i18n.t(locale, 'error-generic');
-  if (ctx.callbackQuery) await ctx.answerCallbackQuery({ text, show_alert: true });
-  else if (ctx.chat) await ctx.reply(text);
+  if (ctx.callbackQuery) {
+    // The handler may have answered the button already (a query is answered once): then say it in the chat.
+    const alerted = await ctx.answerCallbackQuery({ text, show_alert: true }).then(
+      () => true,
+      () => false,
+    );
+    if (alerted || !ctx.chat) return;
+  }
+  if (ctx.chat) await ctx.reply(text);
 }

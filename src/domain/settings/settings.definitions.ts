@@ -1,5 +1,16 @@
 import { z } from 'zod';
+import { validateTelegramHtml } from '../../integrations/telegram/format/telegram-html.js';
 
+/** Text sent with parse_mode HTML: refused here, with Telegram's own words, rather than at sending. */
+const telegramHtml = z
+  .string()
+  .max(4000)
+  .superRefine((text, ctx) => {
+    if (!text.trim()) return;
+    const check = validateTelegramHtml(text.replaceAll('{name}', 'Name'), { maxLength: 4096 });
+    if (!check.ok) ctx.addIssue({ code: 'custom', message: `not valid Telegram HTML: ${check.error}` });
+  });
+/** Retention texts: Telegram HTML when it parses, else sent as the plain text it is. */
 const localized = z.object({ ru: z.string().max(4000), en: z.string().max(4000) });
 const planLimits = z.object({
   messages_limit: z.number().int().min(0).max(1_000_000),
@@ -12,8 +23,9 @@ const planLimits = z.object({
  */
 export const settingDefinitions = {
   'bot.welcome_text': {
-    description: 'Welcome text for /start, per language. Empty means the built-in text.',
-    schema: z.object({ ru: z.string().max(4000), en: z.string().max(4000) }),
+    description:
+      "Welcome text for /start, per language (Telegram HTML; {name} is the user's first name). Empty means the built-in text.",
+    schema: z.object({ ru: telegramHtml, en: telegramHtml }),
     default: { ru: '', en: '' },
   },
   'llm.system_prompt': {

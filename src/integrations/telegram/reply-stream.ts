@@ -13,6 +13,7 @@ import type { Logger } from '../../platform/logger.js';
 import { markdownToTelegramHtml } from './format/markdown.js';
 import { splitTelegramHtml } from './format/split.js';
 import { escapeHtml, htmlToPlainText } from './format/telegram-html.js';
+import { isParseError } from './telegram-api.js';
 
 export interface ReplyStreamDeps {
   /** Retries 429/5xx: used for what must arrive (the final answer, notices). */
@@ -32,12 +33,6 @@ const FAILURE_KEYS: Record<ReplyFailure, string> = {
   busy: 'ai-busy',
   failed: 'ai-failed',
 };
-
-function isParseError(err: unknown): boolean {
-  return (
-    err instanceof GrammyError && err.error_code === 400 && /can't parse entities/i.test(err.description)
-  );
-}
 
 function isNotModified(err: unknown): boolean {
   return err instanceof GrammyError && /message is not modified/i.test(err.description);

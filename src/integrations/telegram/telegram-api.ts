@@ -1,5 +1,5 @@
 import { autoRetry } from '@grammyjs/auto-retry';
-import { Api, type RawApi, type Transformer } from 'grammy';
+import { Api, GrammyError, type RawApi, type Transformer } from 'grammy';
 import type { Logger } from '../../platform/logger.js';
 import { LATENCY_BUCKETS, type Metrics } from '../../platform/metrics.js';
 
@@ -15,6 +15,13 @@ export interface TelegramApiOptions {
 }
 
 const BLOCKED = /bot was blocked by the user|user is deactivated/i;
+
+/** Telegram refused the HTML of a message ("can't parse entities"): the same text as plain text will do. */
+export function isParseError(err: unknown): boolean {
+  return (
+    err instanceof GrammyError && err.error_code === 400 && /can't parse entities/i.test(err.description)
+  );
+}
 
 /** True for Telegram's 403 answers that mean the user is gone for us. */
 export function isBlockedError(err: { error_code?: number; description?: string }): boolean {
