@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
+import { CLAIM_LEASE_MS } from '../../src/domain/broadcasts/broadcast-delivery.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 import { type RunningProcess, startVitte } from '../helpers/process.js';
@@ -143,66 +144,78 @@ describe.skipIf(!has('redis') || !has('postgres'))(
       return w;
     }
 
-    it('a new worker finishes it: every user exactly one message, nobody missed', async () => {
-      const first = await startWorker();
-      proxy.holdAfter(LET_THROUGH);
-      const b = await control.broadcasts.create({
-        text: 'crash <b>test</b>',
-        audience: { kind: 'all' },
-        createdBy: 'e2e',
-      });
-      await control.broadcasts.start(b.id);
+    it(
+      'a new worker finishes it: every user exactly one message, nobody missed',
+      async () => {
+        const first = await startWorker();
+        proxy.holdAfter(LET_THROUGH);
+        const b = await control.broadcasts.create({
+          text: 'crash <b>test</b>',
+          audience: { kind: 'all' },
+          createdBy: 'e2e',
+        });
+        await control.broadcasts.start(b.id);
 
-      // Every slot of the worker is now waiting on a send that Telegram has not received.
-      await until(
-        'all worker slots held at the proxy',
-        async () => (proxy.held.size === CONCURRENCY ? true : undefined),
-        60_000,
-      );
-      const atKill = await control.broadcasts.progress(b.id);
-      expect(atKill).toMatchObject({ total: RECIPIENTS, sent: LET_THROUGH, sending: CONCURRENCY });
+        // Every slot of the worker is now waiting on a send that Telegram has not received.
+        await until(
+          'all worker slots held at the proxy',
+          async () => (proxy.held.size === CONCURRENCY ? true : undefined),
+          60_000,
+        );
+        const atKill = await control.broadcasts.progress(b.id);
+        expect(atKill).toMatchObject({ total: RECIPIENTS, sent: LET_THROUGH, sending: CONCURRENCY });
 
-      await first.stop('SIGKILL');
-      await until(
-        'the held requests to be dropped',
-        async () => (proxy.held.size === 0 ? true : undefined),
-        10_000,
-      );
-      expect(proxy.dropped).toBe(CONCURRENCY);
-      proxy.passAll();
+        await first.stop('SIGKILL');
+        await until(
+          'the held requests to be dropped',
+          async () => (proxy.held.size === 0 ? true : undefined),
+          10_000,
+        );
+        expect(proxy.dropped).toBe(CONCURRENCY);
+        proxy.passAll();
 
-      // BullMQ hands the dead worker's jobs back once their locks expire (its stalled check).
-      await startWorker();
-      await until(
-        'the broadcast to complete',
-        async () => ((await control.broadcasts.get(b.id)).status === 'completed' ? true : undefined),
-        150_000,
-      );
+        // BullMQ hands the dead worker's jobs back once their locks expire (its stalled check); the
+        // new worker finds their rows still claimed and puts each job off until its claim runs out
+        // (CLAIM_LEASE_MS after the claim), then sends.
+        const second = await startWorker();
+        await until(
+          'the broadcast to complete',
+          async () => ((await control.broadcasts.get(b.id)).status === 'completed' ? true : undefined),
+          CLAIM_LEASE_MS + 90_000,
+        );
+        const putOff = second
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"msg":"job deferred"') && l.includes('"job":"broadcast.deliver"'));
+        expect(putOff.length).toBeGreaterThan(0);
+        expect(putOff.length).toBeLessThanOrEqual(CONCURRENCY);
 
-      const delivered = new Map<number, number>();
-      for (const c of await emulator.client.calls({ method: 'sendMessage' })) {
-        if (c.ok && c.chat_id !== undefined) delivered.set(c.chat_id, (delivered.get(c.chat_id) ?? 0) + 1);
-      }
-      const counts = [...delivered.values()];
-      expect(delivered.size).toBe(RECIPIENTS);
-      expect(counts.every((n) => n === 1)).toBe(true);
-      expect(await control.broadcasts.progress(b.id)).toEqual({
-        total: RECIPIENTS,
-        pending: 0,
-        sending: 0,
-        sent: RECIPIENTS,
-        blocked: 0,
-        failed: 0,
-        cancelled: 0,
-      });
-      // The rows that were in flight at the kill were claimed again by the new worker.
-      const reclaimed = await control.db
-        .selectFrom('broadcast_deliveries')
-        .select('user_id')
-        .where('broadcast_id', '=', b.id)
-        .where('attempts', '=', 2)
-        .execute();
-      expect(reclaimed).toHaveLength(CONCURRENCY);
-    }, 240_000);
+        const delivered = new Map<number, number>();
+        for (const c of await emulator.client.calls({ method: 'sendMessage' })) {
+          if (c.ok && c.chat_id !== undefined) delivered.set(c.chat_id, (delivered.get(c.chat_id) ?? 0) + 1);
+        }
+        const counts = [...delivered.values()];
+        expect(delivered.size).toBe(RECIPIENTS);
+        expect(counts.every((n) => n === 1)).toBe(true);
+        expect(await control.broadcasts.progress(b.id)).toEqual({
+          total: RECIPIENTS,
+          pending: 0,
+          sending: 0,
+          sent: RECIPIENTS,
+          blocked: 0,
+          failed: 0,
+          cancelled: 0,
+        });
+        // The rows that were in flight at the kill were claimed again by the new worker.
+        const reclaimed = await control.db
+          .selectFrom('broadcast_deliveries')
+          .select('user_id')
+          .where('broadcast_id', '=', b.id)
+          .where('attempts', '=', 2)
+          .execute();
+        expect(reclaimed).toHaveLength(CONCURRENCY);
+      },
+      CLAIM_LEASE_MS + 180_000,
+    );
   },
 );

@@ -1,10 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
+import { CLAIM_LEASE_MS } from '../../src/domain/broadcasts/broadcast-delivery.js';
+import { broadcastsJobs } from '../../src/domain/broadcasts/broadcasts.jobs.js';
 import { BroadcastsRepository } from '../../src/domain/broadcasts/broadcasts.repository.js';
 import {
   BroadcastsService,
+  type BroadcastsServiceDeps,
   type CreateBroadcastInput,
 } from '../../src/domain/broadcasts/broadcasts.service.js';
 import { parseAudience } from '../../src/domain/broadcasts/broadcasts.validation.js';
@@ -13,7 +17,7 @@ import type { Jobs } from '../../src/domain/jobs.js';
 import type { NewUser } from '../../src/platform/db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/platform/errors.js';
 import { Metrics } from '../../src/platform/metrics.js';
-import type { JobQueue } from '../../src/platform/queue/index.js';
+import type { JobContext, JobQueue } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
 
@@ -325,7 +329,7 @@ describe('broadcast.deliver', () => {
     expect((await app.broadcasts.get(b.id)).status).toBe('completed');
   });
 
-  it('a 429 asks for the pause Telegram wants; the retry (or a pause) takes the row back', async () => {
+  it('a 429 asks for the pause Telegram wants and hands the row back for the retry (or a pause)', async () => {
     const [u] = await addUsers(1);
     await emulator.client.injectFault({ method: 'sendMessage', errorCode: 429, retryAfter: 7 });
     const b = await running();
@@ -333,7 +337,11 @@ describe('broadcast.deliver', () => {
       kind: 'rate_limited',
       retryAfterMs: 7_000,
     });
-    expect((await deliveryRow(b.id, u!)).status).toBe('sending');
+    expect(await deliveryRow(b.id, u!)).toMatchObject({
+      status: 'pending',
+      claimed_by: null,
+      claimed_until: null,
+    });
     expect(await app.broadcasts.deliver(b.id, u!, { isLastAttempt: false })).toEqual({ kind: 'sent' });
 
     const [v] = await addUsers(1);
@@ -447,15 +455,20 @@ describe('broadcast.start and broadcast.tick', () => {
   it('tick re-queues deliveries whose worker died; a restart of the in-process queue re-queues at once', async () => {
     const [u1, u2] = await addUsers(2);
     const b = await running();
-    const claim = (u: number, ago: string) =>
+    // A claim whose lease ran out long ago, and one still held (as by a send in flight).
+    const claim = (u: number, until: string) =>
       app.db
         .updateTable('broadcast_deliveries')
-        .set({ status: 'sending', updated_at: sql`now() - ${sql.raw(`interval '${ago}'`)}` })
+        .set({
+          status: 'sending',
+          claimed_by: randomUUID(),
+          claimed_until: sql`now() + ${sql.raw(`interval '${until}'`)}`,
+        })
         .where('broadcast_id', '=', b.id)
         .where('user_id', '=', u)
         .execute();
-    await claim(u1!, '10 minutes');
-    await claim(u2!, '5 seconds');
+    await claim(u1!, '-10 minutes');
+    await claim(u2!, '80 seconds');
 
     const durable = recordingService();
     await durable.service.tick();
@@ -494,6 +507,171 @@ describe('broadcast.start and broadcast.tick', () => {
       .execute();
     await service.tick();
     expect((await app.broadcasts.get(b.id)).status).toBe('completed');
+  });
+});
+
+/** A sender whose sends wait while held, as a request in flight during a frozen event loop. */
+function heldSender() {
+  const sent: number[] = [];
+  let gate = Promise.resolve();
+  return {
+    sent,
+    /** Sends from now on wait; returns what lets them through. */
+    hold(): () => void {
+      let release = () => {};
+      gate = new Promise<void>((r) => {
+        release = r;
+      });
+      return release;
+    },
+    sender: {
+      async send(chatId: number) {
+        await gate;
+        sent.push(chatId);
+        return { kind: 'sent' as const, messageId: 1_000 + sent.length };
+      },
+    },
+  };
+}
+
+function serviceWith(
+  sender: BroadcastsServiceDeps['sender'],
+  metrics = new Metrics({ defaultMetrics: false }),
+) {
+  return new BroadcastsService({
+    repo: new BroadcastsRepository(app.db),
+    users: app.users,
+    sender,
+    queue: app.queue,
+    ratePerSec: 25,
+    logger: silentLogger,
+    metrics,
+  });
+}
+
+/** Let a claim's lease run out now, as if CLAIM_LEASE_MS had passed. */
+async function expireLease(broadcastId: number, userId: number) {
+  await app.db
+    .updateTable('broadcast_deliveries')
+    .set({ claimed_until: sql`now() - interval '1 second'` })
+    .where('broadcast_id', '=', broadcastId)
+    .where('user_id', '=', userId)
+    .execute();
+}
+
+describe('delivery claims (a token and a lease)', () => {
+  it('refuse a second claimer while the lease holds and let it in once the lease ran out', async () => {
+    const [u] = await addUsers(1);
+    const b = await running();
+    const repo = new BroadcastsRepository(app.db);
+    const [first, second] = [randomUUID(), randomUUID()];
+    expect(await repo.claim(b.id, u!, first, CLAIM_LEASE_MS)).toMatchObject({ attempts: 1 });
+    const held = await deliveryRow(b.id, u!);
+    expect(held).toMatchObject({ status: 'sending', claimed_by: first });
+    const leaseMs = held.claimed_until!.getTime() - held.updated_at.getTime();
+    expect(Math.abs(leaseMs - CLAIM_LEASE_MS)).toBeLessThan(1_000);
+
+    expect(await repo.claim(b.id, u!, second, CLAIM_LEASE_MS)).toBeUndefined();
+    expect(await deliveryRow(b.id, u!)).toMatchObject({ claimed_by: first, attempts: 1 });
+    // Neither a cancel's sweep nor the tick touch a held row.
+    expect(await repo.unheldSendingUserIds(b.id, 10)).toEqual([]);
+
+    await expireLease(b.id, u!);
+    expect(await repo.unheldSendingUserIds(b.id, 10)).toEqual([u]);
+    expect(await repo.claim(b.id, u!, second, CLAIM_LEASE_MS)).toMatchObject({ attempts: 2 });
+    expect(await deliveryRow(b.id, u!)).toMatchObject({ claimed_by: second });
+    // The first attempt can no longer record anything or hand the row back.
+    expect(await repo.finish(b.id, u!, first, 'sent', { messageId: 1 })).toBe(false);
+    await repo.release(b.id, u!, first);
+    expect(await deliveryRow(b.id, u!)).toMatchObject({ status: 'sending', claimed_by: second });
+    expect(await repo.finish(b.id, u!, second, 'sent', { messageId: 2 })).toBe(true);
+    expect(await deliveryRow(b.id, u!)).toMatchObject({ status: 'sent', telegram_message_id: 2 });
+  });
+
+  it('a delivery whose first attempt froze mid-send is put off, not sent twice', async () => {
+    const [u] = await addUsers(1);
+    const b = await running();
+    const tg = heldSender();
+    const service = serviceWith(tg.sender);
+    const thaw = tg.hold();
+    const frozen = service.deliver(b.id, u!, { isLastAttempt: false });
+    await vi.waitFor(async () => expect((await deliveryRow(b.id, u!)).status).toBe('sending'));
+
+    // BullMQ hands the job to another worker: it must wait for the claim, through ctx.defer.
+    const deferred: { ms: number; reason: string }[] = [];
+    const ctx = {
+      attempt: 1,
+      maxAttempts: 5,
+      signal: new AbortController().signal,
+      rateLimited: () => {
+        throw new Error('not expected');
+      },
+      defer: (ms: number, reason: string) => {
+        deferred.push({ ms, reason });
+        throw new Error('deferred');
+      },
+    } as unknown as JobContext;
+    await expect(
+      broadcastsJobs(service)['broadcast.deliver']({ broadcastId: b.id, userId: u! }, ctx),
+    ).rejects.toThrow('deferred');
+    expect(deferred).toHaveLength(1);
+    expect(deferred[0]!.reason).toBe('held by another attempt');
+    expect(deferred[0]!.ms).toBeGreaterThan(CLAIM_LEASE_MS - 5_000);
+    expect(deferred[0]!.ms).toBeLessThanOrEqual(CLAIM_LEASE_MS + 1_000);
+
+    // The frozen attempt wakes up and records its send; the put-off attempt then finds it done.
+    thaw();
+    expect(await frozen).toEqual({ kind: 'sent' });
+    expect(await service.deliver(b.id, u!, { isLastAttempt: false })).toEqual({
+      kind: 'skipped',
+      detail: 'already sent',
+    });
+    expect(tg.sent).toEqual([u]);
+    expect(await deliveryRow(b.id, u!)).toMatchObject({
+      status: 'sent',
+      attempts: 1,
+      telegram_message_id: 1_001,
+    });
+  });
+
+  it('an attempt frozen past its lease does not overwrite the result of the one that took over', async () => {
+    const [u] = await addUsers(1);
+    const b = await running();
+    const tg = heldSender();
+    const metrics = new Metrics({ defaultMetrics: false });
+    const service = serviceWith(tg.sender, metrics);
+    const thawFrozen = tg.hold();
+    const frozen = service.deliver(b.id, u!, { isLastAttempt: false });
+    await vi.waitFor(async () => expect((await deliveryRow(b.id, u!)).status).toBe('sending'));
+    await expireLease(b.id, u!);
+    const thawTakeover = tg.hold();
+    const takeover = service.deliver(b.id, u!, { isLastAttempt: false });
+    await vi.waitFor(async () => expect((await deliveryRow(b.id, u!)).attempts).toBe(2));
+    thawTakeover();
+    expect(await takeover).toEqual({ kind: 'sent' });
+    thawFrozen();
+    expect(await frozen).toEqual({ kind: 'skipped', detail: 'claim lost before recording sent' });
+    // Telegram got it twice (a freeze longer than the lease); the row keeps the second send.
+    expect(await deliveryRow(b.id, u!)).toMatchObject({
+      status: 'sent',
+      attempts: 2,
+      telegram_message_id: 1_001,
+    });
+    expect(await metrics.text()).toMatch(/vitte_broadcast_deliveries_total\{result="claim_lost"\} 1/);
+  });
+
+  it('a restart of the in-process queue voids every claim, held ones included', async () => {
+    const [u] = await addUsers(1);
+    const b = await running();
+    await new BroadcastsRepository(app.db).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
+    const inline = recordingService(25, 'inline');
+    await inline.service.onWorkerStart();
+    expect(await deliveryRow(b.id, u!)).toMatchObject({
+      status: 'pending',
+      claimed_by: null,
+      claimed_until: null,
+    });
+    expect(inline.delivered(b.id)).toEqual([u]);
   });
 });
 

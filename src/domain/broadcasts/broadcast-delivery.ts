@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
+import { jobs } from '../jobs.js';
 import type { BroadcastsRepository, DeliveryResult } from './broadcasts.repository.js';
 import {
   type DeliveryOutcome,
@@ -30,17 +32,30 @@ export interface BroadcastDeliveryDeps {
 }
 
 /**
+ * How long a claim holds a delivery. An attempt's send is aborted at the job's time limit, so past
+ * that (plus a margin for the result to be written) no send is behind the claim unless its process
+ * froze for as long; only then can a second claimer send the message again.
+ */
+export const CLAIM_LEASE_MS = jobs['broadcast.deliver'].timeoutMs + 30_000;
+/** A deferred attempt comes back this long after the lease it waits for runs out. */
+const LEASE_MARGIN_MS = 1_000;
+
+/**
  * One delivery: claim the row, send, record the result, complete the broadcast after its last one.
  *
- * Crash safety. The row is the truth: 'pending' until claimed, 'sending' while a worker sends it,
- * then final. A worker that dies leaves its row 'sending' and its job active; the job comes back
- * (BullMQ's stalled check once the job's lock expires; with the in-process queue, the re-queue at
- * start-up) and claims the row again. That
- * re-send is right when the worker died before Telegram got the message. Telegram has no
- * idempotency key, so a worker killed after Telegram accepted a message but before the 'sent'
- * commit (one HTTP response plus one UPDATE, about a millisecond) cannot be told apart from one
- * killed just before sending: in that window only, a recipient can get the message twice. Nothing
- * is ever missed: a row only ends as sent, blocked, failed or cancelled.
+ * Crash safety. The row is the truth: 'pending' until claimed, 'sending' while an attempt holds it
+ * (a token and a lease of CLAIM_LEASE_MS), then final. Only the holder records the result or hands
+ * the row back. Another attempt of the same delivery — BullMQ hands a job to a second worker when
+ * the first one's lock lapses, after a crash or an event-loop stall longer than the lock — is
+ * refused while the lease runs and put off until it ends: by then the first attempt has recorded
+ * its result (a stall) or is gone (a crash), and the row is taken again only in the second case.
+ * With the in-process queue every claim is void at start-up (see BroadcastsService.onWorkerStart).
+ *
+ * What is left: Telegram has no idempotency key, so a worker killed after Telegram accepted a
+ * message but before the 'sent' commit (one HTTP response plus one UPDATE, about a millisecond)
+ * cannot be told apart from one killed just before sending; in that window only, a recipient gets
+ * the message twice — as after a freeze longer than the lease. Nothing is ever missed: a row only
+ * ends as sent, blocked, failed or cancelled.
  */
 export class BroadcastDelivery {
   private readonly results;
@@ -50,7 +65,7 @@ export class BroadcastDelivery {
   constructor(private readonly d: BroadcastDeliveryDeps) {
     this.results = d.metrics.counter({
       name: 'vitte_broadcast_deliveries_total',
-      help: 'Broadcast delivery attempts by result (sent, blocked, failed, rate_limited, error, skipped)',
+      help: 'Broadcast delivery attempts by result (sent, blocked, failed, rate_limited, error, skipped, busy, claim_lost)',
       labelNames: ['result'],
     });
   }
@@ -61,17 +76,18 @@ export class BroadcastDelivery {
     opts: { isLastAttempt: boolean; signal?: AbortSignal | undefined },
   ): Promise<DeliveryOutcome> {
     const { repo } = this.d;
-    const claimed = await repo.claim(broadcastId, userId);
+    const claim = { broadcastId, userId, token: randomUUID() };
+    const claimed = await repo.claim(broadcastId, userId, claim.token, CLAIM_LEASE_MS);
     if (!claimed) return this.unclaimed(broadcastId, userId);
 
     // The audience was chosen when the broadcast started; a user may have left it since.
     if (claimed.banned || !claimed.notificationsEnabled) {
       const detail = claimed.banned ? 'recipient is banned' : 'recipient turned notifications off';
-      return this.end(broadcastId, userId, 'cancelled', { error: detail }, 'skipped', detail);
+      return this.end(claim, 'cancelled', { error: detail }, 'skipped', detail);
     }
     if (claimed.botBlocked) {
       const detail = 'recipient had blocked the bot';
-      return this.end(broadcastId, userId, 'blocked', { error: detail }, 'blocked', detail);
+      return this.end(claim, 'blocked', { error: detail }, 'blocked', detail);
     }
 
     if (!this.d.sender)
@@ -81,68 +97,67 @@ export class BroadcastDelivery {
     switch (outcome.kind) {
       case 'sent':
         if (photo && outcome.photoFileId) this.rememberPhoto(broadcastId, outcome.photoFileId);
-        return this.end(broadcastId, userId, 'sent', { messageId: outcome.messageId }, 'sent');
+        return this.end(claim, 'sent', { messageId: outcome.messageId }, 'sent');
       case 'rate_limited':
-        // The whole queue pauses (the job's caller) and this job runs again afterwards, claiming the
-        // row it still holds. No database write first: every millisecond before the pause lets
-        // other workers start more sends into Telegram's flood control.
+        // The whole queue pauses (the job's caller) and this job runs again afterwards with a new
+        // claim, so this one is handed back first: one UPDATE by primary key, about a millisecond
+        // of further sends into Telegram's flood control, against a row held for the whole lease.
+        await repo.release(broadcastId, userId, claim.token);
         this.results.inc({ result: 'rate_limited' });
         return { kind: 'rate_limited', retryAfterMs: outcome.retryAfterMs };
       case 'blocked':
         await this.d.users.markBotBlocked(userId);
-        return this.end(broadcastId, userId, 'blocked', { error: outcome.description }, 'blocked');
+        return this.end(claim, 'blocked', { error: outcome.description }, 'blocked');
       case 'rejected':
-        return this.end(
-          broadcastId,
-          userId,
-          'failed',
-          { error: outcome.description },
-          'failed',
-          outcome.description,
-        );
+        return this.end(claim, 'failed', { error: outcome.description }, 'failed', outcome.description);
       case 'unavailable':
         if (opts.isLastAttempt) {
-          return this.end(
-            broadcastId,
-            userId,
-            'failed',
-            { error: outcome.description },
-            'failed',
-            outcome.description,
-          );
+          return this.end(claim, 'failed', { error: outcome.description }, 'failed', outcome.description);
         }
-        await repo.release(broadcastId, userId, outcome.description);
+        await repo.release(broadcastId, userId, claim.token, outcome.description);
         this.results.inc({ result: 'error' });
         throw new DeliveryUnavailableError(outcome.description, `broadcast ${broadcastId} to ${userId}`);
     }
   }
 
-  /** The claim found nothing to send: already done, or the broadcast is not running. */
+  /** The claim found nothing to take: already done, not running, or another attempt holds it. */
   private async unclaimed(broadcastId: number, userId: number): Promise<DeliveryOutcome> {
-    const row = await this.d.repo.findDelivery(broadcastId, userId);
+    const row = await this.d.repo.deliveryState(broadcastId, userId);
     if (!row) return this.skip('no such delivery');
     if (row.status !== 'pending' && row.status !== 'sending') return this.skip(`already ${row.status}`);
     if (row.broadcastStatus === 'cancelled' || row.broadcastStatus === 'completed') {
-      await this.d.repo.finish(broadcastId, userId, 'cancelled', {
-        error: `broadcast ${row.broadcastStatus}`,
-      });
+      await this.d.repo.closeUnheld(broadcastId, userId, `broadcast ${row.broadcastStatus}`);
       return this.skip(`broadcast ${row.broadcastStatus}`);
     }
-    // Paused. A row this job's own earlier attempt claimed (e.g. before a 429) goes back to pending;
-    // resume re-queues the pending rows.
-    if (row.status === 'sending') await this.d.repo.release(broadcastId, userId);
-    return this.skip(`broadcast ${row.broadcastStatus}`);
+    // Paused: the row stays for resume to queue again (a held one is finished by its holder).
+    if (row.broadcastStatus !== 'running') return this.skip(`broadcast ${row.broadcastStatus}`);
+    if (row.heldForMs === null) return this.skip('changed while claiming; the tick queues it again');
+    this.results.inc({ result: 'busy' });
+    this.d.logger.warn(
+      { broadcastId, userId, heldForMs: row.heldForMs },
+      'delivery held by another attempt (its worker froze or died); trying again when its claim runs out',
+    );
+    return { kind: 'busy', retryInMs: row.heldForMs + LEASE_MARGIN_MS, detail: 'held by another attempt' };
   }
 
   private async end(
-    broadcastId: number,
-    userId: number,
+    claim: { broadcastId: number; userId: number; token: string },
     status: DeliveryResult,
     detail: { messageId?: number; error?: string },
     result: 'sent' | 'blocked' | 'failed' | 'skipped',
     note?: string,
   ): Promise<DeliveryOutcome> {
-    await this.d.repo.finish(broadcastId, userId, status, detail);
+    const { broadcastId, userId, token } = claim;
+    if (!(await this.d.repo.finish(broadcastId, userId, token, status, detail))) {
+      // The lease ran out while this attempt was frozen and another took the row over (for a
+      // 'sent' result: the recipient may get the message twice), or a cancel closed it.
+      this.results.inc({ result: 'claim_lost' });
+      this.d.logger.warn(
+        { broadcastId, userId, result: status, messageId: detail.messageId },
+        'delivery result not recorded: this attempt no longer holds the row',
+      );
+      return { kind: 'skipped', detail: `claim lost before recording ${status}` };
+    }
     this.results.inc({ result });
     if (await this.d.repo.completeIfDone(broadcastId)) this.d.onCompleted(broadcastId);
     return note === undefined ? { kind: result } : { kind: result, detail: note };

@@ -15,6 +15,8 @@ export function broadcastsJobs(
       });
       // Pauses the whole delivery queue, in every worker process, for Telegram's retry_after.
       if (result.kind === 'rate_limited') ctx.rateLimited(result.retryAfterMs);
+      // Only this job waits, keeping its attempts: the delivery is in another attempt's hands for now.
+      if (result.kind === 'busy') ctx.defer(result.retryInMs, result.detail);
       return result;
     },
   };

@@ -1,10 +1,11 @@
-import { type Insertable, sql, type Updateable } from 'kysely';
+import { type ExpressionBuilder, type Insertable, sql, type Updateable } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type {
   Broadcast,
   BroadcastAudience,
   BroadcastStatus,
   BroadcastsTable,
+  DB,
   DeliveryStatus,
 } from '../../platform/db/schema.js';
 
@@ -24,6 +25,14 @@ export interface ClaimedDelivery {
 
 /** Final states a delivery can be given once it was claimed. */
 export type DeliveryResult = 'sent' | 'blocked' | 'failed' | 'cancelled';
+
+/** Where a delivery stands, to tell why a claim found nothing to take. */
+export interface DeliveryState {
+  status: DeliveryStatus;
+  broadcastStatus: BroadcastStatus;
+  /** How long another attempt still holds the row; null when nobody does. */
+  heldForMs: number | null;
+}
 
 const OPEN_DELIVERY: DeliveryStatus[] = ['pending', 'sending'];
 
@@ -60,27 +69,32 @@ export class BroadcastsRepository {
   }
 
   /** Cancel and close the remaining deliveries in one transaction, after any materialization in flight. */
-  cancel(id: number, from: readonly BroadcastStatus[], staleMs: number): Promise<Broadcast | undefined> {
+  cancel(id: number, from: readonly BroadcastStatus[]): Promise<Broadcast | undefined> {
     return this.db.transaction().execute(async (trx) => {
       const done = await new BroadcastsRepository(trx).transition(id, from, {
         status: 'cancelled',
         finished_at: new Date(),
       });
       if (!done) return undefined;
-      // A 'sending' row younger than a lease belongs to a send in flight: it ends as sent or failed.
-      await trx
-        .updateTable('broadcast_deliveries')
-        .set({ status: 'cancelled', error: 'broadcast cancelled', updated_at: sql`now()` })
-        .where('broadcast_id', '=', id)
-        .where((eb) =>
-          eb.or([
-            eb('status', '=', 'pending'),
-            eb.and([eb('status', '=', 'sending'), eb('updated_at', '<', staleBefore(staleMs))]),
-          ]),
-        )
-        .execute();
+      await new BroadcastsRepository(trx).closeUnheld(id, undefined, 'broadcast cancelled');
       return done;
     });
+  }
+
+  /**
+   * Cancel what nobody is sending: pending rows and rows whose claim ran out. A held row belongs to a
+   * send in flight; its holder records how it ended. `userId` undefined: every row of the broadcast.
+   */
+  async closeUnheld(broadcastId: number, userId: number | undefined, error: string): Promise<void> {
+    let q = this.db
+      .updateTable('broadcast_deliveries')
+      .set({ status: 'cancelled', error, updated_at: sql`now()` })
+      .where('broadcast_id', '=', broadcastId)
+      .where((eb) =>
+        eb.or([eb('status', '=', 'pending'), eb.and([eb('status', '=', 'sending'), unheld(eb)])]),
+      );
+    if (userId !== undefined) q = q.where('user_id', '=', userId);
+    await q.execute();
   }
 
   countAudience(audience: BroadcastAudience): Promise<number> {
@@ -150,14 +164,14 @@ export class BroadcastsRepository {
     return rows.map((r) => r.user_id);
   }
 
-  /** Rows claimed longer than `staleMs` ago: their send died with its worker (or hangs). */
-  async staleSendingUserIds(id: number, staleMs: number, limit: number): Promise<number[]> {
+  /** 'sending' rows whose claim ran out: their send died with its worker (or froze past the lease). */
+  async unheldSendingUserIds(id: number, limit: number): Promise<number[]> {
     const rows = await this.db
       .selectFrom('broadcast_deliveries')
       .select('user_id')
       .where('broadcast_id', '=', id)
       .where('status', '=', 'sending')
-      .where('updated_at', '<', staleBefore(staleMs))
+      .where(unheld)
       .orderBy('user_id')
       .limit(limit)
       .execute();
@@ -165,19 +179,39 @@ export class BroadcastsRepository {
   }
 
   /**
-   * Claim a delivery for sending while its broadcast is running. Re-claiming a 'sending' row is
-   * allowed on purpose: that is a retry of an attempt whose worker died (see the service).
+   * Claim a delivery for sending while its broadcast is running: a pending row, or a 'sending' row
+   * whose claim ran out (an attempt whose worker died). `token` names this attempt for finish() and
+   * release(); nobody else may take the row for `leaseMs`.
    */
-  async claim(broadcastId: number, userId: number): Promise<ClaimedDelivery | undefined> {
+  async claim(
+    broadcastId: number,
+    userId: number,
+    token: string,
+    leaseMs: number,
+  ): Promise<ClaimedDelivery | undefined> {
     const row = await this.db
       .updateTable('broadcast_deliveries as d')
       .from(['broadcasts as b', 'users as u'])
-      .set({ status: 'sending', attempts: sql`d.attempts + 1`, updated_at: sql`now()` })
+      .set({
+        status: 'sending',
+        attempts: sql`d.attempts + 1`,
+        claimed_by: token,
+        claimed_until: sql`now() + make_interval(secs => ${leaseMs / 1000}::double precision)`,
+        updated_at: sql`now()`,
+      })
       .whereRef('b.id', '=', 'd.broadcast_id')
       .whereRef('u.id', '=', 'd.user_id')
       .where('d.broadcast_id', '=', broadcastId)
       .where('d.user_id', '=', userId)
-      .where('d.status', 'in', OPEN_DELIVERY)
+      .where((eb) =>
+        eb.or([
+          eb('d.status', '=', 'pending'),
+          eb.and([
+            eb('d.status', '=', 'sending'),
+            eb.or([eb('d.claimed_until', 'is', null), eb('d.claimed_until', '<=', sql<Date>`now()`)]),
+          ]),
+        ]),
+      )
       .where('b.status', '=', 'running')
       .returning([
         'd.attempts',
@@ -203,28 +237,32 @@ export class BroadcastsRepository {
     };
   }
 
-  /** The delivery and its broadcast's status, to tell why a claim found nothing. */
-  findDelivery(
-    broadcastId: number,
-    userId: number,
-  ): Promise<{ status: DeliveryStatus; broadcastStatus: BroadcastStatus } | undefined> {
-    return this.db
+  /** The delivery, its broadcast's status and whether another attempt holds it. */
+  async deliveryState(broadcastId: number, userId: number): Promise<DeliveryState | undefined> {
+    const row = await this.db
       .selectFrom('broadcast_deliveries as d')
       .innerJoin('broadcasts as b', 'b.id', 'd.broadcast_id')
-      .select(['d.status as status', 'b.status as broadcastStatus'])
+      .select([
+        'd.status as status',
+        'b.status as broadcastStatus',
+        sql<number | null>`case when d.status = 'sending' and d.claimed_until > now()
+          then ceil(extract(epoch from d.claimed_until - now()) * 1000) end`.as('heldForMs'),
+      ])
       .where('d.broadcast_id', '=', broadcastId)
       .where('d.user_id', '=', userId)
       .executeTakeFirst();
+    return row && { ...row, heldForMs: row.heldForMs === null ? null : Number(row.heldForMs) };
   }
 
-  /** Record how a claimed delivery ended. */
+  /** Record how a claimed delivery ended; false when `token` no longer holds it (nothing written). */
   async finish(
     broadcastId: number,
     userId: number,
+    token: string,
     result: DeliveryResult,
     detail: { messageId?: number; error?: string } = {},
-  ): Promise<void> {
-    await this.db
+  ): Promise<boolean> {
+    const res = await this.db
       .updateTable('broadcast_deliveries')
       .set({
         status: result,
@@ -235,19 +273,41 @@ export class BroadcastsRepository {
       })
       .where('broadcast_id', '=', broadcastId)
       .where('user_id', '=', userId)
-      .where('status', 'in', OPEN_DELIVERY)
-      .execute();
+      .where('status', '=', 'sending')
+      .where('claimed_by', '=', token)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
-  /** Hand a claimed delivery back, to be sent by a later attempt. */
-  async release(broadcastId: number, userId: number, error?: string): Promise<void> {
+  /** Hand a claimed delivery back, to be sent by a later attempt (only while `token` holds it). */
+  async release(broadcastId: number, userId: number, token: string, error?: string): Promise<void> {
     await this.db
       .updateTable('broadcast_deliveries')
-      .set({ status: 'pending', error: error?.slice(0, 500) ?? null, updated_at: sql`now()` })
+      .set({
+        status: 'pending',
+        error: error?.slice(0, 500) ?? null,
+        claimed_by: null,
+        claimed_until: null,
+        updated_at: sql`now()`,
+      })
       .where('broadcast_id', '=', broadcastId)
       .where('user_id', '=', userId)
       .where('status', '=', 'sending')
+      .where('claimed_by', '=', token)
       .execute();
+  }
+
+  /**
+   * Every claim is void: the in-process queue's jobs died with their process, so nothing is being
+   * sent. The rows go back to pending for the tick to queue again.
+   */
+  async releaseAllClaims(): Promise<number> {
+    const res = await this.db
+      .updateTable('broadcast_deliveries')
+      .set({ status: 'pending', claimed_by: null, claimed_until: null, updated_at: sql`now()` })
+      .where('status', '=', 'sending')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
   }
 
   /** Running → completed once every delivery has ended; true when this call completed it. */
@@ -351,6 +411,7 @@ export class BroadcastsRepository {
   }
 }
 
-function staleBefore(ms: number) {
-  return sql<Date>`now() - make_interval(secs => ${ms / 1000}::double precision)`;
+/** Nobody holds the row: no lease, or it ran out. */
+function unheld(eb: ExpressionBuilder<DB, 'broadcast_deliveries'>) {
+  return eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<=', sql<Date>`now()`)]);
 }

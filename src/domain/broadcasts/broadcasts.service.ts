@@ -41,12 +41,6 @@ export interface BroadcastsServiceDeps {
   metrics: Metrics;
 }
 
-/**
- * A delivery claimed longer ago than this probably lost its worker (an attempt's time limit is
- * 60 s). Re-queuing it is harmless when it did not: its job still exists (waiting out a 429, say),
- * so the dedupe key turns the enqueue into a no-op.
- */
-export const STALE_SENDING_MS = 120_000;
 /** A scheduled time this far in the past is a mistake, not "start now". */
 const PAST_SCHEDULE_TOLERANCE_MS = 60_000;
 const ENQUEUE_CONCURRENCY = 100;
@@ -181,14 +175,14 @@ export class BroadcastsService {
 
   async resume(id: number): Promise<Broadcast> {
     const b = await this.move(id, 'resume', { status: 'running' });
-    await this.feed(id, STALE_SENDING_MS);
+    await this.feed(id);
     return b;
   }
 
   /** Deliveries not yet sent become cancelled; the ones in flight finish. */
   async cancel(id: number): Promise<Broadcast> {
     const before = await this.get(id);
-    const b = await this.d.repo.cancel(id, ALLOWED.cancel, STALE_SENDING_MS);
+    const b = await this.d.repo.cancel(id, ALLOWED.cancel);
     if (!b) throw await this.conflict(id, 'cancel');
     this.logChange(id, before.status, 'cancelled');
     return b;
@@ -235,7 +229,7 @@ export class BroadcastsService {
       return { total: 0, enqueued: 0 };
     }
     if (m.status !== 'running') return { total: m.total, enqueued: 0 };
-    return { total: m.total, enqueued: await this.feed(id, STALE_SENDING_MS) };
+    return { total: m.total, enqueued: await this.feed(id) };
   }
 
   /** `broadcast.deliver`: one recipient. Throws when Telegram is unavailable (the job retries). */
@@ -250,11 +244,9 @@ export class BroadcastsService {
   /**
    * `broadcast.tick`: start scheduled broadcasts whose time came; for running ones, re-queue the
    * start if it never materialized, complete the finished, and top up the queued window (which
-   * also re-queues deliveries whose worker died: claimed more than `staleMs` ago).
+   * also re-queues deliveries whose worker died: their claim ran out).
    */
-  async tick(
-    opts: { staleMs?: number } = {},
-  ): Promise<{ started: number; running: number; enqueued: number }> {
+  async tick(): Promise<{ started: number; running: number; enqueued: number }> {
     const due = await this.d.repo.startDue();
     for (const id of due) {
       this.logChange(id, 'scheduled', 'running');
@@ -266,7 +258,7 @@ export class BroadcastsService {
       if (due.includes(id)) continue;
       if (!(await this.d.repo.hasDeliveries(id))) await this.enqueueStart(id);
       else if (await this.d.repo.completeIfDone(id)) this.logChange(id, 'running', 'completed');
-      else enqueued += await this.feed(id, opts.staleMs ?? STALE_SENDING_MS);
+      else enqueued += await this.feed(id);
     }
     return { started: due.length, running: running.length, enqueued };
   }
@@ -274,21 +266,26 @@ export class BroadcastsService {
   /**
    * After a worker (re)starts. A durable queue (Redis) still holds every job, and BullMQ hands the
    * jobs of a dead worker back itself. The in-process queue lost them all with the process, so
-   * everything open is re-queued at once, claimed rows included: nothing can be in flight yet.
+   * every claim is void (nothing can be in flight yet) and everything open is re-queued at once.
    */
   async onWorkerStart(): Promise<void> {
     if (this.d.queue.kind !== 'inline') return;
-    const r = await this.tick({ staleMs: 0 });
-    if (r.running) this.d.logger.info(r, 'broadcasts resumed after a restart');
+    const released = await this.d.repo.releaseAllClaims();
+    const r = await this.tick();
+    if (r.running || released) this.d.logger.info({ ...r, released }, 'broadcasts resumed after a restart');
   }
 
   // --- internals --------------------------------------------------------------------------
 
-  /** Queue deliveries for the first pending rows and for rows whose claim went stale. */
-  private async feed(id: number, staleMs: number): Promise<number> {
+  /**
+   * Queue deliveries for the first pending rows and for rows whose claim ran out. Re-queuing one
+   * whose job still exists (waiting out a 429, or put off until that claim ends) is harmless: the
+   * dedupe key turns the enqueue into a no-op.
+   */
+  private async feed(id: number): Promise<number> {
     const [pending, stale] = await Promise.all([
       this.d.repo.pendingUserIds(id, this.window),
-      this.d.repo.staleSendingUserIds(id, staleMs, this.window),
+      this.d.repo.unheldSendingUserIds(id, this.window),
     ]);
     const users = [...stale, ...pending];
     let fresh = 0;

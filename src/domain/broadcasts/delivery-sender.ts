@@ -29,7 +29,9 @@ export type SendOutcome =
 /** How one delivery (a broadcast message or a reminder) ended: the job's result. */
 export type DeliveryOutcome =
   | { kind: 'sent' | 'blocked' | 'failed' | 'skipped'; detail?: string }
-  | { kind: 'rate_limited'; retryAfterMs: number };
+  | { kind: 'rate_limited'; retryAfterMs: number }
+  /** Another attempt holds the delivery: run this one again in `retryInMs`. */
+  | { kind: 'busy'; retryInMs: number; detail: string };
 
 /** Telegram could not be reached or failed (5xx, network): the job retries with backoff. */
 export class DeliveryUnavailableError extends Error {

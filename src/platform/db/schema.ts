@@ -116,6 +116,10 @@ export interface BroadcastDeliveriesTable {
   telegram_message_id: number | null;
   sent_at: NullableTimestamp;
   updated_at: Generated<Date>;
+  /** The attempt holding a 'sending' row: only it may record the result. */
+  claimed_by: string | null;
+  /** No other attempt may take the row before this (null: nobody holds it). */
+  claimed_until: Date | null;
 }
 
 export interface NotificationLogTable {

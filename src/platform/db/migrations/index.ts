@@ -5,6 +5,7 @@ import * as m0003 from './0003-broadcasts-retention.js';
 import * as m0004 from './0004-admin.js';
 import * as m0005 from './0005-stats-indexes.js';
 import * as m0007 from './0007-dialog-chats-replies.js';
+import * as m0008 from './0008-broadcast-claims.js';
 
 /** Every migration, by name. Names sort in the order they must run. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004-admin': m0004,
   '0005-stats-indexes': m0005,
   '0007-dialog-chats-replies': m0007,
+  '0008-broadcast-claims': m0008,
 };
