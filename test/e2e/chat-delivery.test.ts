@@ -74,8 +74,10 @@ for (const queue of ['inline', 'bullmq'] as const) {
         expect(parts.join('\n\n').replace(/\s+/g, ' ')).toBe(text.replace(/\s+/g, ' '));
         expect(llm.stats().requests).toBe(1);
 
-        const dialog = (await s.app.dialogs.active(user.id))!;
-        expect(dialog.pending_answer_id).toBeNull();
+        const dialog = await s.tg.waitFor(async () => {
+          const d = (await s.app.dialogs.active(user.id))!;
+          return d.pending_answer_id === null ? d : undefined;
+        }, 'the answer recorded as delivered');
         const rows = await assistantRows(dialog.id);
         expect(rows).toHaveLength(1);
         const sent = (rows[0]!.metadata as { delivery: { sent: number[] } }).delivery.sent;

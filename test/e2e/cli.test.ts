@@ -30,6 +30,14 @@ describe('vitte CLI', () => {
     expect(p.output()).toContain('needs DATABASE_URL');
   });
 
+  it('in production, "all" without BOT_TOKEN refuses to start the emulator and playground', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vitte-prod-'));
+    dirs.push(dataDir);
+    const p = startVitte(['all'], { DATA_DIR: dataDir, API_PORT: '0', NODE_ENV: 'production' });
+    expect((await p.exited).code).toBe(1);
+    expect(p.output()).toContain('NODE_ENV=production: set BOT_TOKEN');
+  });
+
   it('embedded "all" starts on an empty data dir, serves /health/db and exits cleanly on SIGINT', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vitte-all-'));
     dirs.push(dataDir);
@@ -37,7 +45,6 @@ describe('vitte CLI', () => {
       DATA_DIR: dataDir,
       API_PORT: '0',
       LOG_LEVEL: 'info',
-      NODE_ENV: 'production',
     });
     try {
       const line = await p.waitForLog((l) => l.msg === 'listening', 60_000);
