@@ -17,6 +17,7 @@ import {
   sumOf,
 } from './stack-metrics.js';
 import { eventually, run } from './stack-process.js';
+import { composeEnvironments } from './stack-render.js';
 import { stackReady, stackTools } from './stack-tools.js';
 
 async function metricsOf(role: RoleProcess) {
@@ -252,6 +253,28 @@ for (const variant of VARIANTS) {
         expect((await check([`${s.admin.role.url}/admin/health`])).code).toBe(0);
         const dead = await check([`http://127.0.0.1:${s.admin.role.port}/no-such-route`]);
         expect(dead.code).toBe(1);
+      });
+
+      it("runs every role with only the variables its Compose service gets: no other role's secrets", () => {
+        const given = composeEnvironments(readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8'));
+        const roles: [string, RoleProcess][] = [
+          ...s.api.map((r): [string, RoleProcess] => ['api', r]),
+          ...s.workers.map((r): [string, RoleProcess] => ['worker', r]),
+          ['admin', s.admin.role],
+          ['bot', s.bot],
+        ];
+        for (const [service, role] of roles) {
+          // The environment the process was started with, as the kernel keeps it.
+          const names = readFileSync(`/proc/${role.proc.child.pid}/environ`, 'utf8')
+            .split('\0')
+            .filter(Boolean)
+            .map((v) => v.slice(0, v.indexOf('=')));
+          const extra = names.filter((n) => !given[service]!.includes(n) && n !== 'PATH' && n !== 'HOME');
+          expect(extra, role.proc.name).toEqual([]);
+          expect(names.includes('ADMIN_BOOTSTRAP_PASSWORD'), role.proc.name).toBe(service === 'admin');
+          expect(names.includes('LLM_API_KEY'), role.proc.name).toBe(service === 'worker');
+          expect(names.includes('WEBHOOK_SECRET'), role.proc.name).toBe(service === 'api');
+        }
       });
 
       it('Prometheus scrapes every role and exporter with the project config and finds the app metrics', async () => {

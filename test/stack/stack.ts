@@ -7,7 +7,12 @@ import type { FakeLlm } from '../../src/dev/fake-llm/fake-llm.types.js';
 import { createFakeLlm } from '../../src/dev/fake-llm/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { freePort, run, type StackProcess, spawnProcess, waitForHttp } from './stack-process.js';
-import { renderNginxConf, renderPrometheusConfig } from './stack-render.js';
+import {
+  composeEnvironments,
+  renderNginxConf,
+  renderPrometheusConfig,
+  withStaticUpstreams,
+} from './stack-render.js';
 import { builtAppDir, stackTools, tlsDir } from './stack-tools.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -54,9 +59,12 @@ export interface Stack {
   readonly api: RoleProcess[];
   readonly workers: RoleProcess[];
   readonly bot: RoleProcess;
-  /** The environment every webhook-deployment role gets. */
+  /**
+   * The test's value of every variable of the webhook deployment; each role gets the ones its
+   * Compose service is given (see envFor), and no other.
+   */
   readonly env: Record<string, string>;
-  /** Runs a one-shot `vitte ...` command from the production build. */
+  /** Runs a one-shot `vitte ...` command from the production build, as its Compose service would. */
   vitte(args: string[], env?: Record<string, string>): Promise<{ code: number | null; output: string }>;
   /** Every running process, for logs and shutdown. */
   processes(): StackProcess[];
@@ -76,7 +84,9 @@ async function waitStarted(role: RoleProcess): Promise<void> {
  * Runs the production topology of deploy/ as real processes on this machine: Redis with
  * deploy/redis/redis.conf, `vitte migrate up`, api x N and worker x N in webhook mode, admin, a
  * long-polling bot, nginx with deploy/nginx/nginx.conf, the two exporters and Prometheus with
- * deploy/prometheus/. Telegram and the LLM are the project's emulators in this process.
+ * deploy/prometheus/. Telegram and the LLM are the project's emulators in this process. Every vitte
+ * process gets only the variables deploy/docker-compose.yml gives its service: a secret the Compose
+ * file keeps from a role is one that role is shown to work without.
  */
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const tools = stackTools();
@@ -173,57 +183,76 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       ADMIN_BOOTSTRAP_PASSWORD: adminPassword,
       ADMIN_COOKIE_SECURE: 'true',
     };
-    const vitte = (args: string[], extra: Record<string, string> = {}) =>
-      run(process.execPath, ['bin/vitte.js', ...args], {
+    // What Compose gives each service, by name: a role process gets these variables and no others.
+    const composeEnv = composeEnvironments(readFileSync(join(DEPLOY, 'docker-compose.yml'), 'utf8'));
+    const envFor = (service: string, values: Record<string, string>): Record<string, string> => {
+      const keys = composeEnv[service];
+      if (!keys) throw new Error(`docker-compose.yml has no service ${service}`);
+      const given = Object.keys(values).filter((k) => Object.values(composeEnv).some((v) => v.includes(k)));
+      const unknown = Object.keys(values).filter((k) => !given.includes(k));
+      // A value the test sets that Compose gives no service at all would be a test of nothing.
+      if (unknown.length) throw new Error(`docker-compose.yml gives no service ${unknown.join(', ')}`);
+      return Object.fromEntries(Object.entries(values).filter(([k]) => keys.includes(k)));
+    };
+    // The one-shot commands and the Compose services that run them.
+    const COMMAND_SERVICE: Record<string, string> = { migrate: 'migrations', webhook: 'webhook' };
+    const vitte = (args: string[], extra: Record<string, string> = {}) => {
+      const service = COMMAND_SERVICE[args[0] ?? ''];
+      if (!service) throw new Error(`no Compose service runs "vitte ${args.join(' ')}"`);
+      return run(process.execPath, ['bin/vitte.js', ...args], {
         cwd: builtAppDir(),
-        env: { ...env, API_PORT: '0', ...extra },
+        env: envFor(service, { ...env, ...extra }),
         timeoutMs: 60_000,
       });
+    };
 
     // Compose: `migrations` runs once and every app service waits for it to succeed.
     const migrate = await vitte(['migrate', 'up']);
     if (migrate.code !== 0) throw new Error(`vitte migrate up failed:\n${migrate.output}`);
 
     const api = apiPorts.map((port, i) =>
-      startRole(`api-${i + 1}`, 'api', { ...env, API_PORT: String(port) }, port),
+      startRole(`api-${i + 1}`, 'api', envFor('api', { ...env, API_PORT: String(port) }), port),
     );
     const workers = workerPorts.map((port, i) =>
-      startRole(`worker-${i + 1}`, 'worker', { ...env, API_PORT: String(port) }, port),
+      startRole(`worker-${i + 1}`, 'worker', envFor('worker', { ...env, API_PORT: String(port) }), port),
     );
-    const admin = startRole('admin', 'admin', { ...env, API_PORT: '0' }, adminPort);
+    const admin = startRole('admin', 'admin', envFor('admin', { ...env, API_PORT: '0' }), adminPort);
     // The polling profile's bot role, on its own bot and queue prefix so it cannot take the webhook
     // deployment's updates or jobs.
     const bot = startRole(
       'bot',
       'bot',
-      {
+      envFor('bot', {
         ...env,
         API_PORT: String(botPort),
         BOT_MODE: 'polling',
         BOT_TOKEN: pollingEmulator.token,
         TELEGRAM_API_ROOT: pollingEmulator.url,
         REDIS_PREFIX: 'vitte-polling',
-      },
+      }),
       botPort,
     );
     const roles = [...api, ...workers, admin, bot];
     for (const r of roles) track(r.proc);
     await Promise.all(roles.map(waitStarted));
 
-    // nginx with the project's nginx.conf: only the ports, upstream servers and paths are ours.
+    // nginx with the project's nginx.conf: only the ports, paths and upstream addresses are ours.
+    // Debian's nginx 1.22 has no `server ... resolve` (Docker's DNS is not here either): each
+    // upstream's service name becomes this stack's processes, with the same parameters.
     const nginxDir = join(dir, 'nginx');
     mkdirSync(join(nginxDir, 'run'), { recursive: true });
     mkdirSync(join(nginxDir, 'acme'));
-    const nginxConf = renderNginxConf(readFileSync(join(DEPLOY, 'nginx/nginx.conf'), 'utf8'), {
-      NGINX_RUNTIME_DIR: join(nginxDir, 'run'),
-      NGINX_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
-      NGINX_HTTPS_LISTEN: `127.0.0.1:${tlsPort}`,
-      NGINX_SERVER_NAME: 'localhost',
-      NGINX_TLS_DIR: tlsDir(),
-      NGINX_ACME_ROOT: join(nginxDir, 'acme'),
-      NGINX_API_SERVERS: apiPorts.map((p) => `server 127.0.0.1:${p} max_fails=3 fail_timeout=10s;`).join(' '),
-      NGINX_ADMIN_SERVERS: `server 127.0.0.1:${adminPort} max_fails=3 fail_timeout=10s;`,
-    });
+    const nginxConf = withStaticUpstreams(
+      renderNginxConf(readFileSync(join(DEPLOY, 'nginx/nginx.conf'), 'utf8'), {
+        NGINX_RUNTIME_DIR: join(nginxDir, 'run'),
+        NGINX_HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+        NGINX_HTTPS_LISTEN: `127.0.0.1:${tlsPort}`,
+        NGINX_SERVER_NAME: 'localhost',
+        NGINX_TLS_DIR: tlsDir(),
+        NGINX_ACME_ROOT: join(nginxDir, 'acme'),
+      }),
+      { api: apiPorts.map((p) => `127.0.0.1:${p}`), admin: [`127.0.0.1:${adminPort}`] },
+    );
     const confPath = join(nginxDir, 'nginx.conf');
     writeFileSync(confPath, nginxConf);
     const nginxArgs = ['-p', nginxDir, '-c', confPath, '-e', 'stderr'];
