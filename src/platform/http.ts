@@ -53,8 +53,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     trustProxy: opts.trustProxy,
     bodyLimit: opts.bodyLimit ?? 1_048_576,
     logController: new LogController({ disableRequestLogging: true }),
+    // Only a trusted proxy's id is taken: a client could otherwise pick ids that collide in the logs.
     genReqId: (req) => {
-      const given = req.headers['x-request-id'];
+      const given = opts.trustProxy ? req.headers['x-request-id'] : undefined;
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });

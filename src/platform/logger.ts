@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Logger, pino } from 'pino';
 import { type ReportError, reportingHook } from './error-reporting.js';
 
@@ -5,6 +6,16 @@ export type { Logger } from 'pino';
 
 /** Telegram bot tokens look like `123456789:AA…`; they also appear inside Bot API URLs. */
 const BOT_TOKEN_PATTERN = /\d{5,12}:[A-Za-z0-9_-]{30,}/g;
+
+const logContext = new AsyncLocalStorage<Record<string, unknown>>();
+
+/**
+ * Run `fn` with these fields on every line logged inside it, by any logger: an update's id and
+ * user, so the services it calls log with them too.
+ */
+export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return logContext.run({ ...logContext.getStore(), ...fields }, fn);
+}
 
 export interface LoggerOptions {
   level: string;
@@ -30,6 +41,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const options: pino.LoggerOptions = {
     level: opts.level,
     base: { pid: process.pid },
+    mixin: () => logContext.getStore() ?? {},
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: {
       paths: [

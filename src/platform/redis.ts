@@ -7,6 +7,13 @@ export type { Redis } from 'ioredis';
  * An ioredis client that reconnects forever with capped backoff and says so once per outage,
  * instead of one log line per failed attempt.
  */
+const lastErrors = new WeakMap<Redis, string>();
+
+/** Why the client last failed to talk to Redis (e.g. ECONNREFUSED), while it is not ready. */
+export function lastRedisError(client: Redis): string | undefined {
+  return client.status === 'ready' ? undefined : lastErrors.get(client);
+}
+
 export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}): Redis {
   const log = logger.child({ component: 'redis', name: opts.connectionName });
   const client = new Redis(url, {
@@ -16,6 +23,7 @@ export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}
   });
   let down = false;
   client.on('error', (err) => {
+    lastErrors.set(client, err.message);
     if (!down) log.error({ err: err.message }, 'redis is down; reconnecting');
     down = true;
   });

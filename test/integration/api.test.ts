@@ -10,8 +10,8 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
 import { has } from '../helpers/services.js';
 
-async function server(app: App): Promise<FastifyInstance> {
-  const f = createHttpServer({ logger: app.logger, metrics: app.metrics, trustProxy: false });
+async function server(app: App, trustProxy = false): Promise<FastifyInstance> {
+  const f = createHttpServer({ logger: app.logger, metrics: app.metrics, trustProxy });
   await registerApi(f, app);
   await f.ready();
   return f;
@@ -54,12 +54,18 @@ describe('API role', () => {
   });
 
   it('answers every error in one JSON shape with the request id', async () => {
-    const res = await f.inject({ url: '/nowhere', headers: { 'x-request-id': 'req-12345678' } });
+    const behindProxy = await server(t.app, true);
+    const res = await behindProxy.inject({ url: '/nowhere', headers: { 'x-request-id': 'req-12345678' } });
+    await behindProxy.close();
     expect(res.statusCode).toBe(404);
     expect(res.headers['x-request-id']).toBe('req-12345678');
     expect(res.json()).toEqual({
       error: { code: 'not_found', message: 'no route for GET /nowhere', requestId: 'req-12345678' },
     });
+    // Without a trusted proxy in front, a client's own id is not taken.
+    const direct = await f.inject({ url: '/nowhere', headers: { 'x-request-id': 'req-12345678' } });
+    expect(direct.headers['x-request-id']).not.toBe('req-12345678');
+    expect(direct.json().error.requestId).toBe(direct.headers['x-request-id']);
     const bad = await f.inject({
       method: 'POST',
       url: '/health',
@@ -139,9 +145,17 @@ describe('API role with an unreachable Redis', () => {
     const t = await createTestApp({ REDIS_URL: 'redis://127.0.0.1:1' }, { label: 'api_noredis' });
     const f = await server(t.app);
     try {
-      const res = await f.inject('/health/redis');
+      let res = await f.inject('/health/redis');
+      // The reason names the cause as soon as the first connection attempt has failed.
+      for (let i = 0; i < 50 && !res.json().reason.includes('ECONNREFUSED'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        res = await f.inject('/health/redis');
+      }
       expect(res.statusCode).toBe(503);
-      expect(res.json()).toEqual({ status: 'error', reason: expect.stringMatching(/connect|ECONNREFUSED/i) });
+      expect(res.json()).toEqual({
+        status: 'error',
+        reason: expect.stringMatching(/^connection is \w+: .*ECONNREFUSED/),
+      });
       const ready = await f.inject('/health/ready');
       expect(ready.statusCode).toBe(503);
       expect(ready.json().status).toBe('error');

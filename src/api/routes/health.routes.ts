@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../../app.js';
 import { pendingMigrations } from '../../platform/db/migrator.js';
 import { errorMessage } from '../../platform/errors.js';
+import { lastRedisError } from '../../platform/redis.js';
 
 type Check = { status: 'ok' } | { status: 'not_configured' } | { status: 'error'; reason: string };
 
@@ -22,7 +23,10 @@ export async function checkDb(app: App): Promise<Check> {
 
 export async function checkRedis(app: App): Promise<Check> {
   if (!app.redis) return { status: 'not_configured' };
-  if (app.redis.status !== 'ready') return { status: 'error', reason: `connection is ${app.redis.status}` };
+  if (app.redis.status !== 'ready') {
+    const cause = lastRedisError(app.redis);
+    return { status: 'error', reason: `connection is ${app.redis.status}${cause ? `: ${cause}` : ''}` };
+  }
   try {
     await app.redis.ping();
     return { status: 'ok' };

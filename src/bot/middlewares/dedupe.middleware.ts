@@ -16,7 +16,7 @@ export function dedupe(deps: Pick<BotDeps, 'cache' | 'metrics' | 'logger'>): Mid
     const fresh = await deps.cache.setIfAbsent(`update:${ctx.update.update_id}`, 1, WINDOW_MS);
     if (!fresh) {
       duplicates.inc();
-      deps.logger.info({ updateId: ctx.update.update_id }, 'duplicate update dropped');
+      deps.logger.info('duplicate update dropped');
       return;
     }
     await next();

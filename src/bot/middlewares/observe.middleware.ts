@@ -1,4 +1,5 @@
 import type { Middleware } from 'grammy';
+import { withLogContext } from '../../platform/logger.js';
 import { LATENCY_BUCKETS } from '../../platform/metrics.js';
 import type { BotContext, BotDeps } from '../context.js';
 import { resolveLocale } from '../i18n.js';
@@ -34,26 +35,30 @@ export function observe(deps: BotDeps): Middleware<BotContext> {
     help: 'Unix time of the last update received (alerts fire when it stops moving)',
   });
 
-  return async (ctx, next) => {
+  // From start, not 0: a process that has just started has not missed any update yet.
+  lastUpdate.setToCurrentTime();
+
+  return (ctx, next) => {
     ctx.deps = deps;
     updates.inc({ type: updateType(ctx.update) });
     lastUpdate.setToCurrentTime();
     const started = performance.now();
-    try {
-      await next();
-    } catch (err) {
-      const handler = ctx.handler ?? 'middleware';
-      errors.inc({ handler });
-      deps.logger.error(
-        { err, updateId: ctx.update.update_id, userId: ctx.from?.id, handler },
-        'update failed',
-      );
-      await apologize(ctx, deps).catch((e: unknown) =>
-        deps.logger.warn({ err: e, updateId: ctx.update.update_id }, 'could not send the apology'),
-      );
-    } finally {
-      duration.observe({ handler: ctx.handler ?? 'none' }, (performance.now() - started) / 1000);
-    }
+    // Every line logged while handling the update, by any service, carries its id and user.
+    const fields = { updateId: ctx.update.update_id, userId: ctx.from?.id, chatId: ctx.chat?.id };
+    return withLogContext(fields, async () => {
+      try {
+        await next();
+      } catch (err) {
+        const handler = ctx.handler ?? 'middleware';
+        errors.inc({ handler });
+        deps.logger.error({ err, handler }, 'update failed');
+        await apologize(ctx, deps).catch((e: unknown) =>
+          deps.logger.warn({ err: e }, 'could not send the apology'),
+        );
+      } finally {
+        duration.observe({ handler: ctx.handler ?? 'none' }, (performance.now() - started) / 1000);
+      }
+    });
   };
 }
 
