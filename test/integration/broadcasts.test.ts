@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { App } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
@@ -14,12 +15,14 @@ import {
 import { parseAudience } from '../../src/domain/broadcasts/broadcasts.validation.js';
 import { DeliveryUnavailableError } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
+import type { Db } from '../../src/platform/db/database.js';
 import type { NewUser } from '../../src/platform/db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/platform/errors.js';
 import { Metrics } from '../../src/platform/metrics.js';
 import type { JobContext, JobQueue } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { has } from '../helpers/services.js';
 
 let emulator: BotApiEmulator;
 let t: TestApp;
@@ -672,6 +675,75 @@ describe('delivery claims (a token and a lease)', () => {
       claimed_until: null,
     });
     expect(inline.delivered(b.id)).toEqual([u]);
+  });
+});
+
+describe('change hooks (where an admin action writes its audit row)', () => {
+  const statusOf = async (db: Db, id: number) =>
+    (await db.selectFrom('broadcasts').select('status').where('id', '=', id).executeTakeFirstOrThrow())
+      .status;
+
+  it.skipIf(!has('postgres'))(
+    "run inside the change's transaction: neither is visible outside before both commit",
+    async () => {
+      const b = await app.broadcasts.create(draft());
+      const seen: unknown[] = [];
+      const at = new Date(Date.now() + 3_600_000);
+      // Another session (the app's own pool refuses queries from inside a transaction's flow).
+      const other = new pg.Client({ connectionString: t.testDb.url });
+      await other.connect();
+      try {
+        const outside = async () =>
+          (await other.query<{ status: string }>('select status from broadcasts where id = $1', [b.id]))
+            .rows[0]?.status;
+        await app.broadcasts.schedule(b.id, at, {
+          audit: async (trx, before, after) => {
+            seen.push({
+              before: before.status,
+              after: after.status,
+              inside: await statusOf(trx, b.id),
+              outside: await outside(),
+            });
+          },
+        });
+        expect(seen).toEqual([
+          { before: 'draft', after: 'scheduled', inside: 'scheduled', outside: 'draft' },
+        ]);
+        expect(await outside()).toBe('scheduled');
+      } finally {
+        await other.end();
+      }
+    },
+  );
+
+  it('roll the change back when they throw, and queue nothing for it', async () => {
+    const [u] = await addUsers(1);
+    const fail = async () => {
+      throw new Error('audit log unavailable');
+    };
+    const { service, enqueued } = recordingService();
+    await expect(service.create(draft({ createdBy: 'hook-test' }), { audit: fail })).rejects.toThrow(
+      'audit log unavailable',
+    );
+    expect(
+      await app.db.selectFrom('broadcasts').select('id').where('created_by', '=', 'hook-test').execute(),
+    ).toEqual([]);
+
+    const b = await service.create(draft());
+    await expect(service.start(b.id, { audit: fail })).rejects.toThrow('audit log unavailable');
+    expect(await statusOf(app.db, b.id)).toBe('draft');
+    expect(enqueued).toEqual([]);
+
+    const r = await running();
+    for (const action of ['pause', 'cancel'] as const) {
+      await expect(service[action](r.id, { audit: fail })).rejects.toThrow('audit log unavailable');
+      expect(await statusOf(app.db, r.id)).toBe('running');
+    }
+    expect((await deliveryRow(r.id, u!)).status).toBe('pending');
+    await service.pause(r.id);
+    await expect(service.resume(r.id, { audit: fail })).rejects.toThrow('audit log unavailable');
+    expect(await statusOf(app.db, r.id)).toBe('paused');
+    expect(enqueued).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { App } from '../../app.js';
+import type { ChangeHook } from '../../domain/broadcasts/broadcasts.service.js';
 import { contentIssues } from '../../domain/broadcasts/broadcasts.validation.js';
 import { parseTelegramHtml } from '../../integrations/telegram/format/telegram-html.js';
 // Audiences arrive unchecked; the broadcasts service validates them and reports each problem.
@@ -84,45 +85,52 @@ export function broadcastsRoutes(app: App) {
 
   const plans = async () => Object.keys(await app.settings.get('plans'));
 
-  /** Change a broadcast's state and audit it (the service commits the change itself). */
+  /** Change a broadcast's state; its audit row is written in the change's transaction. */
   const act = async (req: FastifyRequest, id: number, action: Action, at?: Date): Promise<Broadcast> => {
     const service = app.broadcasts;
-    const before = await service.get(id);
-    const after =
-      action === 'schedule'
-        ? await service.schedule(id, at ?? parse(scheduleBody, req.body).at)
-        : await service[action](id);
-    await app.admin.audit.recordAfter(actorOf(req), {
-      action: `broadcast.${action}`,
-      targetType: 'broadcast',
-      targetId: id,
-      before: { status: before.status, scheduled_at: before.scheduled_at },
-      after: { status: after.status, scheduled_at: after.scheduled_at },
-    });
-    return after;
+    const audit: ChangeHook = async (trx, before, after) => {
+      await app.admin.audit.record(
+        actorOf(req),
+        {
+          action: `broadcast.${action}`,
+          targetType: 'broadcast',
+          targetId: id,
+          before: { status: before.status, scheduled_at: before.scheduled_at },
+          after: { status: after.status, scheduled_at: after.scheduled_at },
+        },
+        trx,
+      );
+    };
+    return action === 'schedule'
+      ? service.schedule(id, at ?? parse(scheduleBody, req.body).at, { audit })
+      : service[action](id, { audit });
   };
 
   const create = async (req: FastifyRequest, input: z.output<typeof createBody>, start: boolean) => {
-    const service = app.broadcasts;
-    const b = await service.create({
-      ...input,
-      audience: input.audience as BroadcastAudience,
-      createdBy: adminOf(req).username,
-    });
-    await app.admin.audit.recordAfter(actorOf(req), {
-      action: 'broadcast.create',
-      targetType: 'broadcast',
-      targetId: b.id,
-      after: {
-        text: b.text,
-        photo: b.photo,
-        button_text: b.button_text,
-        button_url: b.button_url,
-        audience: b.audience,
-        status: b.status,
-        scheduled_at: b.scheduled_at,
-      },
-    });
+    const audit: ChangeHook<undefined> = async (trx, _before, b) => {
+      await app.admin.audit.record(
+        actorOf(req),
+        {
+          action: 'broadcast.create',
+          targetType: 'broadcast',
+          targetId: b.id,
+          after: {
+            text: b.text,
+            photo: b.photo,
+            button_text: b.button_text,
+            button_url: b.button_url,
+            audience: b.audience,
+            status: b.status,
+            scheduled_at: b.scheduled_at,
+          },
+        },
+        trx,
+      );
+    };
+    const b = await app.broadcasts.create(
+      { ...input, audience: input.audience as BroadcastAudience, createdBy: adminOf(req).username },
+      { audit },
+    );
     return start ? act(req, b.id, 'start') : b;
   };
 

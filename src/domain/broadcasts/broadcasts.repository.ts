@@ -68,17 +68,14 @@ export class BroadcastsRepository {
       .executeTakeFirst();
   }
 
-  /** Cancel and close the remaining deliveries in one transaction, after any materialization in flight. */
-  cancel(id: number, from: readonly BroadcastStatus[]): Promise<Broadcast | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const done = await new BroadcastsRepository(trx).transition(id, from, {
-        status: 'cancelled',
-        finished_at: new Date(),
-      });
-      if (!done) return undefined;
-      await new BroadcastsRepository(trx).closeUnheld(id, undefined, 'broadcast cancelled');
-      return done;
-    });
+  /** Run `fn` in one transaction, with a repository (and the transaction itself) bound to it. */
+  inTransaction<T>(fn: (repo: BroadcastsRepository, trx: Db) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((trx) => fn(new BroadcastsRepository(trx), trx));
+  }
+
+  /** The row, locked until the transaction ends: changes wait for a materialization in flight, and it for them. */
+  findForUpdate(id: number): Promise<Broadcast | undefined> {
+    return this.db.selectFrom('broadcasts').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { Db } from '../../platform/db/database.js';
 import type { Broadcast, BroadcastAudience, BroadcastStatus } from '../../platform/db/schema.js';
 import {
   ConflictError,
@@ -28,6 +29,17 @@ export interface CreateBroadcastInput extends BroadcastContentInput {
 }
 
 export type BroadcastProgress = DeliveryCounts & { total: number };
+
+/**
+ * Runs inside the transaction of a change, after it: whatever it writes with `trx` (an admin's
+ * audit row) commits with the change, and when it throws the change is rolled back. `before` is
+ * the row as the change found it (locked), undefined for a new broadcast.
+ */
+export type ChangeHook<Before = Broadcast> = (trx: Db, before: Before, after: Broadcast) => Promise<void>;
+
+export interface ChangeOptions<Before = Broadcast> {
+  audit?: ChangeHook<Before> | undefined;
+}
 
 export interface BroadcastsServiceDeps {
   repo: BroadcastsRepository;
@@ -92,7 +104,7 @@ export class BroadcastsService {
   }
 
   /** Validate and save a draft (or a scheduled broadcast). Throws ValidationError listing every problem. */
-  async create(input: CreateBroadcastInput): Promise<Broadcast> {
+  async create(input: CreateBroadcastInput, opts: ChangeOptions<undefined> = {}): Promise<Broadcast> {
     const { issues, content } = contentIssues(input);
     const audience = audienceIssues(input.audience);
     issues.push(...audience.issues);
@@ -105,15 +117,19 @@ export class BroadcastsService {
     const createdBy = input.createdBy?.trim();
     if (!createdBy) issues.push({ path: 'createdBy', message: 'is required' });
     throwIfIssues(issues, 'broadcast');
-    const b = await this.d.repo.insert({
-      text: content.text,
-      photo: content.photo,
-      button_text: content.button?.text ?? null,
-      button_url: content.button?.url ?? null,
-      audience: JSON.stringify(audience.audience),
-      status: at ? 'scheduled' : 'draft',
-      scheduled_at: at,
-      created_by: createdBy.slice(0, 200),
+    const b = await this.d.repo.inTransaction(async (repo, trx) => {
+      const created = await repo.insert({
+        text: content.text,
+        photo: content.photo,
+        button_text: content.button?.text ?? null,
+        button_url: content.button?.url ?? null,
+        audience: JSON.stringify(audience.audience),
+        status: at ? 'scheduled' : 'draft',
+        scheduled_at: at,
+        created_by: createdBy.slice(0, 200),
+      });
+      await opts.audit?.(trx, undefined, created);
+      return created;
     });
     this.d.logger.info(
       { broadcastId: b.id, status: b.status, audience: b.audience, scheduledAt: at, createdBy },
@@ -148,13 +164,13 @@ export class BroadcastsService {
   }
 
   /** Start now: recipients are chosen when the start job runs. */
-  async start(id: number): Promise<Broadcast> {
-    const b = await this.move(id, 'start', { status: 'running', started_at: new Date() });
+  async start(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
+    const b = await this.move(id, 'start', { status: 'running', started_at: new Date() }, opts);
     await this.enqueueStart(id);
     return b;
   }
 
-  async schedule(id: number, at: Date): Promise<Broadcast> {
+  async schedule(id: number, at: Date, opts: ChangeOptions = {}): Promise<Broadcast> {
     if (!(at instanceof Date) || !Number.isFinite(at.getTime())) {
       throw new ValidationError('invalid schedule', {
         issues: [{ path: 'scheduledAt', message: 'must be a date' }],
@@ -165,27 +181,25 @@ export class BroadcastsService {
         issues: [{ path: 'scheduledAt', message: 'must be in the future' }],
       });
     }
-    return this.move(id, 'schedule', { status: 'scheduled', scheduled_at: at });
+    return this.move(id, 'schedule', { status: 'scheduled', scheduled_at: at }, opts);
   }
 
   /** Deliveries not yet sent stay pending; the ones in flight finish. */
-  pause(id: number): Promise<Broadcast> {
-    return this.move(id, 'pause', { status: 'paused' });
+  pause(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
+    return this.move(id, 'pause', { status: 'paused' }, opts);
   }
 
-  async resume(id: number): Promise<Broadcast> {
-    const b = await this.move(id, 'resume', { status: 'running' });
+  async resume(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
+    const b = await this.move(id, 'resume', { status: 'running' }, opts);
     await this.feed(id);
     return b;
   }
 
   /** Deliveries not yet sent become cancelled; the ones in flight finish. */
-  async cancel(id: number): Promise<Broadcast> {
-    const before = await this.get(id);
-    const b = await this.d.repo.cancel(id, ALLOWED.cancel);
-    if (!b) throw await this.conflict(id, 'cancel');
-    this.logChange(id, before.status, 'cancelled');
-    return b;
+  cancel(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
+    return this.move(id, 'cancel', { status: 'cancelled', finished_at: new Date() }, opts, (repo) =>
+      repo.closeUnheld(id, undefined, 'broadcast cancelled'),
+    );
   }
 
   /** Send the content to one chat now (an admin checking how it looks). Nothing is stored. */
@@ -312,21 +326,36 @@ export class BroadcastsService {
     await this.d.queue.enqueue('broadcast.start', { broadcastId: id }, { key: `start-${id}` });
   }
 
+  /**
+   * One state change in one transaction: lock the row, check the action is allowed from its status,
+   * apply the patch and `alsoDo`, then the caller's hook. Jobs are queued by the callers after the
+   * commit, so a rolled-back change queues nothing.
+   */
   private async move(
     id: number,
     action: keyof typeof ALLOWED,
     patch: Parameters<BroadcastsRepository['transition']>[2] & { status: BroadcastStatus },
+    opts: ChangeOptions,
+    alsoDo?: (repo: BroadcastsRepository) => Promise<void>,
   ): Promise<Broadcast> {
-    const before = await this.get(id);
-    const b = await this.d.repo.transition(id, ALLOWED[action], patch);
-    if (!b) throw await this.conflict(id, action);
-    this.logChange(id, before.status, patch.status);
-    return b;
-  }
-
-  private async conflict(id: number, action: string): Promise<Error> {
-    const now = await this.get(id);
-    return new ConflictError(`cannot ${action} a ${now.status} broadcast`, { status: now.status, action });
+    const { before, after } = await this.d.repo.inTransaction(async (repo, trx) => {
+      const before = await repo.findForUpdate(id);
+      if (!before) throw new NotFoundError(`broadcast ${id} not found`);
+      const allowed: readonly BroadcastStatus[] = ALLOWED[action];
+      if (!allowed.includes(before.status)) {
+        throw new ConflictError(`cannot ${action} a ${before.status} broadcast`, {
+          status: before.status,
+          action,
+        });
+      }
+      const after = await repo.transition(id, allowed, patch);
+      if (!after) throw new Error(`broadcast ${id} changed under its row lock`);
+      await alsoDo?.(repo);
+      await opts.audit?.(trx, before, after);
+      return { before, after };
+    });
+    this.logChange(id, before.status, after.status);
+    return after;
   }
 
   private logChange(id: number, from: BroadcastStatus, to: BroadcastStatus): void {
