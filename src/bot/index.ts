@@ -2,6 +2,7 @@ import { sequentialize } from '@grammyjs/runner';
 import { type Api, Bot } from 'grammy';
 import type { BotCommand } from 'grammy/types';
 import { installTransformers } from '../integrations/telegram/telegram-api.js';
+import { createMemoryCache } from '../platform/cache.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
 import type { Redis } from '../platform/redis.js';
 import type { BotContext, BotDeps } from './context.js';
@@ -26,6 +27,9 @@ export interface CreateBotOptions {
   apiRoot: string;
   redis?: Redis | undefined;
 }
+
+/** Update ids remembered in memory for 24 h: far more than an embedded bot receives in a day. */
+const DEDUPE_MEMORY_ENTRIES = 500_000;
 
 /** The updates the bot asks Telegram for (polling and webhook alike). */
 export const ALLOWED_UPDATES = ['message', 'callback_query', 'pre_checkout_query', 'my_chat_member'] as const;
@@ -66,7 +70,9 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   // Middlewares
   bot.use(observe(deps)); // deps on ctx, metrics, error boundary
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
-  bot.use(dedupe(deps)); // each update_id once
+  // Without Redis the seen update ids get their own store, so busy user caches never evict them early.
+  const seen = opts.redis ? deps.cache : createMemoryCache(DEDUPE_MEMORY_ENTRIES);
+  bot.use(dedupe({ ...deps, cache: seen })); // each update_id once
   bot.use(loadUser()); // register or load, activity, locale
   bot.use(deps.i18n.middleware()); // ctx.t in the user's language
   bot.use(refuseBanned());
@@ -89,15 +95,22 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   return bot;
 }
 
-/** Publish the command menu for every locale (English is also the default). Failure is logged, not fatal. */
+/**
+ * Publish the command menu for every locale (English is also the default). Each menu is its own
+ * call: one failing is logged, not fatal, and does not keep the others from being published.
+ */
 export async function publishCommands(api: Api, deps: Pick<BotDeps, 'i18n' | 'logger'>): Promise<void> {
   const menu = (locale: string): BotCommand[] =>
     MENU_COMMANDS.map((command) => ({ command, description: deps.i18n.t(locale, `cmd-${command}`) }));
-  try {
-    await api.setMyCommands(menu('en'));
-    for (const locale of LOCALES) await api.setMyCommands(menu(locale), { language_code: locale });
-    deps.logger.info({ locales: LOCALES }, 'bot commands published');
-  } catch (err) {
-    deps.logger.warn({ err }, 'could not publish bot commands');
+  const published: string[] = [];
+  for (const locale of ['default', ...LOCALES] as const) {
+    try {
+      if (locale === 'default') await api.setMyCommands(menu('en'));
+      else await api.setMyCommands(menu(locale), { language_code: locale });
+      published.push(locale);
+    } catch (err) {
+      deps.logger.warn({ err, locale }, 'could not publish bot commands');
+    }
   }
+  if (published.length) deps.logger.info({ locales: published }, 'bot commands published');
 }

@@ -415,4 +415,25 @@ describe('the command menu cannot be published at start', () => {
       await emulator.close();
     }
   });
+
+  it('one menu failing does not keep the other languages from being published', async () => {
+    const emulator = await createBotApiEmulator({ logger: silentLogger });
+    await emulator.client.injectFault({ ...menuFault, count: 1 });
+    const s = await startSystem({
+      mode: 'webhook',
+      label: 'menu_partial',
+      env: { BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.url },
+    });
+    try {
+      const menus = await emulator.client.commands();
+      expect(menus.map((m) => m.language_code).sort()).toEqual(['en', 'ru']);
+      expect(menus.find((m) => m.language_code === 'ru')!.commands[0]).toEqual({
+        command: 'start',
+        description: s.app.i18n.t('ru', 'cmd-start'),
+      });
+    } finally {
+      await s.close();
+      await emulator.close();
+    }
+  });
 });

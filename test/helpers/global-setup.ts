@@ -2,7 +2,8 @@ import { CHROMIUM_PATH, probeServices, TEST_PG_URL, TEST_REDIS_URL } from './ser
 
 const where = { postgres: TEST_PG_URL, redis: TEST_REDIS_URL, chromium: CHROMIUM_PATH };
 const fallback = {
-  postgres: 'database suites run on PGlite instead',
+  postgres:
+    'database suites run on PGlite instead; the suites that need a server (concurrent migrate, the CLIs, role and worker processes) are SKIPPED',
   redis: 'Redis suites are SKIPPED',
   chromium: 'browser suites are SKIPPED',
 };

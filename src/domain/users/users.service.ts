@@ -11,6 +11,18 @@ import { type UserListItem, type UserSearch, UsersRepository } from './users.rep
 /** Runs inside the transaction of a user change, with the row before and after it. */
 export type UserChangeHook = (trx: Db, change: { before: User; after: User }) => Promise<void>;
 
+/** Activity is written at most this often per user (plus whenever the profile changed or they come back). */
+const TOUCH_INTERVAL_MS = 5 * 60_000;
+
+function profileChanged(user: User, p: TelegramProfile): boolean {
+  return (
+    user.username !== (p.username ?? null) ||
+    user.first_name !== p.first_name ||
+    user.last_name !== (p.last_name ?? null) ||
+    user.language_code !== (p.language_code ?? null)
+  );
+}
+
 /** What Telegram tells us about a person. */
 export interface TelegramProfile {
   id: number;
@@ -101,6 +113,28 @@ export class UsersService {
     if (result.created)
       this.logger.info({ userId: profile.id, utm: result.user.utm_source }, 'user registered');
     return result;
+  }
+
+  /**
+   * The person behind an update: registered (with a free plan) on first contact, else loaded from
+   * the cache. Activity is written at most every few minutes, and at once when the profile changed
+   * or they come back after blocking the bot.
+   */
+  async seen(profile: TelegramProfile, opts: { utmSource?: string | undefined } = {}): Promise<User> {
+    const user = await this.findCached(profile.id);
+    if (!user) return (await this.register(profile, opts)).user;
+    const stale = Date.now() - user.last_active_at.getTime() > TOUCH_INTERVAL_MS;
+    if (!user.bot_blocked_at && !stale && !profileChanged(user, profile)) return user;
+    await this.touch(profile);
+    return {
+      ...user,
+      username: profile.username ?? null,
+      first_name: profile.first_name,
+      last_name: profile.last_name ?? null,
+      language_code: profile.language_code ?? null,
+      bot_blocked_at: null,
+      last_active_at: new Date(),
+    };
   }
 
   /** Record activity and refresh the profile; clears `bot_blocked_at`. */
