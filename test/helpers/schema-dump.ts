@@ -10,7 +10,8 @@ export async function dumpSchema(
 ): Promise<{ columns: unknown[]; constraints: unknown[]; indexes: unknown[]; extensions: unknown[] }> {
   const skip = ['kysely_migration', 'kysely_migration_lock'];
   const columns = await sql<Record<string, unknown>>`
-    select table_name, column_name, data_type, is_nullable, column_default, is_identity, ordinal_position
+    select table_name, column_name, data_type, udt_name, character_maximum_length, numeric_precision,
+      is_nullable, column_default, is_identity, ordinal_position
     from information_schema.columns
     where table_schema = 'public' and table_name <> all(${skip})
     order by table_name, ordinal_position`.execute(db);
