@@ -102,6 +102,44 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
     expect(again.out).toContain('cannot cancel a completed broadcast');
   }, 120_000);
 
+  it('pause and resume a running broadcast; the worker then finishes it, one message per user', async () => {
+    await emulator.client.reset();
+    // The first send gets a 429: the delivery queue waits 30 s, long enough to pause in the middle.
+    await emulator.client.injectFault({ method: 'sendMessage', errorCode: 429, retryAfter: 30 });
+    const id = idLine((await vitte('create', '--text', 'paused <i>then</i> resumed')).out);
+    expect((await vitte('start', id)).code).toBe(0);
+    await emulator.client.waitForCalls({ method: 'sendMessage' }, 1, { timeoutMs: 20_000 });
+
+    const paused = await vitte('pause', id);
+    expect(paused.code, paused.out).toBe(0);
+    expect(paused.out).toContain(`broadcast ${id}: paused`);
+    const status = (await vitte('status', id)).out;
+    expect(status).toContain(': paused');
+    // Sends already in flight beside the 429'd one went out; the 429'd delivery waits for resume.
+    const [, pending, sentBefore] = /total=3 pending=(\d+) sending=0 sent=(\d+) /.exec(status) ?? [];
+    expect(Number(pending)).toBeGreaterThanOrEqual(1);
+    expect(Number(pending) + Number(sentBefore)).toBe(3);
+    const twice = await vitte('pause', id);
+    expect(twice.code).toBe(1);
+    expect(twice.out).toContain('cannot pause a paused broadcast');
+
+    const resumed = await vitte('resume', id);
+    expect(resumed.code, resumed.out).toBe(0);
+    expect(resumed.out).toContain(`broadcast ${id}: running`);
+    let done = '';
+    await emulator.client.waitFor(
+      async () => {
+        done = (await vitte('status', id)).out;
+        return done.includes(': completed') ? true : undefined;
+      },
+      'the resumed broadcast to complete',
+      { timeoutMs: 90_000, intervalMs: 1_000 },
+    );
+    expect(done).toContain('total=3 pending=0 sending=0 sent=3');
+    const sent = (await emulator.client.calls({ method: 'sendMessage' })).filter((c) => c.ok);
+    expect(sent.map((c) => c.chat_id).sort()).toEqual([61, 62, 63]);
+  }, 180_000);
+
   it('scheduled, then cancelled; bad input is explained and exits 2', async () => {
     const at = new Date(Date.now() + 3_600_000).toISOString();
     const created = await vitte('create', '--text', 'later', '--at', at);
