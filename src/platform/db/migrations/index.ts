@@ -4,8 +4,8 @@ import * as m0002 from './0002-chat-state.js';
 import * as m0003 from './0003-broadcasts-retention.js';
 import * as m0004 from './0004-admin.js';
 import * as m0005 from './0005-stats-indexes.js';
-import * as m0007 from './0007-dialog-chats-replies.js';
-import * as m0008 from './0008-broadcast-claims.js';
+import * as m0006 from './0006-dialog-chats-replies.js';
+import * as m0007 from './0007-broadcast-claims.js';
 
 /** Every migration, by name. Names sort in the order they must run. */
 export const migrations: Record<string, Migration> = {
@@ -14,6 +14,6 @@ export const migrations: Record<string, Migration> = {
   '0003-broadcasts-retention': m0003,
   '0004-admin': m0004,
   '0005-stats-indexes': m0005,
-  '0007-dialog-chats-replies': m0007,
-  '0008-broadcast-claims': m0008,
+  '0006-dialog-chats-replies': m0006,
+  '0007-broadcast-claims': m0007,
 };
