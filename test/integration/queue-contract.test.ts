@@ -620,6 +620,29 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       );
       expect((await q.counts()).main?.waiting).toBe(1);
     });
+
+    it('every line logged while a job runs, by ctx.logger or any other logger, carries the job', async () => {
+      const q = make();
+      const service = createLogger({ level: 'info', pretty: false, destination: captureInto() });
+      q.handle(
+        handlers({
+          'test.echo': async ({ text }, ctx) => {
+            ctx.logger.info({ text }, 'handler line');
+            await sleep(5);
+            service.child({ component: 'some-service' }).info({ text }, 'service line');
+            return { text };
+          },
+        }),
+      );
+      await q.start();
+      const id = (await q.enqueue('test.echo', { text: 'traced' })).id;
+      await waitFor('both lines', () => logs.filter((l) => l.text === 'traced').length === 2);
+      for (const line of logs.filter((l) => l.text === 'traced')) {
+        expect(line).toMatchObject({ jobId: id, job: 'test.echo', queue: 'main' });
+      }
+      service.info('after the job');
+      expect(logs.at(-1)).not.toHaveProperty('jobId');
+    });
   });
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from '../logger.js';
+import { type Logger, withLogContext } from '../logger.js';
 import {
   JobAbandonedError,
   JobDeferredError,
@@ -59,7 +59,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     return { kind: 'failed', error: toError(err), retryable: false, durationMs: elapsed() };
   }
   const timeoutMs = definitionOf(input.jobs, input.name).timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const logger = input.logger.child({ jobId: input.id, job: input.name, queue: input.queue });
+  const fields = { jobId: input.id, job: input.name, queue: input.queue };
+  const logger = input.logger.child(fields);
   const controller = new AbortController();
   // Remembered so a handler that wraps the thrown error still gets the pause (or delay) it asked for.
   let rateLimitMs: number | undefined;
@@ -71,7 +72,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     attempt: input.attempt,
     maxAttempts: input.maxAttempts,
     signal: controller.signal,
-    logger,
+    // The job's fields come from the log context, as for every service the handler calls.
+    logger: input.logger,
     rateLimited(ms: number): never {
       rateLimitMs = Math.max(1, Math.ceil(Number.isFinite(ms) ? ms : 1_000));
       throw new JobRateLimitedError(rateLimitMs);
@@ -94,7 +96,7 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
     };
   });
   const work = Promise.resolve()
-    .then(() => input.handler(data as never, ctx))
+    .then(() => withLogContext(fields, () => input.handler(data as never, ctx)))
     .then(
       (value): Settled => ({ ok: true, value }),
       (error: unknown): Settled => ({ ok: false, error }),

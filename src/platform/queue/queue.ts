@@ -44,7 +44,7 @@ export interface JobContext {
   maxAttempts: number;
   /** Aborted when the attempt times out and when shutdown gives up waiting for the job. */
   signal: AbortSignal;
-  /** Child logger with jobId, job and queue. */
+  /** Logger; every line logged while the job runs (here or in services) carries jobId, job and queue. */
   logger: Logger;
   /**
    * Pause the whole queue (every worker process) for `ms` and retry this job afterwards without
