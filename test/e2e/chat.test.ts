@@ -75,7 +75,11 @@ for (const queue of ['inline', 'bullmq'] as const) {
         expect(request.body.messages[0]).toMatchObject({ role: 'system' });
         expect(request.body.messages.at(-1)).toEqual({ role: 'user', content: 'hi there' });
 
-        const dialog = (await s.app.dialogs.active(user.id))!;
+        // The answer is stored before it is sent; its delivery is recorded right after the send.
+        const dialog = await s.tg.waitFor(async () => {
+          const d = (await s.app.dialogs.active(user.id))!;
+          return d.pending_answer_id === null ? d : undefined;
+        }, 'the delivery recorded');
         const rows = await s.app.db
           .selectFrom('messages')
           .selectAll()
