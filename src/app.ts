@@ -241,8 +241,10 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     bus,
     logger: logger.child({ component: 'chat' }),
     metrics,
+    // No dedupe key: a job deduplicated against one that is finishing would leave its message to
+    // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
     enqueueReply: async (dialogId) => {
-      await queue.enqueue('chat.reply', { dialogId }, { key: `dialog-${dialogId}` });
+      await queue.enqueue('chat.reply', { dialogId });
     },
     enqueueSummary: async (dialogId) => {
       await queue.enqueue('chat.summarize', { dialogId }, { key: `summary-${dialogId}` });

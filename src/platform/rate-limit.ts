@@ -9,7 +9,12 @@ export interface RateLimitDecision {
 
 /** A fixed-window limiter keyed by any string: Redis when given (shared by every process), memory otherwise. */
 export interface RateLimiter {
+  /** Count one point, atomically; not allowed once the window's points are used up. */
   consume(key: string): Promise<RateLimitDecision>;
+  /** Un-count a point (e.g. a sign-in attempt that succeeded: only failures stay counted). */
+  giveBack(key: string): Promise<void>;
+  /** Forget every point of the key. */
+  clear(key: string): Promise<void>;
 }
 
 export function createRateLimiter(opts: {
@@ -36,6 +41,12 @@ export function createRateLimiter(opts: {
         if (res instanceof RateLimiterRes) return { allowed: false, msBeforeNext: res.msBeforeNext };
         throw res;
       }
+    },
+    async giveBack(key) {
+      await limiter.reward(key, 1);
+    },
+    async clear(key) {
+      await limiter.delete(key);
     },
   };
 }

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFakeLlm } from '../../src/dev/fake-llm/index.js';
+import { describe, expect, it } from 'vitest';
+import { type FakeLlm, useChatSystem } from '../helpers/chat-system.js';
 import { has } from '../helpers/services.js';
-import { startSystem, type TestSystem } from '../helpers/system.js';
+import type { TestSystem } from '../helpers/system.js';
 
-type FakeLlm = Awaited<ReturnType<typeof createFakeLlm>>;
 let nextId = 18_000;
 const newUser = () => {
   nextId += 1;
@@ -25,14 +24,11 @@ for (const queue of ['inline', 'bullmq'] as const) {
     () => {
       let s: TestSystem;
       let llm: FakeLlm;
-
-      beforeAll(async () => {
-        llm = await createFakeLlm();
-        s = await startSystem({
+      useChatSystem(
+        {
           label: `chat_delivery_${queue}`,
           redis: queue === 'bullmq',
           env: {
-            LLM_BASE_URL: llm.url,
             LLM_MAX_RETRIES: '0',
             LLM_BREAKER_THRESHOLD: '1000',
             CHAT_STREAM_INTERVAL_MS: '100',
@@ -43,13 +39,9 @@ for (const queue of ['inline', 'bullmq'] as const) {
             // Failed sends reach the reply job at once, so its retry is what continues the delivery.
             TELEGRAM_MAX_RETRIES: '0',
           },
-        });
-      });
-      afterAll(async () => {
-        await s?.close();
-        await llm?.close();
-      });
-      beforeEach(() => llm.reset());
+        },
+        (system) => ({ s, llm } = system),
+      );
 
       async function assistantRows(dialogId: number) {
         return s.app.db
@@ -198,25 +190,19 @@ for (const queue of ['inline', 'bullmq'] as const) {
 describe.skipIf(!has('redis'))('the provider: retries and one concurrency cap for every process', () => {
   let s: TestSystem;
   let llm: FakeLlm;
-  beforeAll(async () => {
-    llm = await createFakeLlm();
-    s = await startSystem({
+  useChatSystem(
+    {
       label: 'chat_provider',
       redis: true,
       env: {
-        LLM_BASE_URL: llm.url,
         LLM_MAX_RETRIES: '2',
         LLM_MAX_CONCURRENCY: '1',
         CHAT_STREAM_INTERVAL_MS: '100',
         BOT_RATE_LIMIT_POINTS: '1000',
       },
-    });
-  });
-  afterAll(async () => {
-    await s?.close();
-    await llm?.close();
-  });
-  beforeEach(() => llm.reset());
+    },
+    (system) => ({ s, llm } = system),
+  );
 
   it('retries 429 and 5xx from the provider, then answers', async () => {
     const user = newUser();
@@ -242,21 +228,10 @@ describe.skipIf(!has('redis'))('the provider: retries and one concurrency cap fo
 describe('streaming under Telegram flood control', () => {
   let s: TestSystem;
   let llm: FakeLlm;
-  beforeAll(async () => {
-    llm = await createFakeLlm();
-    s = await startSystem({
-      label: 'chat_flood',
-      env: {
-        LLM_BASE_URL: llm.url,
-        CHAT_STREAM_GROUP_INTERVAL_MS: '100',
-        BOT_RATE_LIMIT_POINTS: '1000',
-      },
-    });
-  });
-  afterAll(async () => {
-    await s?.close();
-    await llm?.close();
-  });
+  useChatSystem(
+    { label: 'chat_flood', env: { CHAT_STREAM_GROUP_INTERVAL_MS: '100', BOT_RATE_LIMIT_POINTS: '1000' } },
+    (system) => ({ s, llm } = system),
+  );
 
   it('a 429 on a streaming edit pauses the edits for retry_after instead of hammering; the answer arrives', async () => {
     const user = newUser();

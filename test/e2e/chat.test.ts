@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createFakeLlm } from '../../src/dev/fake-llm/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeLlm, useChatSystem } from '../helpers/chat-system.js';
 import { has } from '../helpers/services.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 
-type FakeLlm = Awaited<ReturnType<typeof createFakeLlm>>;
 let nextId = 8000;
 const newUser = () => {
   nextId += 1;
@@ -18,15 +17,12 @@ for (const queue of ['inline', 'bullmq'] as const) {
     () => {
       let s: TestSystem;
       let llm: FakeLlm;
-
-      beforeAll(async () => {
-        llm = await createFakeLlm();
-        s = await startSystem({
+      useChatSystem(
+        {
           mode: 'webhook',
           label: `chat_${queue}`,
           redis: queue === 'bullmq',
           env: {
-            LLM_BASE_URL: llm.url,
             LLM_API_KEY: 'test-key',
             LLM_MAX_RETRIES: '0',
             LLM_TIMEOUT_MS: '1500',
@@ -37,15 +33,9 @@ for (const queue of ['inline', 'bullmq'] as const) {
             LLM_MAX_TOKENS: '4000',
             LLM_CONTEXT_TOKENS: '16000',
           },
-        });
-      });
-      afterAll(async () => {
-        await s?.close();
-        await llm?.close();
-      });
-      beforeEach(() => {
-        llm.reset();
-      });
+        },
+        (system) => ({ s, llm } = system),
+      );
 
       async function used(userId: number): Promise<number> {
         return (await s.app.subscriptions.get(userId)).messages_used;
@@ -313,24 +303,19 @@ for (const queue of ['inline', 'bullmq'] as const) {
 describe('LLM circuit breaker', () => {
   let s: TestSystem;
   let llm: FakeLlm;
-  beforeAll(async () => {
-    llm = await createFakeLlm();
-    s = await startSystem({
-      mode: 'polling',
+  useChatSystem(
+    {
       label: 'chat_breaker',
       env: {
-        LLM_BASE_URL: llm.url,
         LLM_MAX_RETRIES: '0',
         LLM_BREAKER_THRESHOLD: '3',
         LLM_BREAKER_COOLDOWN_MS: '1500',
         CHAT_STREAM_INTERVAL_MS: '100',
       },
-    });
-  });
-  afterAll(async () => {
-    await s?.close();
-    await llm?.close();
-  });
+      keepLlmState: true,
+    },
+    (system) => ({ s, llm } = system),
+  );
   async function used(userId: number): Promise<number> {
     return (await s.app.subscriptions.get(userId)).messages_used;
   }
@@ -364,29 +349,22 @@ describe('LLM circuit breaker', () => {
 describe('rolling summary of long dialogs', () => {
   let s: TestSystem;
   let llm: FakeLlm;
-  beforeAll(async () => {
-    llm = await createFakeLlm();
-    llm.setDefault((request) => {
-      const system = String(request.body.messages[0]?.content ?? '');
-      return system.includes('running summary')
-        ? 'The user keeps telling long stories about a cat called Tom.'
-        : {};
-    });
-    s = await startSystem({
-      mode: 'polling',
+  useChatSystem(
+    {
       label: 'chat_summary',
-      env: {
-        LLM_BASE_URL: llm.url,
-        LLM_CONTEXT_TOKENS: '400',
-        LLM_MAX_TOKENS: '100',
-        BOT_RATE_LIMIT_POINTS: '1000',
-      },
-    });
-  });
-  afterAll(async () => {
-    await s?.close();
-    await llm?.close();
-  });
+      env: { LLM_CONTEXT_TOKENS: '400', LLM_MAX_TOKENS: '100', BOT_RATE_LIMIT_POINTS: '1000' },
+      keepLlmState: true,
+    },
+    (system) => {
+      ({ s, llm } = system);
+      llm.setDefault((request) => {
+        const prompt = String(request.body.messages[0]?.content ?? '');
+        return prompt.includes('running summary')
+          ? 'The user keeps telling long stories about a cat called Tom.'
+          : {};
+      });
+    },
+  );
 
   it('folds what no longer fits into the summary and sends it with later requests', async () => {
     const user = newUser();

@@ -2,9 +2,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AdminSession, AdminUser } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
+import type { RateLimiter } from '../../platform/rate-limit.js';
 import { LoginFailedError, LoginThrottledError } from './admin.errors.js';
 import type { AdminRepository } from './admin.repository.js';
-import type { LoginLimiter } from './login-limiter.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 
 export interface AuthPolicy {
@@ -69,7 +69,7 @@ export class AdminAuthService {
 
   constructor(
     private readonly repo: AdminRepository,
-    private readonly limiters: { ip: LoginLimiter; username: LoginLimiter },
+    private readonly limiters: { ip: RateLimiter; username: RateLimiter },
     private readonly logger: Logger,
     metrics: Metrics,
     readonly policy: AuthPolicy = DEFAULT_AUTH_POLICY,
@@ -88,8 +88,8 @@ export class AdminAuthService {
     const ipKey = input.ip ?? 'unknown';
     // Every attempt is counted before the password is checked; a success is given back below.
     const [byIp, byName] = await Promise.all([
-      this.limiters.ip.take(ipKey),
-      this.limiters.username.take(username),
+      this.limiters.ip.consume(ipKey),
+      this.limiters.username.consume(username),
     ]);
     if (!byIp.allowed || !byName.allowed) {
       this.logins.inc({ result: 'throttled' });

@@ -1,6 +1,7 @@
 import type { Db } from '../../platform/db/database.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
+import { createRateLimiter } from '../../platform/rate-limit.js';
 import type { Redis } from '../../platform/redis.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { UsersService } from '../users/users.service.js';
@@ -8,7 +9,6 @@ import { AdminRepository } from './admin.repository.js';
 import { AdminAccountsService } from './admin-accounts.service.js';
 import { AdminAuthService, type AuthPolicy, DEFAULT_AUTH_POLICY } from './admin-auth.service.js';
 import { AuditService } from './audit.service.js';
-import { createLoginLimiter } from './login-limiter.js';
 import { SettingsAdminService } from './settings-admin.service.js';
 import { UserAdminService } from './user-admin.service.js';
 
@@ -52,7 +52,7 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
   const window = Math.round(policy.lockMs / 1000);
   const limits = deps.loginLimits ?? { perIp: 30, perUsername: policy.maxFailures };
   const limiter = (name: string, points: number) =>
-    createLoginLimiter({
+    createRateLimiter({
       redis: deps.redis,
       keyPrefix: `${deps.redisPrefix}:rl:admin-login-${name}`,
       points,

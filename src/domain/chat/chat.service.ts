@@ -39,7 +39,7 @@ export interface ChatServiceDeps {
   bus: InvalidationBus;
   logger: Logger;
   metrics: Metrics;
-  /** Enqueue `chat.reply` for a dialog (keyed by dialog: one generation in flight at a time). */
+  /** Enqueue `chat.reply` for a dialog (the dialog's reply lease keeps one generation in flight). */
   enqueueReply: (dialogId: number) => Promise<void>;
   /** Enqueue `chat.summarize` for a dialog whose context no longer fits. */
   enqueueSummary: (dialogId: number) => Promise<void>;
