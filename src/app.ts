@@ -238,6 +238,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     settings,
     users,
     llm,
+    cache,
     bus,
     logger: logger.child({ component: 'chat' }),
     metrics,

@@ -164,6 +164,61 @@ for (const queue of ['inline', 'bullmq'] as const) {
         expect(system).toEqual({ role: 'system', content: await s.app.settings.get('llm.system_prompt') });
       });
 
+      it('a part that fails for good stays apart from the parts delivered: they are kept, the notice comes after', async () => {
+        const user = newUser();
+        const group = { id: -400_000 - user.id, type: 'group' as const, title: 'Parts' };
+        const text = threePartAnswer('partial');
+        llm.enqueue({ text, chunkSize: 2_000 });
+        // In a group the first part is the edited placeholder; the second is the first sendMessage.
+        await s.tg.injectFault({ method: 'sendMessage', chatId: group.id, skip: 1, errorCode: 400 });
+        await s.tg.injectMessage({ user, chat: group, text: `@${s.emulator.botUser.username} long please` });
+        const notice = await s.tg.waitForBotMessage(group.id, (m) =>
+          plain(m).includes('could not be delivered'),
+        );
+        const messages = await s.tg.botMessages(group.id);
+        expect(messages.map(plain).filter((t) => t.startsWith('partial paragraph 0'))).toHaveLength(1);
+        expect(messages.at(-1)!.message_id).toBe(notice.message_id);
+        expect(messages.length).toBe(2);
+        // Part of the answer reached the chat: the quota unit stays spent.
+        expect((await s.app.subscriptions.get(user.id)).messages_used).toBe(1);
+        expect(llm.stats().requests).toBe(1);
+      });
+
+      it('a job that lost the reply lease stores and sends nothing: the dialog is left to the holder', async () => {
+        const user = newUser();
+        llm.enqueue({ text: 'The answer of a job that stalled.', firstByteDelayMs: 500 });
+        await s.tg.injectMessage({ user, text: 'question' });
+        await llm.waitForRequests(1);
+        const dialog = (await s.app.dialogs.active(user.id))!;
+        // Another job takes the dialog over, as after a stall longer than the lease.
+        const other = '00000000-0000-4000-8000-0000000000aa';
+        await s.app.db
+          .updateTable('dialogs')
+          .set({ reply_token: other, reply_until: new Date(Date.now() + 60_000) })
+          .where('id', '=', dialog.id)
+          .execute();
+        const lost = s.app.metrics.registry.getSingleMetric('vitte_chat_reply_lease_lost_total')!;
+        const before = (await lost.get()).values[0]?.value ?? 0;
+        await s.tg.waitFor(
+          async () => (((await lost.get()).values[0]?.value ?? 0) > before ? true : undefined),
+          'the stalled job giving up',
+        );
+        expect(await assistantRows(dialog.id)).toEqual([]);
+        expect((await s.tg.botMessages(user.id)).map(plain)).toEqual([]);
+        // It gave up at once: no second generation for a dialog it no longer holds.
+        expect(llm.stats().requests).toBe(1);
+        // The holder answers once it runs (here: the lease is given back and the job runs again).
+        await s.app.db
+          .updateTable('dialogs')
+          .set({ reply_token: null, reply_until: null })
+          .where('id', '=', dialog.id)
+          .execute();
+        llm.enqueue('The answer of the holder.');
+        await s.app.chat.reply(dialog.id, { isLast: true });
+        await s.tg.waitForBotMessage(user.id, (m) => plain(m) === 'The answer of the holder.');
+        expect(await assistantRows(dialog.id)).toHaveLength(1);
+      });
+
       it('one generation per dialog: a second reply job for the same dialog leaves it to the first', async () => {
         const user = newUser();
         llm.enqueue({ text: 'Only once.', firstByteDelayMs: 600 });

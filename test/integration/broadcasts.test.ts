@@ -663,6 +663,36 @@ describe('delivery claims (a token and a lease)', () => {
     expect(await metrics.text()).toMatch(/vitte_broadcast_deliveries_total\{result="claim_lost"\} 1/);
   });
 
+  it('a row held by a dead attempt of a cancelled broadcast is closed once its lease ends, not left open', async () => {
+    const [u] = await addUsers(1);
+    const b = await running();
+    const repo = new BroadcastsRepository(app.db);
+    await repo.claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS); // the worker dies holding it
+    await app.broadcasts.cancel(b.id);
+    const service = serviceWith(heldSender().sender);
+    // BullMQ hands the job over long before the lease ends: it comes back then.
+    const early = await service.deliver(b.id, u!, { isLastAttempt: false });
+    expect(early).toMatchObject({ kind: 'busy', detail: 'held by another attempt' });
+    expect((await deliveryRow(b.id, u!)).status).toBe('sending');
+    await expireLease(b.id, u!);
+    expect(await service.deliver(b.id, u!, { isLastAttempt: false })).toEqual({
+      kind: 'skipped',
+      detail: 'broadcast cancelled',
+    });
+    expect(await deliveryRow(b.id, u!)).toMatchObject({ status: 'cancelled' });
+  });
+
+  it('a restart of the in-process queue cancels the held rows of cancelled broadcasts', async () => {
+    const [u] = await addUsers(1);
+    const b = await running();
+    await new BroadcastsRepository(app.db).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
+    await app.broadcasts.cancel(b.id);
+    const inline = recordingService(25, 'inline');
+    await inline.service.onWorkerStart();
+    expect(await deliveryRow(b.id, u!)).toMatchObject({ status: 'cancelled', claimed_by: null });
+    expect(inline.delivered(b.id)).toEqual([]);
+  });
+
   it('a restart of the in-process queue voids every claim, held ones included', async () => {
     const [u] = await addUsers(1);
     const b = await running();

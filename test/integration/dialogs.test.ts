@@ -76,22 +76,54 @@ describe('dialogs', () => {
     const id = 9_104;
     await t.app.users.register({ id, first_name: 'H' });
     const dialog = await t.app.dialogs.create(id, 'lease');
-    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBeDefined();
-    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBeUndefined();
-    expect(await repo.replying(dialog.id)).toBe(true);
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBe(true);
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBe(false);
     expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBe(false);
     expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBe(true);
     // Releasing someone else's lease does nothing.
     await repo.releaseReply(dialog.id, '00000000-0000-4000-8000-000000000002');
-    expect(await repo.replying(dialog.id)).toBe(true);
+    expect((await repo.findById(dialog.id))!.reply_token).toBe('00000000-0000-4000-8000-000000000001');
     await repo.releaseReply(dialog.id, '00000000-0000-4000-8000-000000000001');
-    expect(await repo.replying(dialog.id)).toBe(false);
+    expect((await repo.findById(dialog.id))!.reply_until).toBeNull();
 
     // A holder that died: its lease runs out and the next claim gets it.
-    await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000003', 200);
-    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000004', 60_000)).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000004', 60_000)).toBeDefined();
+    const dead = '00000000-0000-4000-8000-000000000003';
+    const next = '00000000-0000-4000-8000-000000000004';
+    expect(await repo.claimReply(dialog.id, dead, 60_000)).toBe(true);
+    expect(await repo.claimReply(dialog.id, next, 60_000)).toBe(false);
+    await t.app.db
+      .updateTable('dialogs')
+      .set({ reply_until: new Date(Date.now() - 1_000) })
+      .where('id', '=', dialog.id)
+      .execute();
+    expect(await repo.claimReply(dialog.id, next, 60_000)).toBe(true);
+
+    // The job that lost the lease can no longer store or record anything.
+    const q = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'q' });
+    expect(
+      await repo.storeAnswer({ dialogId: dialog.id, role: 'assistant', content: 'late' }, q.id, dead),
+    ).toBeUndefined();
+    const after = (await repo.findById(dialog.id))!;
+    expect([after.answered_up_to_id, after.pending_answer_id]).toEqual([0, null]);
+    const answer = (await repo.storeAnswer(
+      { dialogId: dialog.id, role: 'assistant', content: 'a' },
+      q.id,
+      next,
+    ))!;
+    expect(await repo.recordDelivery(answer.id, { sent: [1] }, { dialogId: dialog.id, token: dead })).toBe(
+      false,
+    );
+    expect(await repo.recordDelivery(answer.id, { sent: [1] }, { dialogId: dialog.id, token: next })).toBe(
+      true,
+    );
+    expect((await repo.findMessage(answer.id))!.telegram_message_id).toBe(1);
+    const assistant = await t.app.db
+      .selectFrom('messages')
+      .select('content')
+      .where('dialog_id', '=', dialog.id)
+      .where('role', '=', 'assistant')
+      .execute();
+    expect(assistant).toEqual([{ content: 'a' }]);
   });
 
   it('the sweeper finds unanswered questions and undelivered answers, but not dialogs being answered', async () => {
@@ -101,7 +133,10 @@ describe('dialogs', () => {
     await repo.insertMessage({ dialogId: waiting.id, role: 'user', content: 'q' });
     const undelivered = await t.app.dialogs.create({ userId: id, chatId: -5_000 }, 'undelivered');
     const q = await repo.insertMessage({ dialogId: undelivered.id, role: 'user', content: 'q' });
-    await repo.storeAnswer({ dialogId: undelivered.id, role: 'assistant', content: 'a' }, q.id);
+    const token = '00000000-0000-4000-8000-000000000006';
+    await repo.claimReply(undelivered.id, token, 60_000);
+    await repo.storeAnswer({ dialogId: undelivered.id, role: 'assistant', content: 'a' }, q.id, token);
+    await repo.releaseReply(undelivered.id, token);
     const busy = await t.app.dialogs.create({ userId: id, chatId: -5_001 }, 'busy');
     await repo.insertMessage({ dialogId: busy.id, role: 'user', content: 'q' });
     await repo.claimReply(busy.id, '00000000-0000-4000-8000-000000000005', 60_000);
@@ -128,29 +163,30 @@ describe('accepting a chat message when its reply cannot be queued', () => {
   });
   afterAll(async () => t?.close());
 
-  it('takes the question back with its quota unit, leaving nothing for the sweeper', async () => {
+  it('takes the question back with its quota unit; an earlier question still waits for its answer', async () => {
     const id = 9_200;
     const { user } = await t.app.users.register({ id, first_name: 'J' });
+    const repo = new DialogsRepository(t.app.db);
+    const dialog = await t.app.dialogs.create(id, 'two questions');
+    const earlier = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'earlier' });
     await t.app.queue.close();
     await expect(
-      t.app.chat.accept(user, 'will this be answered?', {
-        chatId: id,
-        chatType: 'private',
-        telegramMessageId: 1,
-      }),
+      t.app.chat.accept(user, 'will this be answered?', { chatId: id, telegramMessageId: 2 }),
     ).rejects.toThrow(/closed/);
     expect((await t.app.subscriptions.get(id)).messages_used).toBe(0);
-    const dialog = (await t.app.dialogs.active(id))!;
     const messages = await t.app.db
       .selectFrom('messages')
       .select('id')
       .where('dialog_id', '=', dialog.id)
       .execute();
-    expect(messages).toEqual([]);
+    expect(messages).toEqual([{ id: earlier.id }]);
+    const after = (await repo.findById(dialog.id))!;
+    expect((await repo.pendingMessages(after)).map((m) => m.id)).toEqual([earlier.id]);
+    expect(after.last_user_message_id).toBe(earlier.id);
     await t.app.db
       .updateTable('dialogs')
       .set({ updated_at: new Date(Date.now() - 120_000) })
       .execute();
-    expect(await new DialogsRepository(t.app.db).stuck(30, 10)).toEqual([]);
+    expect(await repo.stuck(30, 10)).toEqual([dialog.id]);
   });
 });

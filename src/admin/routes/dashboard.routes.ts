@@ -6,7 +6,7 @@ import { systemHealth } from '../system-health.js';
 import { dashboardBody } from '../views/dashboard.view.js';
 
 /**
- * `?fresh=1` recounts everything (≈ 380 ms p50 at a million users), so only admins may force it;
+ * `?fresh=1` recounts everything (≈ 250 ms p50 at a million users), so only admins may force it;
  * a viewer asking for it gets the cached numbers like any other request.
  */
 function wantsFresh(req: FastifyRequest): boolean {

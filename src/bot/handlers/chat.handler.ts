@@ -28,7 +28,6 @@ chatHandler.on('message:text', async (ctx, next) => {
   ctx.handler = 'chat';
   const result = await ctx.deps.chat.accept(ctx.user, text, {
     chatId: ctx.chat.id,
-    chatType: ctx.chat.type,
     telegramMessageId: ctx.message.message_id,
   });
   if (result.kind === 'not_configured') await ctx.reply(ctx.t('ai-not-configured'));

@@ -68,7 +68,7 @@ dialogsHandler.command('persona', async (ctx) => {
   }
   const clear = arg.toLowerCase() === 'reset';
   try {
-    await ctx.deps.dialogs.setPersona(s, clear ? null : arg, await newTitle(ctx, s.userId));
+    await ctx.deps.dialogs.setPersona(s, clear ? null : arg, () => newTitle(ctx, s.userId));
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
     await ctx.reply(ctx.t('persona-too-long', { max: Number(err.details?.max) }));

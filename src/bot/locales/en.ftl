@@ -40,6 +40,7 @@ quota-exceeded-never = Your plan has no messages. /status shows the details.
 ai-not-configured = The AI is not configured yet. The operator needs to set LLM_BASE_URL (see the README).
 ai-busy = The AI is busy right now. Please try again in a minute.
 ai-failed = Sorry, I could not get an answer this time. Your message was not counted — please try again.
+ai-incomplete = Sorry, the rest of this answer could not be delivered. Ask again to get it whole.
 ai-stopped = Stopped.
 ai-nothing-to-stop = Nothing is being written right now.
 dialog-new = New dialog started: <b>{ $title }</b>. Write your first message.

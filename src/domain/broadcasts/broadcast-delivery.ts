@@ -125,13 +125,17 @@ export class BroadcastDelivery {
     const row = await this.d.repo.deliveryState(broadcastId, userId);
     if (!row) return this.skip('no such delivery');
     if (row.status !== 'pending' && row.status !== 'sending') return this.skip(`already ${row.status}`);
-    if (row.broadcastStatus === 'cancelled' || row.broadcastStatus === 'completed') {
-      await this.d.repo.closeUnheld(broadcastId, userId, `broadcast ${row.broadcastStatus}`);
-      return this.skip(`broadcast ${row.broadcastStatus}`);
-    }
+    const over = row.broadcastStatus === 'cancelled' || row.broadcastStatus === 'completed';
+    if (over) await this.d.repo.closeUnheld(broadcastId, userId, `broadcast ${row.broadcastStatus}`);
     // Paused: the row stays for resume to queue again (a held one is finished by its holder).
-    if (row.broadcastStatus !== 'running') return this.skip(`broadcast ${row.broadcastStatus}`);
-    if (row.heldForMs === null) return this.skip('changed while claiming; the tick queues it again');
+    if (!over && row.broadcastStatus !== 'running') return this.skip(`broadcast ${row.broadcastStatus}`);
+    if (row.heldForMs === null) {
+      return this.skip(
+        over ? `broadcast ${row.broadcastStatus}` : 'changed while claiming; the tick queues it again',
+      );
+    }
+    // Held by an attempt that may be dead: come back when its lease ends (for a cancelled
+    // broadcast, to close the row then; nothing else ever would).
     this.results.inc({ result: 'busy' });
     this.d.logger.warn(
       { broadcastId, userId, heldForMs: row.heldForMs },

@@ -299,11 +299,27 @@ export class BroadcastsRepository {
    * sent. The rows go back to pending for the tick to queue again.
    */
   async releaseAllClaims(): Promise<number> {
+    const ofBroadcasts = (status: BroadcastStatus[]) =>
+      this.db.selectFrom('broadcasts').select('id').where('status', 'in', status);
     const res = await this.db
       .updateTable('broadcast_deliveries')
       .set({ status: 'pending', claimed_by: null, claimed_until: null, updated_at: sql`now()` })
       .where('status', '=', 'sending')
+      .where('broadcast_id', 'in', ofBroadcasts(['running', 'paused']))
       .executeTakeFirst();
+    // A broadcast cancelled while its rows were held: nobody will send them now.
+    await this.db
+      .updateTable('broadcast_deliveries')
+      .set({
+        status: 'cancelled',
+        error: 'broadcast cancelled',
+        claimed_by: null,
+        claimed_until: null,
+        updated_at: sql`now()`,
+      })
+      .where('status', '=', 'sending')
+      .where('broadcast_id', 'in', ofBroadcasts(['cancelled']))
+      .execute();
     return Number(res.numUpdatedRows);
   }
 

@@ -7,7 +7,7 @@ import {
   LlmNotConfiguredError,
   LlmRequestError,
 } from '../../integrations/llm/llm-client.js';
-import type { InvalidationBus } from '../../platform/cache.js';
+import type { Cache, InvalidationBus } from '../../platform/cache.js';
 import type { Dialog, Message, User } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
@@ -36,6 +36,7 @@ export interface ChatServiceDeps {
   settings: SettingsService;
   users: { find(id: number): Promise<User | undefined> };
   llm: LlmClient;
+  cache: Cache;
   bus: InvalidationBus;
   logger: Logger;
   metrics: Metrics;
@@ -51,7 +52,6 @@ export interface ChatServiceDeps {
 /** Where the incoming message came from (kept on the message to answer in the same chat). */
 export interface Origin {
   chatId: number;
-  chatType: string;
   telegramMessageId: number;
 }
 
@@ -93,6 +93,10 @@ export class ChatService {
         name: 'vitte_chat_generations_in_flight',
         help: 'Replies being generated',
       }),
+      leaseLost: d.metrics.counter({
+        name: 'vitte_chat_reply_lease_lost_total',
+        help: 'Replies given up because another job took the dialog over (a stall longer than the lease)',
+      }),
       summaries: d.metrics.counter({
         name: 'vitte_chat_summaries_total',
         help: 'Rolling dialog summaries written',
@@ -123,7 +127,6 @@ export class ChatService {
         role: 'user',
         content: text,
         telegramMessageId: origin.telegramMessageId,
-        metadata: { chat_type: origin.chatType },
       });
       stored = { dialogId: dialog.id, messageId: message.id };
       await this.d.enqueueReply(dialog.id);
@@ -144,7 +147,7 @@ export class ChatService {
   /** /stop: abort the generation in flight for the active dialog. False when there is none. */
   async stop(scope: DialogScope): Promise<boolean> {
     const dialog = await this.d.dialogs.active(scope);
-    if (!dialog || !(await this.d.dialogsRepo.replying(dialog.id))) return false;
+    if (!dialog || !(await this.d.cache.get(generatingKey(dialog.id)))) return false;
     await this.d.bus.publish(STOP_TOPIC, String(dialog.id));
     return true;
   }
@@ -157,23 +160,31 @@ export class ChatService {
   async reply(dialogId: number, attempt: { isLast: boolean }, jobSignal?: AbortSignal): Promise<void> {
     const log = this.d.logger.child({ dialogId });
     for (let pass = 0; pass < MAX_PASSES; pass++) {
-      const token = randomUUID();
-      if (!(await this.d.dialogsRepo.claimReply(dialogId, token, LEASE_MS))) {
+      const lease: Lease = { dialogId, token: randomUUID(), lost: false };
+      if (!(await this.d.dialogsRepo.claimReply(dialogId, lease.token, LEASE_MS))) {
         log.debug('another job holds the reply lease; it answers');
         return;
       }
       const renew = setInterval(() => {
-        this.d.dialogsRepo.renewReply(dialogId, token, LEASE_MS).then(
-          (held) => held || log.warn('reply lease lost (a stall longer than the lease?)'),
+        this.d.dialogsRepo.renewReply(dialogId, lease.token, LEASE_MS).then(
+          (held) => {
+            if (held) return;
+            // Another job took the dialog over (we stalled past the lease): it answers, we stop.
+            lease.lost = true;
+            this.m.leaseLost.inc();
+            log.warn('reply lease lost; leaving the dialog to the job that took it');
+            this.running.get(dialogId)?.abort(new Error('reply lease lost'));
+          },
           (err: unknown) => log.warn({ err }, 'could not renew the reply lease'),
         );
       }, LEASE_MS / 3);
       try {
-        await this.rounds(dialogId, attempt, jobSignal);
+        await this.rounds(lease, attempt, jobSignal);
       } finally {
         clearInterval(renew);
-        await this.d.dialogsRepo.releaseReply(dialogId, token);
+        await this.d.dialogsRepo.releaseReply(dialogId, lease.token);
       }
+      if (lease.lost) return;
       // A message stored after our last look had its own job see the lease and leave it to us.
       const dialog = await this.d.dialogsRepo.findById(dialogId);
       if (!dialog || !hasWork(dialog)) return;
@@ -181,11 +192,12 @@ export class ChatService {
   }
 
   private async rounds(
-    dialogId: number,
+    lease: Lease,
     attempt: { isLast: boolean },
     jobSignal: AbortSignal | undefined,
   ): Promise<void> {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
+    const { dialogId } = lease;
+    for (let round = 0; round < MAX_ROUNDS && !lease.lost; round++) {
       const dialog = await this.d.dialogsRepo.findById(dialogId);
       if (!dialog || !hasWork(dialog)) return;
       const user = await this.d.users.find(dialog.user_id);
@@ -199,20 +211,22 @@ export class ChatService {
       if (dialog.pending_answer_id !== null) {
         // An earlier attempt stored the answer but could not send all of it: finish, do not regenerate.
         const answer = await this.d.dialogsRepo.findMessage(dialog.pending_answer_id);
-        if (!answer) await this.d.dialogsRepo.clearPendingAnswer(dialogId, dialog.pending_answer_id);
+        if (!answer)
+          await this.d.dialogsRepo.clearPendingAnswer(dialogId, dialog.pending_answer_id, lease.token);
         else {
           log.info({ messageId: answer.id }, 'resuming the delivery of a stored answer');
-          await this.deliver(dialog, answer, output, attempt, log);
+          await this.deliver(lease, dialog, answer, output, attempt, log);
         }
         continue;
       }
       const pending = await this.d.dialogsRepo.pendingMessages(dialog);
       if (!pending.length) return;
-      await this.generate(dialog, pending, output, attempt, jobSignal, log);
+      await this.generate(lease, dialog, pending, output, attempt, jobSignal, log);
     }
   }
 
   private async generate(
+    lease: Lease,
     dialog: Dialog,
     pending: Message[],
     output: ReplyOutput,
@@ -225,6 +239,8 @@ export class ChatService {
     const onJobAbort = () => controller.abort(jobSignal?.reason);
     jobSignal?.addEventListener('abort', onJobAbort, { once: true });
     this.running.set(dialog.id, controller);
+    // Seen by /stop in any process: an answer is being written (not just delivered) right now.
+    await this.d.cache.set(generatingKey(dialog.id), 1, LEASE_MS);
     this.m.generating.inc();
     let partial = '';
     let result: Completion | undefined;
@@ -257,10 +273,11 @@ export class ChatService {
       });
       if (!result.text.trim()) throw new EmptyAnswerError();
     } catch (err) {
+      if (lease.lost) return;
       const stoppedByUser = err instanceof LlmCancelledError && !jobSignal?.aborted;
       if (!stoppedByUser) {
         if (!this.isFinal(err, attempt, jobSignal)) throw err;
-        await this.failReply(dialog, pending.length, upTo, output, err, log);
+        await this.failReply(lease, dialog, pending.length, upTo, output, err, log);
         return;
       }
     } finally {
@@ -268,13 +285,14 @@ export class ChatService {
       jobSignal?.removeEventListener('abort', onJobAbort);
       this.running.delete(dialog.id);
       this.m.generating.dec();
+      await this.d.cache.delete(generatingKey(dialog.id));
     }
 
     const stopped = result === undefined;
     const text = result?.text ?? partial;
     if (!text.trim()) {
       await output.settle();
-      await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
+      await this.d.dialogsRepo.markAnswered(dialog.id, upTo, lease.token);
       this.m.replies.inc({ outcome: 'stopped' });
       log.info('reply stopped by the user before any text');
       return;
@@ -298,8 +316,15 @@ export class ChatService {
         },
       },
       upTo,
+      lease.token,
     );
-    if (await this.deliver(dialog, answer, output, attempt, log)) {
+    if (!answer) {
+      lease.lost = true;
+      this.m.leaseLost.inc();
+      log.warn('reply lease lost before the answer was stored; the job that took it answers');
+      return;
+    }
+    if (await this.deliver(lease, dialog, answer, output, attempt, log)) {
       this.m.replies.inc({ outcome: stopped ? 'stopped' : 'ok' });
       log.info(
         { tokens: result?.completionTokens, coalesced: pending.length, stopped },
@@ -326,6 +351,7 @@ export class ChatService {
   }
 
   private async failReply(
+    lease: Lease,
     dialog: Dialog,
     units: number,
     upTo: number,
@@ -337,7 +363,7 @@ export class ChatService {
     this.m.replies.inc({ outcome: err instanceof CircuitOpenError ? 'busy' : 'failed' });
     // The messages stay in the history; their quota units come back before the user hears about it.
     await this.d.subscriptions.refundMessages(dialog.user_id, units);
-    await this.d.dialogsRepo.markAnswered(dialog.id, upTo);
+    await this.d.dialogsRepo.markAnswered(dialog.id, upTo, lease.token);
     const reason =
       err instanceof LlmNotConfiguredError
         ? 'not_configured'
@@ -355,6 +381,7 @@ export class ChatService {
    * nothing reached them, refunded); throws when a retry should continue it.
    */
   private async deliver(
+    lease: Lease,
     dialog: Dialog,
     answer: Message,
     output: ReplyOutput,
@@ -366,11 +393,20 @@ export class ChatService {
     try {
       await output.deliver(answer.content, progress, async (p) => {
         progress = p;
-        await this.d.dialogsRepo.recordDelivery(answer.id, p);
+        if (!(await this.d.dialogsRepo.recordDelivery(answer.id, p, lease))) throw new LeaseLostError();
       });
-      await this.d.dialogsRepo.clearPendingAnswer(dialog.id, answer.id);
+      await this.d.dialogsRepo.clearPendingAnswer(dialog.id, answer.id, lease.token);
       return true;
     } catch (err) {
+      if (err instanceof LeaseLostError || lease.lost) {
+        if (!lease.lost) this.m.leaseLost.inc();
+        lease.lost = true;
+        log.warn(
+          { sent: progress.sent.length },
+          'reply lease lost while delivering; the job that took it continues',
+        );
+        return false;
+      }
       const permanent = err instanceof ReplyDeliveryError && err.permanent;
       if (!permanent && !attempt.isLast) {
         log.warn({ err, sent: progress.sent.length }, 'answer delivery interrupted; a retry continues it');
@@ -378,13 +414,18 @@ export class ChatService {
       }
       log.error({ err, sent: progress.sent.length }, 'answer could not be delivered');
       this.m.replies.inc({ outcome: 'undelivered' });
-      await this.d.dialogsRepo.recordDelivery(answer.id, { ...progress, failed: (err as Error).message });
-      await this.d.dialogsRepo.clearPendingAnswer(dialog.id, answer.id);
-      if (!progress.sent.length)
-        await this.d.subscriptions.refundMessages(dialog.user_id, meta.quota_units ?? 1);
+      await this.d.dialogsRepo.recordDelivery(
+        answer.id,
+        { ...progress, failed: (err as Error).message },
+        lease,
+      );
+      await this.d.dialogsRepo.clearPendingAnswer(dialog.id, answer.id, lease.token);
+      const nothingSent = progress.sent.length === 0;
+      if (nothingSent) await this.d.subscriptions.refundMessages(dialog.user_id, meta.quota_units ?? 1);
       if (!(err instanceof ReplyDeliveryError && err.blocked)) {
+        // A part already delivered stays: the notice goes after it, never over it.
         await output
-          .fail('failed', progress.placeholderId)
+          .fail(nothingSent ? 'failed' : 'incomplete', nothingSent ? progress.placeholderId : null)
           .catch((e: unknown) => log.warn({ err: e }, 'could not tell the user about the failure'));
       }
       return false;
@@ -427,10 +468,26 @@ export class ChatService {
   }
 }
 
+/** A held reply lease: `lost` once another job took the dialog over (this one stalled past it). */
+interface Lease {
+  dialogId: number;
+  token: string;
+  lost: boolean;
+}
+
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+  constructor() {
+    super('the reply lease was lost');
+  }
+}
+
 interface AnswerMetadata {
   quota_units?: number;
   delivery?: DeliveryProgress;
 }
+
+const generatingKey = (dialogId: number) => `chat:generating:${dialogId}`;
 
 function hasWork(d: Dialog): boolean {
   return d.pending_answer_id !== null || d.last_user_message_id > d.answered_up_to_id;

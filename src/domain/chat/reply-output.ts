@@ -1,7 +1,7 @@
 import type { User } from '../../platform/db/schema.js';
 
-/** Why a reply could not be produced; each has its own localized notice. */
-export type ReplyFailure = 'not_configured' | 'busy' | 'failed';
+/** Why a reply could not be produced (or finished); each has its own localized notice. */
+export type ReplyFailure = 'not_configured' | 'busy' | 'failed' | 'incomplete';
 
 /** How far the delivery of a stored answer got; kept with the answer so a retry continues it. */
 export interface DeliveryProgress extends Record<string, unknown> {
@@ -44,8 +44,11 @@ export interface ReplyOutput {
     progress: DeliveryProgress,
     onSent: (progress: DeliveryProgress) => Promise<void>,
   ): Promise<void>;
-  /** Tell the user the answer failed (in the placeholder message when there is one). */
-  fail(reason: ReplyFailure, placeholderId?: number): Promise<void>;
+  /**
+   * Tell the user the answer failed: in the given placeholder message, or the one this output used;
+   * `null` sends the notice as a new message (a part already delivered is never overwritten).
+   */
+  fail(reason: ReplyFailure, placeholderId?: number | null): Promise<void>;
 }
 
 export interface ReplyTarget {

@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { type ExpressionBuilder, sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { Dialog, Message, MessageRole } from '../../platform/db/schema.js';
+import type { DB, Dialog, Message, MessageRole } from '../../platform/db/schema.js';
 
 export interface DialogSummary extends Dialog {
   message_count: number;
@@ -20,6 +20,10 @@ export interface NewMessage {
   telegramMessageId?: number | null;
   metadata?: Record<string, unknown>;
 }
+
+/** Nobody holds the dialog's reply lease (never taken, given back, or run out). */
+const leaseFree = (eb: ExpressionBuilder<DB, 'dialogs'>) =>
+  eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]);
 
 export class DialogsRepository {
   constructor(private readonly db: Db) {}
@@ -154,12 +158,23 @@ export class DialogsRepository {
   /**
    * Store an answer, mark the user messages up to `upToId` answered, and remember the answer as
    * pending delivery: all at once, so a crash leaves either a question to answer or an answer to
-   * deliver, never both and never neither.
+   * deliver, never both and never neither. Only while `token` still holds the reply lease;
+   * undefined when it was lost (another job answers).
    */
-  storeAnswer(m: NewMessage, upToId: number): Promise<Message> {
-    return this.insertWithBookkeeping(m, {
-      answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})`,
-      pending_answer_id: sql`(select id from m)`,
+  storeAnswer(m: NewMessage, upToId: number, token: string): Promise<Message | undefined> {
+    return this.db.transaction().execute(async (trx) => {
+      const held = await trx
+        .selectFrom('dialogs')
+        .select('id')
+        .where('id', '=', m.dialogId)
+        .where('reply_token', '=', token)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!held) return undefined;
+      return new DialogsRepository(trx).insertWithBookkeeping(m, {
+        answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})`,
+        pending_answer_id: sql`(select id from m)`,
+      });
     });
   }
 
@@ -196,45 +211,78 @@ export class DialogsRepository {
     return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  /** A question taken back (its reply could not be queued): gone, and nothing left to answer. */
+  /**
+   * A question taken back (its reply could not be queued): gone, with the dialog's newest-question
+   * mark moved back to what is left. Questions before it keep waiting for their answer.
+   */
   async withdrawMessage(dialogId: number, messageId: number): Promise<void> {
-    await this.db.deleteFrom('messages').where('id', '=', messageId).execute();
-    await this.markAnswered(dialogId, messageId);
-  }
-
-  /** Progress of an answer's delivery: the Telegram ids of the parts sent so far. */
-  async recordDelivery(messageId: number, delivery: Record<string, unknown>): Promise<void> {
     await this.db
-      .updateTable('messages')
+      .with('gone', (db) => db.deleteFrom('messages').where('id', '=', messageId).returning('id'))
+      .updateTable('dialogs')
       .set({
-        metadata: sql`metadata || jsonb_build_object('delivery', ${JSON.stringify(delivery)}::jsonb)`,
-        telegram_message_id: sql`coalesce(telegram_message_id, (${JSON.stringify(delivery)}::jsonb -> 'sent' ->> 0)::bigint)`,
+        last_user_message_id: sql`coalesce((
+          select max(id) from messages
+          where dialog_id = ${dialogId} and role = 'user' and id <> all(select id from gone)
+        ), 0)`,
       })
-      .where('id', '=', messageId)
+      .where('id', '=', dialogId)
       .execute();
   }
 
-  /** The answer is delivered (or given up on): the dialog no longer waits for it. */
-  async clearPendingAnswer(dialogId: number, messageId: number): Promise<void> {
-    await this.db
+  /**
+   * Progress of an answer's delivery (the Telegram ids of the parts sent so far), while `lease`
+   * still holds the dialog's reply lease; false when it was lost.
+   */
+  async recordDelivery(
+    messageId: number,
+    delivery: Record<string, unknown>,
+    lease: { dialogId: number; token: string },
+  ): Promise<boolean> {
+    const json = JSON.stringify(delivery);
+    const res = await this.db
+      .updateTable('messages')
+      .set({
+        metadata: sql`metadata || jsonb_build_object('delivery', ${json}::jsonb)`,
+        telegram_message_id: sql`coalesce(telegram_message_id, (${json}::jsonb -> 'sent' ->> 0)::bigint)`,
+      })
+      .where('id', '=', messageId)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('dialogs')
+            .select('id')
+            .where('id', '=', lease.dialogId)
+            .where('reply_token', '=', lease.token),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /**
+   * The answer is delivered (or given up on): the dialog no longer waits for it. With a token,
+   * only while that token holds the reply lease.
+   */
+  async clearPendingAnswer(dialogId: number, messageId: number, token?: string): Promise<void> {
+    let q = this.db
       .updateTable('dialogs')
       .set({ pending_answer_id: null })
       .where('id', '=', dialogId)
-      .where('pending_answer_id', '=', messageId)
-      .execute();
+      .where('pending_answer_id', '=', messageId);
+    if (token) q = q.where('reply_token', '=', token);
+    await q.execute();
   }
 
   // --- the reply lease ---
 
   /** Take the dialog's reply lease when nobody holds it (or the holder's lease ran out). */
-  async claimReply(dialogId: number, token: string, leaseMs: number): Promise<Dialog | undefined> {
-    return this.db
+  async claimReply(dialogId: number, token: string, leaseMs: number): Promise<boolean> {
+    const res = await this.db
       .updateTable('dialogs')
       .set({ reply_token: token, reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
       .where('id', '=', dialogId)
-      .where((eb) => eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]))
-      .returningAll()
+      .where(leaseFree)
       .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   /** Extend a held lease; false when it was lost (expired and taken by someone else). */
@@ -255,17 +303,6 @@ export class DialogsRepository {
       .where('id', '=', dialogId)
       .where('reply_token', '=', token)
       .execute();
-  }
-
-  /** Whether a reply is being generated for the dialog right now (someone holds a live lease). */
-  async replying(dialogId: number): Promise<boolean> {
-    const row = await this.db
-      .selectFrom('dialogs')
-      .select('id')
-      .where('id', '=', dialogId)
-      .where('reply_until', '>', sql<Date>`now()`)
-      .executeTakeFirst();
-    return row !== undefined;
   }
 
   /** User messages not answered yet, oldest first. */
@@ -300,12 +337,14 @@ export class DialogsRepository {
       .execute();
   }
 
-  async markAnswered(dialogId: number, upToId: number): Promise<void> {
-    await this.db
+  /** Mark the questions up to `upToId` answered; with a token, only while it holds the reply lease. */
+  async markAnswered(dialogId: number, upToId: number, token?: string): Promise<void> {
+    let q = this.db
       .updateTable('dialogs')
       .set({ answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})` })
-      .where('id', '=', dialogId)
-      .execute();
+      .where('id', '=', dialogId);
+    if (token) q = q.where('reply_token', '=', token);
+    await q.execute();
   }
 
   async saveSummary(dialogId: number, summary: string, upToId: number): Promise<void> {
@@ -329,7 +368,7 @@ export class DialogsRepository {
       .select('id')
       .where(sql<boolean>`(last_user_message_id > answered_up_to_id or pending_answer_id is not null)`)
       .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanS})`)
-      .where((eb) => eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]))
+      .where(leaseFree)
       .orderBy('updated_at')
       .limit(limit)
       .execute();

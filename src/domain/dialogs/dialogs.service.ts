@@ -103,12 +103,17 @@ export class DialogsService {
    * Give the active dialog its own system prompt (null: back to the one in the settings). Creates
    * the dialog when there is none yet, so a persona can be set before the first message.
    */
-  async setPersona(owner: DialogOwner, prompt: string | null, newTitle: string): Promise<Dialog> {
+  async setPersona(
+    owner: DialogOwner,
+    prompt: string | null,
+    newTitle: () => Promise<string>,
+  ): Promise<Dialog> {
     const text = prompt?.trim() || null;
     if (text && text.length > PERSONA_MAX) {
       throw new ValidationError(`a persona is at most ${PERSONA_MAX} characters`, { max: PERSONA_MAX });
     }
-    const dialog = await this.ensureActive(owner, newTitle);
+    const dialog =
+      (await this.repo.findActive(scopeOf(owner))) ?? (await this.create(owner, await newTitle()));
     const updated = (await this.repo.setSystemPrompt(dialog.id, text)) ?? dialog;
     this.logger.info({ dialogId: dialog.id, chars: text?.length ?? 0 }, 'dialog persona set');
     return updated;

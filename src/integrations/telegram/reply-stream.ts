@@ -32,6 +32,7 @@ const FAILURE_KEYS: Record<ReplyFailure, string> = {
   not_configured: 'ai-not-configured',
   busy: 'ai-busy',
   failed: 'ai-failed',
+  incomplete: 'ai-incomplete',
 };
 
 function isNotModified(err: unknown): boolean {
@@ -182,10 +183,11 @@ class TelegramReplyStream implements ReplyOutput {
     }
   }
 
-  async fail(reason: ReplyFailure, placeholderId = this.placeholderId): Promise<void> {
+  async fail(reason: ReplyFailure, placeholderId?: number | null): Promise<void> {
     await this.settle();
     const text = this.deps.i18n.t(this.locale, FAILURE_KEYS[reason]);
-    if (placeholderId !== undefined) await this.editOrSend(placeholderId, text);
+    const into = placeholderId === null ? undefined : (placeholderId ?? this.placeholderId);
+    if (into !== undefined) await this.editOrSend(into, text);
     else await this.send(text);
   }
 
