@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config.js';
 import { type UserSearch, UsersRepository } from '../src/domain/users/users.repository.js';
 import { migrateUp } from '../src/platform/db/migrator.js';
 import type { DB } from '../src/platform/db/schema.js';
+import { createTransactor } from '../src/platform/db/transactor.js';
 import { createHttpServer } from '../src/platform/http.js';
 import { createTestDatabase, silentLogger } from '../test/helpers/db.js';
 import { probeServices } from '../test/helpers/services.js';
@@ -129,7 +130,7 @@ async function explainSearches(url: string): Promise<void> {
       if (event.level === 'query' && event.query.sql.includes('from "users" as "u"')) last = event.query;
     },
   });
-  const repo = new UsersRepository(db);
+  const repo = new UsersRepository(createTransactor(db, silentLogger));
   const mid = FIRST_ID + Math.floor(USERS / 2);
   const cases: [string, UserSearch][] = [
     ['id', { query: String(mid), limit: 51 }],

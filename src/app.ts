@@ -4,6 +4,8 @@ import type { Api } from 'grammy';
 import type { BotContext } from './bot/context.js';
 import { createI18n, resolveLocale } from './bot/i18n.js';
 import { type Config, configSecrets } from './config.js';
+import { AdminRepository } from './domain/admin/admin.repository.js';
+import { AuditRepository } from './domain/admin/audit.repository.js';
 import { type AdminServices, createAdminServices } from './domain/admin/index.js';
 import { BroadcastsRepository } from './domain/broadcasts/broadcasts.repository.js';
 import { BroadcastsService } from './domain/broadcasts/broadcasts.service.js';
@@ -16,6 +18,7 @@ import { RetentionRepository } from './domain/retention/retention.repository.js'
 import { RetentionService } from './domain/retention/retention.service.js';
 import { SettingsRepository } from './domain/settings/settings.repository.js';
 import { SettingsService } from './domain/settings/settings.service.js';
+import { StatsRepository } from './domain/stats/stats.repository.js';
 import { StatsService } from './domain/stats/stats.service.js';
 import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.repository.js';
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
@@ -33,6 +36,7 @@ import {
   type InvalidationBus,
 } from './platform/cache.js';
 import { createDatabase, type Database, type Db } from './platform/db/database.js';
+import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
@@ -53,7 +57,10 @@ export interface App {
   readonly metrics: Metrics;
   readonly lifecycle: Lifecycle;
   readonly database: Database;
+  /** The database itself: for platform code (health, migrations) and tests; the domain uses `tx`. */
   readonly db: Db;
+  /** The one way to run a transaction; repositories read the ambient one through it. */
+  readonly tx: Transactor;
   /** Undefined in embedded mode (no REDIS_URL). */
   readonly redis: Redis | undefined;
   readonly cache: Cache;
@@ -149,23 +156,26 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   lifecycle.onClose('invalidation-bus', () => bus.close());
 
   const db = database.db;
-  const settings = new SettingsService(
-    new SettingsRepository(db),
-    bus,
-    logger.child({ component: 'settings' }),
-  );
+  const tx = createTransactor(db, logger.child({ component: 'db' }));
+  // Every repository, once: each reads the calling flow's transaction through `tx`.
+  const repos = {
+    settings: new SettingsRepository(tx),
+    subscriptions: new SubscriptionsRepository(tx),
+    users: new UsersRepository(tx),
+    dialogs: new DialogsRepository(tx),
+    broadcasts: new BroadcastsRepository(tx),
+    retention: new RetentionRepository(tx),
+    stats: new StatsRepository(tx),
+    admin: new AdminRepository(tx),
+    audit: new AuditRepository(tx),
+  };
+  const settings = new SettingsService(tx, repos.settings, bus, logger.child({ component: 'settings' }));
   const subscriptions = new SubscriptionsService(
-    new SubscriptionsRepository(db),
+    repos.subscriptions,
     settings,
     logger.child({ component: 'subscriptions' }),
   );
-  const users = new UsersService(
-    db,
-    new UsersRepository(db),
-    settings,
-    cache,
-    logger.child({ component: 'users' }),
-  );
+  const users = new UsersService(tx, repos.users, settings, cache, logger.child({ component: 'users' }));
   const i18n = createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code));
   const telegramApi = (maxRetries: number) =>
     config.BOT_TOKEN
@@ -229,8 +239,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger,
     metrics,
   });
-  const dialogsRepo = new DialogsRepository(db);
-  const dialogs = new DialogsService(db, dialogsRepo, logger.child({ component: 'dialogs' }));
+  const dialogsRepo = repos.dialogs;
+  const dialogs = new DialogsService(tx, dialogsRepo, logger.child({ component: 'dialogs' }));
   const chat = new ChatService({
     dialogs,
     dialogsRepo,
@@ -269,7 +279,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   // Deliveries use the client without retries: a 429 must reach the job to pause the whole queue.
   const sender = telegramDirect ? telegramSender(telegramDirect) : undefined;
   const broadcasts = new BroadcastsService({
-    repo: new BroadcastsRepository(db),
+    tx,
+    repo: repos.broadcasts,
     users,
     sender,
     queue,
@@ -278,7 +289,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     metrics,
   });
   const retention = new RetentionService({
-    repo: new RetentionRepository(db),
+    repo: repos.retention,
     localeOf: (user) => resolveLocale(user.language, user.language_code),
     settings,
     users,
@@ -295,6 +306,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     lifecycle,
     database,
     db,
+    tx,
     redis,
     cache,
     bus,
@@ -309,15 +321,18 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     telegram,
     telegramDirect,
     admin: createAdminServices({
-      db,
+      tx,
+      repos,
       redis,
       redisPrefix: config.REDIS_PREFIX,
       users,
+      subscriptions,
       settings,
+      broadcasts,
       logger,
       metrics,
     }),
-    stats: new StatsService(db, cache),
+    stats: new StatsService(repos.stats, cache),
     broadcasts,
     retention,
     close: () => lifecycle.close(),

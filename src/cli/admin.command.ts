@@ -1,9 +1,6 @@
 import type { Readable } from 'node:stream';
+import { createApp } from '../app.js';
 import { configSecrets } from '../config.js';
-import { AdminRepository } from '../domain/admin/admin.repository.js';
-import { AdminAccountsService } from '../domain/admin/admin-accounts.service.js';
-import { AuditService } from '../domain/admin/audit.service.js';
-import { createDatabase } from '../platform/db/database.js';
 import { migrateUp, pendingMigrations } from '../platform/db/migrator.js';
 import type { AdminRole } from '../platform/db/schema.js';
 import { AppError } from '../platform/errors.js';
@@ -126,22 +123,12 @@ export function createAdminCommand(io: AdminCommandIo): Command {
       }).child({
         role: 'admin-cli',
       });
-      const database = createDatabase(
-        {
-          url: config.DATABASE_URL,
-          dataDir: config.DATA_DIR,
-          poolMax: 2,
-          statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
-          connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
-          applicationName: 'vitte-admin-cli',
-        },
-        logger,
-      );
+      const app = createApp({ ...config, DB_POOL_MAX: 2 }, { logger, role: 'admin-cli' });
       try {
         // Embedded mode has no separate migrate step: the schema is brought up here like `all` does.
-        if (database.kind === 'pglite') await migrateUp(database.db, logger);
+        if (app.database.kind === 'pglite') await migrateUp(app.db, logger);
         else {
-          const pending = await pendingMigrations(database.db);
+          const pending = await pendingMigrations(app.db);
           if (pending.length) {
             process.stderr.write(
               `database schema is not current (pending: ${pending.join(', ')}); run "vitte migrate up" first\n`,
@@ -149,9 +136,8 @@ export function createAdminCommand(io: AdminCommandIo): Command {
             return 1;
           }
         }
-        const roleToUse =
-          parsed.role ?? ((await new AdminRepository(database.db).count()) === 0 ? 'owner' : 'admin');
-        const accounts = new AdminAccountsService(database.db, new AuditService(database.db, logger), logger);
+        const accounts = app.admin.accounts;
+        const roleToUse = parsed.role ?? ((await accounts.count()) === 0 ? 'owner' : 'admin');
         const created = await accounts.create({ username: parsed.username, password, role: roleToUse });
         process.stdout.write(`created admin account "${created.username}" (role ${created.role})\n`);
         return 0;
@@ -162,7 +148,7 @@ export function createAdminCommand(io: AdminCommandIo): Command {
         }
         throw err;
       } finally {
-        await database.close();
+        await app.close();
       }
     },
   };

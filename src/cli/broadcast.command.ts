@@ -79,8 +79,8 @@ async function run(args: string[], config: Readonly<Config>): Promise<number> {
       case 'pause':
       case 'resume':
       case 'cancel': {
-        const b = await broadcasts[action](parseId(idArg));
-        out(describe(b));
+        const { after } = await broadcasts[action](parseId(idArg));
+        out(describe(after));
         return 0;
       }
       case 'status': {

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAdmin } from '../../src/admin/index.js';
+import { AdminRepository } from '../../src/domain/admin/admin.repository.js';
+import { AuditRepository } from '../../src/domain/admin/audit.repository.js';
 import { type AdminServices, createAdminServices } from '../../src/domain/admin/index.js';
 import { createHttpServer } from '../../src/platform/http.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -23,11 +25,14 @@ describe('admin session lifetime', () => {
   beforeAll(async () => {
     t = await createTestApp({}, { label: 'admin_sessions' });
     admin = createAdminServices({
-      db: t.app.db,
+      tx: t.app.tx,
+      repos: { admin: new AdminRepository(t.app.tx), audit: new AuditRepository(t.app.tx) },
       redis: undefined,
       redisPrefix: t.app.config.REDIS_PREFIX,
       users: t.app.users,
+      subscriptions: t.app.subscriptions,
       settings: t.app.settings,
+      broadcasts: t.app.broadcasts,
       logger: silentLogger,
       metrics: t.app.metrics,
       clock: () => now,

@@ -249,7 +249,7 @@ describe('state changes', () => {
 
     await app.broadcasts.resume(b.id);
     expect(await app.broadcasts.deliver(b.id, u1!, { isLastAttempt: false })).toEqual({ kind: 'sent' });
-    const cancelled = await app.broadcasts.cancel(b.id);
+    const { after: cancelled } = await app.broadcasts.cancel(b.id);
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.finished_at).toBeInstanceOf(Date);
     expect(await app.broadcasts.deliver(b.id, u2!, { isLastAttempt: false })).toMatchObject({
@@ -398,7 +398,8 @@ function recordingService(ratePerSec = 25, kind: 'inline' | 'bullmq' = 'bullmq')
     },
   } as unknown as Pick<JobQueue<Jobs>, 'enqueue' | 'kind'>;
   const service = new BroadcastsService({
-    repo: new BroadcastsRepository(app.db),
+    tx: app.tx,
+    repo: new BroadcastsRepository(app.tx),
     users: app.users,
     sender: undefined,
     queue,
@@ -542,7 +543,8 @@ function serviceWith(
   metrics = new Metrics({ defaultMetrics: false }),
 ) {
   return new BroadcastsService({
-    repo: new BroadcastsRepository(app.db),
+    tx: app.tx,
+    repo: new BroadcastsRepository(app.tx),
     users: app.users,
     sender,
     queue: app.queue,
@@ -566,7 +568,7 @@ describe('delivery claims (a token and a lease)', () => {
   it('refuse a second claimer while the lease holds and let it in once the lease ran out', async () => {
     const [u] = await addUsers(1);
     const b = await running();
-    const repo = new BroadcastsRepository(app.db);
+    const repo = new BroadcastsRepository(app.tx);
     const [first, second] = [randomUUID(), randomUUID()];
     expect(await repo.claim(b.id, u!, first, CLAIM_LEASE_MS)).toMatchObject({ attempts: 1 });
     const held = await deliveryRow(b.id, u!);
@@ -666,7 +668,7 @@ describe('delivery claims (a token and a lease)', () => {
   it('a row held by a dead attempt of a cancelled broadcast is closed once its lease ends, not left open', async () => {
     const [u] = await addUsers(1);
     const b = await running();
-    const repo = new BroadcastsRepository(app.db);
+    const repo = new BroadcastsRepository(app.tx);
     await repo.claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS); // the worker dies holding it
     await app.broadcasts.cancel(b.id);
     const service = serviceWith(heldSender().sender);
@@ -685,7 +687,7 @@ describe('delivery claims (a token and a lease)', () => {
   it('a restart of the in-process queue cancels the held rows of cancelled broadcasts', async () => {
     const [u] = await addUsers(1);
     const b = await running();
-    await new BroadcastsRepository(app.db).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
+    await new BroadcastsRepository(app.tx).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
     await app.broadcasts.cancel(b.id);
     const inline = recordingService(25, 'inline');
     await inline.service.onWorkerStart();
@@ -696,7 +698,7 @@ describe('delivery claims (a token and a lease)', () => {
   it('a restart of the in-process queue voids every claim, held ones included', async () => {
     const [u] = await addUsers(1);
     const b = await running();
-    await new BroadcastsRepository(app.db).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
+    await new BroadcastsRepository(app.tx).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
     const inline = recordingService(25, 'inline');
     await inline.service.onWorkerStart();
     expect(await deliveryRow(b.id, u!)).toMatchObject({
@@ -708,33 +710,32 @@ describe('delivery claims (a token and a lease)', () => {
   });
 });
 
-describe('change hooks (where an admin action writes its audit row)', () => {
+describe("side writes in a change's transaction (where an admin action writes its audit row)", () => {
   const statusOf = async (db: Db, id: number) =>
     (await db.selectFrom('broadcasts').select('status').where('id', '=', id).executeTakeFirstOrThrow())
       .status;
 
   it.skipIf(!has('postgres'))(
-    "run inside the change's transaction: neither is visible outside before both commit",
+    "join the change's transaction: neither is visible outside before both commit",
     async () => {
       const b = await app.broadcasts.create(draft());
       const seen: unknown[] = [];
       const at = new Date(Date.now() + 3_600_000);
-      // Another session (the app's own pool refuses queries from inside a transaction's flow).
+      // Another session, to see what is committed.
       const other = new pg.Client({ connectionString: t.testDb.url });
       await other.connect();
       try {
         const outside = async () =>
           (await other.query<{ status: string }>('select status from broadcasts where id = $1', [b.id]))
             .rows[0]?.status;
-        await app.broadcasts.schedule(b.id, at, {
-          audit: async (trx, before, after) => {
-            seen.push({
-              before: before.status,
-              after: after.status,
-              inside: await statusOf(trx, b.id),
-              outside: await outside(),
-            });
-          },
+        await app.tx.run(async () => {
+          const { before, after } = await app.broadcasts.schedule(b.id, at);
+          seen.push({
+            before: before.status,
+            after: after.status,
+            inside: await statusOf(app.tx.db, b.id),
+            outside: await outside(),
+          });
         });
         expect(seen).toEqual([
           { before: 'draft', after: 'scheduled', inside: 'scheduled', outside: 'draft' },
@@ -748,11 +749,13 @@ describe('change hooks (where an admin action writes its audit row)', () => {
 
   it('roll the change back when they throw, and queue nothing for it', async () => {
     const [u] = await addUsers(1);
-    const fail = async () => {
-      throw new Error('audit log unavailable');
-    };
+    const failing = (change: () => Promise<unknown>) =>
+      app.tx.run(async () => {
+        await change();
+        throw new Error('audit log unavailable');
+      });
     const { service, enqueued } = recordingService();
-    await expect(service.create(draft({ createdBy: 'hook-test' }), { audit: fail })).rejects.toThrow(
+    await expect(failing(() => service.create(draft({ createdBy: 'hook-test' })))).rejects.toThrow(
       'audit log unavailable',
     );
     expect(
@@ -760,18 +763,18 @@ describe('change hooks (where an admin action writes its audit row)', () => {
     ).toEqual([]);
 
     const b = await service.create(draft());
-    await expect(service.start(b.id, { audit: fail })).rejects.toThrow('audit log unavailable');
+    await expect(failing(() => service.start(b.id))).rejects.toThrow('audit log unavailable');
     expect(await statusOf(app.db, b.id)).toBe('draft');
     expect(enqueued).toEqual([]);
 
     const r = await running();
     for (const action of ['pause', 'cancel'] as const) {
-      await expect(service[action](r.id, { audit: fail })).rejects.toThrow('audit log unavailable');
+      await expect(failing(() => service[action](r.id))).rejects.toThrow('audit log unavailable');
       expect(await statusOf(app.db, r.id)).toBe('running');
     }
     expect((await deliveryRow(r.id, u!)).status).toBe('pending');
     await service.pause(r.id);
-    await expect(service.resume(r.id, { audit: fail })).rejects.toThrow('audit log unavailable');
+    await expect(failing(() => service.resume(r.id))).rejects.toThrow('audit log unavailable');
     expect(await statusOf(app.db, r.id)).toBe('paused');
     expect(enqueued).toEqual([]);
   });

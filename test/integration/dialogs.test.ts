@@ -7,7 +7,7 @@ describe('dialogs', () => {
   let repo: DialogsRepository;
   beforeAll(async () => {
     t = await createTestApp({}, { label: 'dialogs' });
-    repo = new DialogsRepository(t.app.db);
+    repo = new DialogsRepository(t.app.tx);
   });
   afterAll(async () => t?.close());
 
@@ -166,7 +166,7 @@ describe('accepting a chat message when its reply cannot be queued', () => {
   it('takes the question back with its quota unit; an earlier question still waits for its answer', async () => {
     const id = 9_200;
     const { user } = await t.app.users.register({ id, first_name: 'J' });
-    const repo = new DialogsRepository(t.app.db);
+    const repo = new DialogsRepository(t.app.tx);
     const dialog = await t.app.dialogs.create(id, 'two questions');
     const earlier = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'earlier' });
     await t.app.queue.close();

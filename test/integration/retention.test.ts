@@ -57,7 +57,7 @@ function service(at?: Date, localeOf: RetentionServiceDeps['localeOf'] = () => '
     },
   } as unknown as Pick<JobQueue<Jobs>, 'enqueue'>;
   const retention = new RetentionService({
-    repo: new RetentionRepository(app.db),
+    repo: new RetentionRepository(app.tx),
     localeOf,
     settings: app.settings,
     users: app.users,

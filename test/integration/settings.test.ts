@@ -47,7 +47,13 @@ describe('settings', () => {
     await t.app.settings.set('quota.period_hours', 12);
     expect(await t.app.settings.get('quota.period_hours')).toBe(12);
     // A second service over the same database sees the new value only after its cache expires or is invalidated.
-    const other = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger, 60_000);
+    const other = new SettingsService(
+      t.app.tx,
+      new SettingsRepository(t.app.tx),
+      t.app.bus,
+      silentLogger,
+      60_000,
+    );
     expect(await other.get('quota.period_hours')).toBe(12);
     await t.app.settings.set('quota.period_hours', 6);
     expect(await other.get('quota.period_hours')).toBe(6);
@@ -56,7 +62,13 @@ describe('settings', () => {
   });
 
   it('serves the cached value, not the database, until an invalidation arrives', async () => {
-    const other = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger, 60_000);
+    const other = new SettingsService(
+      t.app.tx,
+      new SettingsRepository(t.app.tx),
+      t.app.bus,
+      silentLogger,
+      60_000,
+    );
     await t.app.settings.set('llm.model', 'cached-model');
     expect(await other.get('llm.model')).toBe('cached-model');
     // A change behind the service's back (another tool, a restore) is not seen while cached…
@@ -72,7 +84,13 @@ describe('settings', () => {
   });
 
   it('expires cached values after the TTL', async () => {
-    const shortLived = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger, 1);
+    const shortLived = new SettingsService(
+      t.app.tx,
+      new SettingsRepository(t.app.tx),
+      t.app.bus,
+      silentLogger,
+      1,
+    );
     await t.app.settings.set('llm.model', 'before-ttl');
     expect(await shortLived.get('llm.model')).toBe('before-ttl');
     await t.app.db
@@ -105,7 +123,13 @@ describe('settings', () => {
       }
     }
     await t.app.settings.reset('messages.retention_days');
-    const other = new SettingsService(new SlowRepository(t.app.db), t.app.bus, silentLogger, 60_000);
+    const other = new SettingsService(
+      t.app.tx,
+      new SlowRepository(t.app.tx),
+      t.app.bus,
+      silentLogger,
+      60_000,
+    );
     const overlapping = other.get('messages.retention_days');
     await read;
     await t.app.settings.set('messages.retention_days', 45);
@@ -115,12 +139,12 @@ describe('settings', () => {
     await t.app.settings.reset('messages.retention_days');
   });
 
-  it('runs the change hook in the same transaction, with the effective values before and after', async () => {
+  it("joins the caller's transaction: side writes commit with the change, and a failing one rolls it back", async () => {
     const seen: unknown[] = [];
-    await t.app.settings.set('quota.period_hours', 8, async (trx, change) => {
-      seen.push(change);
+    await t.app.tx.run(async () => {
+      seen.push(await t.app.settings.set('quota.period_hours', 8));
       // The write is visible inside the transaction…
-      const row = await trx
+      const row = await t.app.tx.db
         .selectFrom('settings')
         .select('value')
         .where('key', '=', 'quota.period_hours')
@@ -129,37 +153,35 @@ describe('settings', () => {
     });
     expect(seen).toEqual([{ before: 24, after: 8 }, 8]);
 
-    // …and a failing hook rolls it back.
-    const failing = t.app.settings.set('quota.period_hours', 9, async () => {
+    // …and a failing side write rolls it back.
+    const failing = t.app.tx.run(async () => {
+      await t.app.settings.set('quota.period_hours', 9);
       throw new Error('audit down');
     });
     await expect(failing).rejects.toThrow('audit down');
     expect(await t.app.settings.get('quota.period_hours')).toBe(8);
     await expect(
-      t.app.settings.reset('quota.period_hours', async () => {
+      t.app.tx.run(async () => {
+        await t.app.settings.reset('quota.period_hours');
         throw new Error('audit down');
       }),
     ).rejects.toThrow('audit down');
     expect(await t.app.settings.get('quota.period_hours')).toBe(8);
 
-    const resets: unknown[] = [];
-    await t.app.settings.reset('quota.period_hours', async (_trx, change) => {
-      resets.push(change);
-    });
-    expect(resets).toEqual([{ before: 8, after: 24 }]);
+    expect(await t.app.settings.reset('quota.period_hours')).toEqual({ before: 8, after: 24 });
     expect(await t.app.settings.get('quota.period_hours')).toBe(24);
   });
 
   it('inside a transaction, reads go through that transaction', async () => {
-    const cold = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger);
-    await t.app.db.transaction().execute(async (trx) => {
-      await trx
+    const cold = new SettingsService(t.app.tx, new SettingsRepository(t.app.tx), t.app.bus, silentLogger);
+    await t.app.tx.run(async () => {
+      await t.app.tx.db
         .insertInto('settings')
         .values({ key: 'llm.system_prompt', value: JSON.stringify('only inside'), description: null })
         .execute();
       // Only a read on this transaction can see its own uncommitted row.
-      expect(await cold.inTransaction(trx).get('llm.system_prompt')).toBe('only inside');
-      await trx.deleteFrom('settings').where('key', '=', 'llm.system_prompt').execute();
+      expect(await cold.get('llm.system_prompt')).toBe('only inside');
+      await t.app.tx.db.deleteFrom('settings').where('key', '=', 'llm.system_prompt').execute();
     });
     // What the transaction read was not cached for everyone else.
     expect(await cold.get('llm.system_prompt')).toBe(settingDefinitions['llm.system_prompt'].default);
@@ -170,7 +192,7 @@ describe('settings', () => {
       .insertInto('settings')
       .values({ key: 'messages.retention_days', value: JSON.stringify('ninety'), description: null })
       .execute();
-    const fresh = new SettingsService(new SettingsRepository(t.app.db), t.app.bus, silentLogger);
+    const fresh = new SettingsService(t.app.tx, new SettingsRepository(t.app.tx), t.app.bus, silentLogger);
     expect(await fresh.get('messages.retention_days')).toBe(90);
     const listed = await fresh.list();
     expect(listed.find((s) => s.key === 'messages.retention_days')).toMatchObject({

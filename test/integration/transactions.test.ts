@@ -1,47 +1,95 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/platform/db/database.js';
-import { QueryOutsideTransactionError } from '../../src/platform/db/pglite-dialect.js';
+import { createTransactor, type Transactor } from '../../src/platform/db/transactor.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { has } from '../helpers/services.js';
 
 for (const driver of ['pglite', 'postgres'] as const) {
-  describe.skipIf(driver === 'postgres' && !has('postgres'))(`transactions on ${driver}`, () => {
+  describe.skipIf(driver === 'postgres' && !has('postgres'))(`the transactor on ${driver}`, () => {
     let testDb: TestDatabase;
     let database: Database;
+    let tx: Transactor;
+    const logged: string[] = [];
     beforeAll(async () => {
       testDb = await createTestDatabase(`tx_${driver}`, { driver });
       database = testDb.open();
+      const logger = createLogger({ level: 'error', pretty: false });
+      logger.error = ((obj: unknown, msg?: string) => {
+        logged.push(`${msg ?? ''} ${String((obj as { err?: Error }).err?.message ?? '')}`);
+      }) as typeof logger.error;
+      tx = createTransactor(database.db, logger);
       await sql`create table t (n int)`.execute(database.db);
     });
     afterAll(async () => {
       await database?.close();
       await testDb?.drop();
     });
+    const count = async () =>
+      (await sql<{ n: number }>`select count(*)::int as n from t`.execute(tx.db)).rows[0]!.n;
+    const txid = async () =>
+      (await sql<{ id: string }>`select txid_current()::text as id`.execute(tx.db)).rows[0]!.id;
 
-    it("a query on the database from inside a transaction's callback fails at once (it would deadlock on PGlite)", async () => {
-      const db = database.db;
-      const attempt = db.transaction().execute(async (trx) => {
-        await sql`insert into t values (1)`.execute(trx);
-        await sql`select count(*) from t`.execute(db);
+    it('a nested run joins the outer transaction: one transaction, rolled back as one', async () => {
+      await sql`delete from t`.execute(database.db);
+      const ids: string[] = [];
+      const attempt = tx.run(async () => {
+        expect(tx.active).toBe(true);
+        ids.push(await txid());
+        await sql`insert into t values (1)`.execute(tx.db);
+        await tx.run(async () => {
+          ids.push(await txid());
+          // The inner flow sees the outer one's uncommitted row.
+          expect(await count()).toBe(1);
+          await sql`insert into t values (2)`.execute(tx.db);
+        });
+        throw new Error('rolled back');
       });
-      await expect(attempt).rejects.toBeInstanceOf(QueryOutsideTransactionError);
-      // Rolled back, and the database serves the next query.
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from t`.execute(db);
-      expect(rows[0]!.n).toBe(0);
-      // The same holds with transaction settings.
-      await expect(
-        db
-          .transaction()
-          .setIsolationLevel('serializable')
-          .execute(async () => {
-            await sql`select 1`.execute(db);
-          }),
-      ).rejects.toBeInstanceOf(QueryOutsideTransactionError);
+      await expect(attempt).rejects.toThrow('rolled back');
+      expect(ids[0]).toBe(ids[1]);
+      expect(tx.active).toBe(false);
+      expect(await count()).toBe(0);
     });
 
-    it('other flows wait their turn while a transaction is open, and the transaction sees its own writes', async () => {
-      const db = database.db;
+    it('after-commit actions run once the outermost transaction committed, never after a rollback', async () => {
+      await sql`delete from t`.execute(database.db);
+      const seen: string[] = [];
+      await tx.run(async () => {
+        await sql`insert into t values (1)`.execute(tx.db);
+        await tx.run(async () => {
+          await tx.afterCommit(async () => {
+            // Runs outside the finished transaction, on the database, and sees the committed row.
+            expect(tx.active).toBe(false);
+            seen.push(`inner sees ${await count()}`);
+          });
+        });
+        await tx.afterCommit(() => seen.push('outer'));
+        seen.push('body done');
+      });
+      expect(seen).toEqual(['body done', 'inner sees 1', 'outer']);
+
+      await expect(
+        tx.run(async () => {
+          await tx.afterCommit(() => seen.push('never'));
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      expect(seen).not.toContain('never');
+
+      // Outside a transaction it runs at once; a failing action is logged, not thrown (the data is in).
+      await tx.afterCommit(() => seen.push('at once'));
+      expect(seen.at(-1)).toBe('at once');
+      await expect(
+        tx.afterCommit(() => {
+          throw new Error('cache down');
+        }),
+      ).resolves.toBeUndefined();
+      expect(logged.some((l) => l.includes('cache down'))).toBe(true);
+    });
+
+    it('other flows wait their turn or read the committed state; the transaction sees its own writes', async () => {
+      await sql`delete from t`.execute(database.db);
       let release!: () => void;
       const gate = new Promise<void>((r) => {
         release = r;
@@ -50,22 +98,21 @@ for (const driver of ['pglite', 'postgres'] as const) {
       const insertedP = new Promise<void>((r) => {
         inserted = r;
       });
-      const tx = db.transaction().execute(async (trx) => {
-        await sql`delete from t`.execute(trx);
-        await sql`insert into t values (2)`.execute(trx);
+      const inside = tx.run(async () => {
+        await sql`insert into t values (2)`.execute(tx.db);
         inserted();
         await gate;
-        const { rows } = await sql<{ n: number }>`select count(*)::int as n from t`.execute(trx);
-        return rows[0]!.n;
+        return count();
       });
       await insertedP;
-      const outside = sql<{ n: number }>`select count(*)::int as n from t`.execute(db);
+      // A flow of its own: not inside the transaction, so `tx.db` is the database.
+      const outside = count();
       if (driver === 'postgres') {
         // Its own connection: it answers at once, without the uncommitted row.
-        expect((await outside).rows[0]!.n).toBe(0);
+        expect(await outside).toBe(0);
         release();
       } else {
-        // One connection: it waits for the commit, then sees the row (and is not refused).
+        // One connection: it waits for the commit, then sees the row.
         let done = false;
         void outside.then(() => {
           done = true;
@@ -73,15 +120,33 @@ for (const driver of ['pglite', 'postgres'] as const) {
         await new Promise((r) => setTimeout(r, 100));
         expect(done).toBe(false);
         release();
-        expect((await outside).rows[0]!.n).toBe(1);
+        expect(await outside).toBe(1);
       }
-      expect(await tx).toBe(1);
-      // Work started inside a transaction that outlives it is not mistaken for a nested query.
-      let later: Promise<unknown> | undefined;
-      await db.transaction().execute(async () => {
-        later = new Promise((r) => setTimeout(r, 20)).then(() => sql`select 1`.execute(db));
+      expect(await inside).toBe(1);
+    });
+
+    it('work started inside a transaction that outlives it runs on the database', async () => {
+      let later: Promise<number> | undefined;
+      await tx.run(async () => {
+        later = new Promise((r) => setTimeout(r, 20)).then(() => {
+          expect(tx.active).toBe(false);
+          return count();
+        });
       });
-      await expect(later).resolves.toBeDefined();
+      await expect(later).resolves.toBeTypeOf('number');
+    });
+
+    it('many concurrent transactions all commit (no flow waits for itself)', async () => {
+      await sql`delete from t`.execute(database.db);
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          tx.run(async () => {
+            await sql`insert into t values (${i})`.execute(tx.db);
+            await tx.run(() => sql`insert into t values (${i})`.execute(tx.db));
+          }),
+        ),
+      );
+      expect(await count()).toBe(40);
     });
   });
 }

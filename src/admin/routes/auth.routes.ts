@@ -43,10 +43,6 @@ async function signIn(
   // A new session every sign-in; the one the browser had (if any) ends, so a session id never survives it.
   if (req.adminSession) await app.admin.auth.logout(req.adminSession.id);
   setSessionCookie(app, req, reply, signed.token);
-  await app.admin.audit.record(
-    { id: signed.admin.id, username: signed.admin.username, ip: req.ip ?? null },
-    { action: 'auth.login', targetType: 'admin', targetId: signed.admin.id },
-  );
   return signed;
 }
 
@@ -81,9 +77,7 @@ export function authRoutes(app: App) {
     });
 
     f.post('/admin/logout', { config: { adminAccess: 'viewer' } }, async (req, reply) => {
-      const actor = actorOf(req);
-      await app.admin.auth.logout(req.adminSession!.id);
-      await app.admin.audit.record(actor, { action: 'auth.logout', targetType: 'admin', targetId: actor.id });
+      await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
       clearSessionCookie(app, req, reply);
       return reply.redirect('/admin/login', 303);
     });
@@ -106,9 +100,7 @@ export function authRoutes(app: App) {
     });
 
     f.post('/admin/api/logout', { config: { adminAccess: 'viewer' } }, async (req, reply) => {
-      const actor = actorOf(req);
-      await app.admin.auth.logout(req.adminSession!.id);
-      await app.admin.audit.record(actor, { action: 'auth.logout', targetType: 'admin', targetId: actor.id });
+      await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
       clearSessionCookie(app, req, reply);
       return reply.status(204).send();
     });

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { App } from '../../app.js';
-import type { ChangeHook } from '../../domain/broadcasts/broadcasts.service.js';
 import { contentIssues } from '../../domain/broadcasts/broadcasts.validation.js';
 import { parseTelegramHtml } from '../../integrations/telegram/format/telegram-html.js';
 // Audiences arrive unchecked; the broadcasts service validates them and reports each problem.
@@ -85,54 +84,21 @@ export function broadcastsRoutes(app: App) {
 
   const plans = async () => Object.keys(await app.settings.get('plans'));
 
-  /** Change a broadcast's state; its audit row is written in the change's transaction. */
-  const act = async (req: FastifyRequest, id: number, action: Action, at?: Date): Promise<Broadcast> => {
-    const service = app.broadcasts;
-    const audit: ChangeHook = async (trx, before, after) => {
-      await app.admin.audit.record(
-        actorOf(req),
-        {
-          action: `broadcast.${action}`,
-          targetType: 'broadcast',
-          targetId: id,
-          before: { status: before.status, scheduled_at: before.scheduled_at },
-          after: { status: after.status, scheduled_at: after.scheduled_at },
-        },
-        trx,
-      );
-    };
-    return action === 'schedule'
-      ? service.schedule(id, at ?? parse(scheduleBody, req.body).at, { audit })
-      : service[action](id, { audit });
-  };
-
-  const create = async (req: FastifyRequest, input: z.output<typeof createBody>, start: boolean) => {
-    const audit: ChangeHook<undefined> = async (trx, _before, b) => {
-      await app.admin.audit.record(
-        actorOf(req),
-        {
-          action: 'broadcast.create',
-          targetType: 'broadcast',
-          targetId: b.id,
-          after: {
-            text: b.text,
-            photo: b.photo,
-            button_text: b.button_text,
-            button_url: b.button_url,
-            audience: b.audience,
-            status: b.status,
-            scheduled_at: b.scheduled_at,
-          },
-        },
-        trx,
-      );
-    };
-    const b = await app.broadcasts.create(
-      { ...input, audience: input.audience as BroadcastAudience, createdBy: adminOf(req).username },
-      { audit },
+  /** Change a broadcast's state; the admin service writes its audit row in the same transaction. */
+  const act = (req: FastifyRequest, id: number, action: Action, at?: Date): Promise<Broadcast> =>
+    app.admin.broadcasts.act(
+      actorOf(req),
+      id,
+      action,
+      action === 'schedule' ? (at ?? parse(scheduleBody, req.body).at) : undefined,
     );
-    return start ? act(req, b.id, 'start') : b;
-  };
+
+  const create = (req: FastifyRequest, input: z.output<typeof createBody>, start: boolean) =>
+    app.admin.broadcasts.create(
+      actorOf(req),
+      { ...input, audience: input.audience as BroadcastAudience },
+      start,
+    );
 
   const testSend = async (req: FastifyRequest, input: z.output<typeof content>) => {
     const me = adminOf(req);
@@ -141,14 +107,7 @@ export function broadcastsRoutes(app: App) {
         issues: [{ path: 'telegramUserId', message: 'not set (see your profile page)' }],
       });
     }
-    const res = await app.broadcasts.testSend(input, me.telegram_user_id);
-    await app.admin.audit.recordAfter(actorOf(req), {
-      action: 'broadcast.test_send',
-      targetType: 'telegram_user',
-      targetId: me.telegram_user_id,
-      after: { text: input.text, messageId: res.messageId },
-    });
-    return res;
+    return app.admin.broadcasts.testSend(actorOf(req), input, me.telegram_user_id);
   };
 
   const countOf = async (audience: unknown) => {

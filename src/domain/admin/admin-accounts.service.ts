@@ -1,8 +1,8 @@
-import type { Db } from '../../platform/db/database.js';
 import type { AdminRole, AdminUser } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
-import { AdminRepository } from './admin.repository.js';
+import type { AdminRepository } from './admin.repository.js';
 import type { Actor, AuditService } from './audit.service.js';
 import { checkPasswordPolicy, generatePassword, hashPassword, verifyPassword } from './passwords.js';
 
@@ -34,14 +34,11 @@ export type BootstrapResult =
 /** Admin accounts: creation (CLI, first start, owners), roles, disabling, own password and Telegram id. */
 export class AdminAccountsService {
   constructor(
-    private readonly db: Db,
+    private readonly tx: Transactor,
+    private readonly repo: AdminRepository,
     private readonly audit: AuditService,
     private readonly logger: Logger,
   ) {}
-
-  private repo(db: Db = this.db): AdminRepository {
-    return new AdminRepository(db);
-  }
 
   async create(
     input: { username: string; password: string; role: AdminRole },
@@ -50,15 +47,16 @@ export class AdminAccountsService {
     const username = normalizeUsername(input.username);
     checkPasswordPolicy(input.password);
     const passwordHash = await hashPassword(input.password);
-    const created = await this.db.transaction().execute(async (trx) => {
-      const row = await this.repo(trx).insert({ username, passwordHash, role: input.role });
+    const created = await this.tx.run(async () => {
+      const row = await this.repo.insert({ username, passwordHash, role: input.role });
       if (!row) throw new ConflictError(`the username "${username}" is taken`);
       if (actor) {
-        await this.audit.record(
-          actor,
-          { action: 'admin.create', targetType: 'admin', targetId: row.id, after: adminView(row) },
-          trx,
-        );
+        await this.audit.record(actor, {
+          action: 'admin.create',
+          targetType: 'admin',
+          targetId: row.id,
+          after: adminView(row),
+        });
       }
       return row;
     });
@@ -77,12 +75,12 @@ export class AdminAccountsService {
     username?: string | undefined;
     password?: string | undefined;
   }): Promise<BootstrapResult> {
-    if ((await this.repo().count()) > 0) return { kind: 'existing' };
+    if ((await this.repo.count()) > 0) return { kind: 'existing' };
     const username = normalizeUsername(env.username ?? 'admin');
     const generated = env.password ? undefined : generatePassword();
     const password = env.password ?? generated!;
     checkPasswordPolicy(password);
-    const row = await this.repo().insertFirst({
+    const row = await this.repo.insertFirst({
       username,
       passwordHash: await hashPassword(password),
       role: 'owner',
@@ -94,12 +92,17 @@ export class AdminAccountsService {
       : { kind: 'created', username, source: 'env' };
   }
 
+  /** How many accounts exist (the first one the CLI creates is an owner). */
+  count(): Promise<number> {
+    return this.repo.count();
+  }
+
   async list(): Promise<AdminView[]> {
-    return (await this.repo().list()).map(adminView);
+    return (await this.repo.list()).map(adminView);
   }
 
   async get(id: number): Promise<AdminView> {
-    const a = await this.repo().findById(id);
+    const a = await this.repo.findById(id);
     if (!a) throw new NotFoundError(`admin ${id} not found`);
     return adminView(a);
   }
@@ -111,28 +114,23 @@ export class AdminAccountsService {
     actor: Actor,
   ): Promise<AdminView> {
     if (id === actor.id) throw new ValidationError('you cannot change your own role or disable yourself');
-    const after = await this.db.transaction().execute(async (trx) => {
-      const repo = this.repo(trx);
-      const before = await repo.findForUpdate(id);
+    const after = await this.tx.run(async () => {
+      const before = await this.repo.findForUpdate(id);
       if (!before) throw new NotFoundError(`admin ${id} not found`);
       const demotes = before.role === 'owner' && ((patch.role && patch.role !== 'owner') || patch.disabled);
-      if (demotes && !before.disabled_at && (await repo.countActiveOwners()) <= 1) {
+      if (demotes && !before.disabled_at && (await this.repo.countActiveOwners()) <= 1) {
         throw new ValidationError('the last owner cannot be demoted or disabled');
       }
-      const row = await repo.update(id, patch);
+      const row = await this.repo.update(id, patch);
       if (!row) throw new NotFoundError(`admin ${id} not found`);
-      if (patch.disabled) await repo.deleteSessionsOf(id);
-      await this.audit.record(
-        actor,
-        {
-          action: 'admin.update',
-          targetType: 'admin',
-          targetId: id,
-          before: adminView(before),
-          after: adminView(row),
-        },
-        trx,
-      );
+      if (patch.disabled) await this.repo.deleteSessionsOf(id);
+      await this.audit.record(actor, {
+        action: 'admin.update',
+        targetType: 'admin',
+        targetId: id,
+        before: adminView(before),
+        after: adminView(row),
+      });
       return row;
     });
     return adminView(after);
@@ -140,7 +138,7 @@ export class AdminAccountsService {
 
   /** Change the signed-in admin's password; every other session of theirs is signed out. */
   async changePassword(actor: Actor, sessionId: string, current: string, next: string): Promise<void> {
-    const me = await this.repo().findById(actor.id);
+    const me = await this.repo.findById(actor.id);
     if (!me) throw new NotFoundError('account not found');
     if (!(await verifyPassword(me.password_hash, current))) {
       throw new ValidationError('the current password is wrong', {
@@ -149,36 +147,26 @@ export class AdminAccountsService {
     }
     checkPasswordPolicy(next, 'password');
     const passwordHash = await hashPassword(next);
-    await this.db.transaction().execute(async (trx) => {
-      const repo = this.repo(trx);
-      await repo.update(actor.id, { passwordHash });
-      await repo.deleteSessionsOf(actor.id, sessionId);
-      await this.audit.record(
-        actor,
-        { action: 'admin.password', targetType: 'admin', targetId: actor.id },
-        trx,
-      );
+    await this.tx.run(async () => {
+      await this.repo.update(actor.id, { passwordHash });
+      await this.repo.deleteSessionsOf(actor.id, sessionId);
+      await this.audit.record(actor, { action: 'admin.password', targetType: 'admin', targetId: actor.id });
     });
   }
 
   /** Where test broadcasts go: the admin's own Telegram user id. */
   async setTelegramId(actor: Actor, telegramUserId: number | null): Promise<AdminView> {
-    return this.db.transaction().execute(async (trx) => {
-      const repo = this.repo(trx);
-      const before = await repo.findForUpdate(actor.id);
+    return this.tx.run(async () => {
+      const before = await this.repo.findForUpdate(actor.id);
       if (!before) throw new NotFoundError('account not found');
-      const row = (await repo.update(actor.id, { telegramUserId }))!;
-      await this.audit.record(
-        actor,
-        {
-          action: 'admin.telegram_id',
-          targetType: 'admin',
-          targetId: actor.id,
-          before: { telegram_user_id: before.telegram_user_id },
-          after: { telegram_user_id: row.telegram_user_id },
-        },
-        trx,
-      );
+      const row = (await this.repo.update(actor.id, { telegramUserId }))!;
+      await this.audit.record(actor, {
+        action: 'admin.telegram_id',
+        targetType: 'admin',
+        targetId: actor.id,
+        before: { telegram_user_id: before.telegram_user_id },
+        after: { telegram_user_id: row.telegram_user_id },
+      });
       return adminView(row);
     });
   }

@@ -1,10 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AdminSession, AdminUser } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { RateLimiter } from '../../platform/rate-limit.js';
 import { LoginFailedError, LoginThrottledError } from './admin.errors.js';
 import type { AdminRepository } from './admin.repository.js';
+import type { Actor, AuditService } from './audit.service.js';
 import { hashPassword, needsRehash, verifyPassword } from './passwords.js';
 
 export interface AuthPolicy {
@@ -68,7 +70,9 @@ export class AdminAuthService {
   private readonly logins;
 
   constructor(
+    private readonly tx: Transactor,
     private readonly repo: AdminRepository,
+    private readonly audit: AuditService,
     private readonly limiters: { ip: RateLimiter; username: RateLimiter },
     private readonly logger: Logger,
     metrics: Metrics,
@@ -123,20 +127,25 @@ export class AdminAuthService {
 
     // Only failures stay counted: the address gets this attempt back, the account starts over.
     await Promise.all([this.limiters.ip.giveBack(ipKey), this.limiters.username.clear(username)]);
-    await this.repo.recordSuccess(
-      admin.id,
-      needsRehash(admin.password_hash) ? await hashPassword(input.password) : undefined,
-    );
+    const rehashed = needsRehash(admin.password_hash) ? await hashPassword(input.password) : undefined;
     const token = randomBytes(32).toString('base64url');
     const now = this.now();
-    const session = await this.repo.insertSession({
-      id: sessionIdOf(token),
-      adminUserId: admin.id,
-      csrfToken: randomBytes(32).toString('base64url'),
-      ip: input.ip,
-      userAgent: input.userAgent?.slice(0, 300) ?? null,
-      createdAt: new Date(now),
-      expiresAt: new Date(now + this.policy.sessionTtlMs),
+    const session = await this.tx.run(async () => {
+      await this.repo.recordSuccess(admin.id, rehashed);
+      const created = await this.repo.insertSession({
+        id: sessionIdOf(token),
+        adminUserId: admin.id,
+        csrfToken: randomBytes(32).toString('base64url'),
+        ip: input.ip,
+        userAgent: input.userAgent?.slice(0, 300) ?? null,
+        createdAt: new Date(now),
+        expiresAt: new Date(now + this.policy.sessionTtlMs),
+      });
+      await this.audit.record(
+        { id: admin.id, username: admin.username, ip: input.ip },
+        { action: 'auth.login', targetType: 'admin', targetId: admin.id },
+      );
+      return created;
     });
     this.logins.inc({ result: 'success' });
     this.logger.info({ ...log, role: admin.role }, 'admin signed in');
@@ -168,8 +177,13 @@ export class AdminAuthService {
     return found;
   }
 
-  async logout(sessionId: string): Promise<void> {
-    await this.repo.deleteSession(sessionId);
+  /** End a session; signing out (an `actor`) is audited, a session replaced at sign-in is not. */
+  logout(sessionId: string, actor?: Actor): Promise<void> {
+    return this.tx.run(async () => {
+      await this.repo.deleteSession(sessionId);
+      if (actor)
+        await this.audit.record(actor, { action: 'auth.logout', targetType: 'admin', targetId: actor.id });
+    });
   }
 
   private dummy(): Promise<string> {

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { AdminRole, AdminSession, AdminUser } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 
 export interface NewAdmin {
   username: string;
@@ -24,7 +25,12 @@ export interface SessionRow {
 
 /** Admin accounts and their sessions. */
 export class AdminRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   async count(): Promise<number> {
     const row = await this.db

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { AdminAuditEntry } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 
 export interface NewAuditEntry {
   adminUserId: number | null;
@@ -22,7 +23,12 @@ export interface AuditQuery {
 }
 
 export class AuditRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   insert(e: NewAuditEntry): Promise<AdminAuditEntry> {
     return this.db

@@ -1,7 +1,6 @@
-import type { Db } from '../../platform/db/database.js';
 import type { AdminAuditEntry } from '../../platform/db/schema.js';
 import type { Logger } from '../../platform/logger.js';
-import { type AuditQuery, AuditRepository } from './audit.repository.js';
+import type { AuditQuery, AuditRepository } from './audit.repository.js';
 
 /** Who is acting: the signed-in admin and where the request came from. */
 export interface Actor {
@@ -22,13 +21,13 @@ export interface AuditChange {
 /** The admin audit log: one row for every mutating action (who, what, when, before/after). */
 export class AuditService {
   constructor(
-    private readonly db: Db,
+    private readonly repo: AuditRepository,
     private readonly logger: Logger,
   ) {}
 
-  /** Write the row with `db` (pass a transaction to commit it together with the change). */
-  async record(actor: Actor, change: AuditChange, db: Db = this.db): Promise<AdminAuditEntry> {
-    const entry = await new AuditRepository(db).insert({
+  /** Write the row; inside a transaction it commits (or rolls back) with the change. */
+  async record(actor: Actor, change: AuditChange): Promise<AdminAuditEntry> {
+    const entry = await this.repo.insert({
       adminUserId: actor.id,
       adminUsername: actor.username,
       ip: actor.ip,
@@ -60,11 +59,11 @@ export class AuditService {
 
   /** For a row written before its change was attempted: the change then failed with `status`. */
   async markFailed(id: number, status: number): Promise<void> {
-    await new AuditRepository(this.db).addToAfter(id, { failedWithStatus: status });
+    await this.repo.addToAfter(id, { failedWithStatus: status });
     this.logger.info({ auditId: id, status }, 'admin action failed after its audit row');
   }
 
   list(q: AuditQuery): Promise<AdminAuditEntry[]> {
-    return new AuditRepository(this.db).list(q);
+    return this.repo.list(q);
   }
 }

@@ -1,14 +1,18 @@
-import type { Db } from '../../platform/db/database.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import { createRateLimiter } from '../../platform/rate-limit.js';
 import type { Redis } from '../../platform/redis.js';
+import type { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import type { SettingsService } from '../settings/settings.service.js';
+import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import type { UsersService } from '../users/users.service.js';
-import { AdminRepository } from './admin.repository.js';
+import type { AdminRepository } from './admin.repository.js';
 import { AdminAccountsService } from './admin-accounts.service.js';
 import { AdminAuthService, type AuthPolicy, DEFAULT_AUTH_POLICY } from './admin-auth.service.js';
+import type { AuditRepository } from './audit.repository.js';
 import { AuditService } from './audit.service.js';
+import { BroadcastAdminService } from './broadcast-admin.service.js';
 import { SettingsAdminService } from './settings-admin.service.js';
 import { UserAdminService } from './user-admin.service.js';
 
@@ -19,6 +23,7 @@ export type { ActiveSession, SignedIn } from './admin-auth.service.js';
 export { AdminAuthService, safeEqual } from './admin-auth.service.js';
 export type { Actor, AuditChange } from './audit.service.js';
 export { AuditService } from './audit.service.js';
+export { type BroadcastAction, BroadcastAdminService } from './broadcast-admin.service.js';
 export { SettingsAdminService } from './settings-admin.service.js';
 export { UserAdminService } from './user-admin.service.js';
 
@@ -29,14 +34,18 @@ export interface AdminServices {
   audit: AuditService;
   users: UserAdminService;
   settings: SettingsAdminService;
+  broadcasts: BroadcastAdminService;
 }
 
 export interface AdminServicesDeps {
-  db: Db;
+  tx: Transactor;
+  repos: { admin: AdminRepository; audit: AuditRepository };
   redis: Redis | undefined;
   redisPrefix: string;
   users: UsersService;
+  subscriptions: SubscriptionsService;
   settings: SettingsService;
+  broadcasts: BroadcastsService;
   logger: Logger;
   metrics: Metrics;
   policy?: Partial<AuthPolicy>;
@@ -58,19 +67,22 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
       points,
       durationS: window,
     });
-  const audit = new AuditService(deps.db, logger);
+  const audit = new AuditService(deps.repos.audit, logger);
   return {
     audit,
     auth: new AdminAuthService(
-      new AdminRepository(deps.db),
+      deps.tx,
+      deps.repos.admin,
+      audit,
       { ip: limiter('ip', limits.perIp), username: limiter('user', limits.perUsername) },
       logger,
       deps.metrics,
       policy,
       deps.clock,
     ),
-    accounts: new AdminAccountsService(deps.db, audit, logger),
-    users: new UserAdminService(deps.db, deps.users, deps.settings, audit, logger),
-    settings: new SettingsAdminService(deps.settings, audit),
+    accounts: new AdminAccountsService(deps.tx, deps.repos.admin, audit, logger),
+    users: new UserAdminService(deps.tx, deps.users, deps.subscriptions, audit),
+    settings: new SettingsAdminService(deps.tx, deps.settings, audit),
+    broadcasts: new BroadcastAdminService(deps.tx, deps.broadcasts, audit),
   };
 }

@@ -1,5 +1,6 @@
+import type { Transactor } from '../../platform/db/transactor.js';
 import type { SettingKey, SettingValue } from '../settings/settings.definitions.js';
-import type { SettingChangeHook, SettingsService } from '../settings/settings.service.js';
+import type { SettingsService } from '../settings/settings.service.js';
 import type { Actor, AuditService } from './audit.service.js';
 
 /**
@@ -8,21 +9,35 @@ import type { Actor, AuditService } from './audit.service.js';
  */
 export class SettingsAdminService {
   constructor(
+    private readonly tx: Transactor,
     private readonly settings: SettingsService,
     private readonly audit: AuditService,
   ) {}
 
-  private audited(actor: Actor, action: string, key: SettingKey): SettingChangeHook {
-    return async (trx, { before, after }) => {
-      await this.audit.record(actor, { action, targetType: 'setting', targetId: key, before, after }, trx);
-    };
-  }
-
   set<K extends SettingKey>(actor: Actor, key: K, value: unknown): Promise<SettingValue<K>> {
-    return this.settings.set(key, value, this.audited(actor, 'setting.update', key));
+    return this.tx.run(async () => {
+      const { before, after } = await this.settings.set(key, value);
+      await this.audit.record(actor, {
+        action: 'setting.update',
+        targetType: 'setting',
+        targetId: key,
+        before,
+        after,
+      });
+      return after;
+    });
   }
 
   reset(actor: Actor, key: SettingKey): Promise<void> {
-    return this.settings.reset(key, this.audited(actor, 'setting.reset', key));
+    return this.tx.run(async () => {
+      const { before, after } = await this.settings.reset(key);
+      await this.audit.record(actor, {
+        action: 'setting.reset',
+        targetType: 'setting',
+        targetId: key,
+        before,
+        after,
+      });
+    });
   }
 }

@@ -1,10 +1,8 @@
-import type { Db } from '../../platform/db/database.js';
 import type { Subscription, User } from '../../platform/db/schema.js';
-import type { Logger } from '../../platform/logger.js';
-import type { SettingsService } from '../settings/settings.service.js';
-import { SubscriptionsRepository } from '../subscriptions/subscriptions.repository.js';
-import { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
-import type { UserChangeHook, UsersService } from '../users/users.service.js';
+import type { Transactor } from '../../platform/db/transactor.js';
+import type { Change } from '../change.js';
+import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
+import type { UsersService } from '../users/users.service.js';
 import type { Actor, AuditService } from './audit.service.js';
 
 /** The fields of a user worth keeping in the audit log for a change. */
@@ -29,70 +27,73 @@ function subAudit(s: Subscription) {
  */
 export class UserAdminService {
   constructor(
-    private readonly db: Db,
+    private readonly tx: Transactor,
     private readonly users: UsersService,
-    private readonly settings: SettingsService,
+    private readonly subscriptions: SubscriptionsService,
     private readonly audit: AuditService,
-    private readonly logger: Logger,
   ) {}
 
-  private audited(actor: Actor, action: string, id: number): UserChangeHook {
-    return async (trx, { before, after }) => {
-      await this.audit.record(
-        actor,
-        { action, targetType: 'user', targetId: id, before: userAudit(before), after: userAudit(after) },
-        trx,
-      );
-    };
+  /** Run a change of the user row and write its audit row in the same transaction. */
+  private userChange(
+    actor: Actor,
+    action: string,
+    id: number,
+    change: () => Promise<Change<User>>,
+  ): Promise<User> {
+    return this.tx.run(async () => {
+      const { before, after } = await change();
+      await this.audit.record(actor, {
+        action,
+        targetType: 'user',
+        targetId: id,
+        before: userAudit(before),
+        after: userAudit(after),
+      });
+      return after;
+    });
   }
 
   ban(actor: Actor, id: number, reason: string | null): Promise<User> {
-    return this.users.ban(id, reason, this.audited(actor, 'user.ban', id));
+    return this.userChange(actor, 'user.ban', id, () => this.users.ban(id, reason));
   }
 
   unban(actor: Actor, id: number): Promise<User> {
-    return this.users.unban(id, this.audited(actor, 'user.unban', id));
+    return this.userChange(actor, 'user.unban', id, () => this.users.unban(id));
   }
 
   setAdmin(actor: Actor, id: number, isAdmin: boolean): Promise<User> {
-    return this.users.setAdmin(
-      id,
-      isAdmin,
-      this.audited(actor, isAdmin ? 'user.make_admin' : 'user.revoke_admin', id),
+    return this.userChange(actor, isAdmin ? 'user.make_admin' : 'user.revoke_admin', id, () =>
+      this.users.setAdmin(id, isAdmin),
     );
   }
 
   grantPlan(actor: Actor, id: number, plan: string, until: Date | null): Promise<Subscription> {
-    return this.withSubscriptions(actor, 'user.grant_plan', id, (subs) => subs.grantPlan(id, plan, until));
+    return this.subscriptionChange(actor, 'user.grant_plan', id, () =>
+      this.subscriptions.grantPlan(id, plan, until),
+    );
   }
 
   resetQuota(actor: Actor, id: number): Promise<Subscription> {
-    return this.withSubscriptions(actor, 'user.reset_quota', id, (subs) => subs.resetQuota(id));
+    return this.subscriptionChange(actor, 'user.reset_quota', id, () => this.subscriptions.resetQuota(id));
   }
 
-  /**
-   * The subscription rules stay in SubscriptionsService; it runs here on the transaction, settings
-   * included, so no query waits for a connection the transaction holds (PGlite has only one).
-   */
-  private withSubscriptions(
+  /** The subscription rules stay in SubscriptionsService; the row is locked before it is read. */
+  private subscriptionChange(
     actor: Actor,
     action: string,
     id: number,
-    change: (subs: SubscriptionsService) => Promise<Subscription>,
+    change: () => Promise<Subscription>,
   ): Promise<Subscription> {
-    return this.db.transaction().execute(async (trx) => {
-      const subs = new SubscriptionsService(
-        new SubscriptionsRepository(trx),
-        this.settings.inTransaction(trx),
-        this.logger,
-      );
-      const before = await subs.get(id);
-      const after = await change(subs);
-      await this.audit.record(
-        actor,
-        { action, targetType: 'user', targetId: id, before: subAudit(before), after: subAudit(after) },
-        trx,
-      );
+    return this.tx.run(async () => {
+      const before = await this.subscriptions.getForUpdate(id);
+      const after = await change();
+      await this.audit.record(actor, {
+        action,
+        targetType: 'user',
+        targetId: id,
+        before: subAudit(before),
+        after: subAudit(after),
+      });
       return after;
     });
   }

@@ -8,6 +8,7 @@ import type {
   DB,
   DeliveryStatus,
 } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 
 export type DeliveryCounts = Record<DeliveryStatus, number>;
 
@@ -37,7 +38,12 @@ export interface DeliveryState {
 const OPEN_DELIVERY: DeliveryStatus[] = ['pending', 'sending'];
 
 export class BroadcastsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   insert(values: Insertable<BroadcastsTable>): Promise<Broadcast> {
     return this.db.insertInto('broadcasts').values(values).returningAll().executeTakeFirstOrThrow();
@@ -66,11 +72,6 @@ export class BroadcastsRepository {
       .where('status', 'in', [...from])
       .returningAll()
       .executeTakeFirst();
-  }
-
-  /** Run `fn` in one transaction, with a repository (and the transaction itself) bound to it. */
-  inTransaction<T>(fn: (repo: BroadcastsRepository, trx: Db) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(new BroadcastsRepository(trx), trx));
   }
 
   /** The row, locked until the transaction ends: changes wait for a materialization in flight, and it for them. */
@@ -107,25 +108,21 @@ export class BroadcastsRepository {
    * Returns undefined when the broadcast is no longer running or paused.
    */
   materialize(id: number): Promise<{ total: number; status: BroadcastStatus } | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const b = await trx
+    return this.tx.run(async () => {
+      const b = await this.db
         .selectFrom('broadcasts')
         .select(['status', 'audience'])
         .where('id', '=', id)
         .forUpdate()
         .executeTakeFirst();
       if (!b || (b.status !== 'running' && b.status !== 'paused')) return undefined;
-      await trx
+      await this.db
         .insertInto('broadcast_deliveries')
         .columns(['broadcast_id', 'user_id'])
-        .expression(
-          new BroadcastsRepository(trx)
-            .audience(b.audience)
-            .select([sql<number>`${id}::bigint`.as('broadcast_id'), 'u.id']),
-        )
+        .expression(this.audience(b.audience).select([sql<number>`${id}::bigint`.as('broadcast_id'), 'u.id']))
         .onConflict((oc) => oc.doNothing())
         .execute();
-      const row = await trx
+      const row = await this.db
         .updateTable('broadcasts')
         .set({
           total_recipients: sql`(select count(*) from broadcast_deliveries where broadcast_id = ${id}::bigint)`,

@@ -1,5 +1,5 @@
-import type { Db } from '../../platform/db/database.js';
 import type { Broadcast, BroadcastAudience, BroadcastStatus } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import {
   ConflictError,
   NotFoundError,
@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { JobQueue } from '../../platform/queue/index.js';
+import type { Change } from '../change.js';
 import type { Jobs } from '../jobs.js';
 import { BroadcastDelivery, toOutgoing } from './broadcast-delivery.js';
 import type { BroadcastsRepository, DeliveryCounts } from './broadcasts.repository.js';
@@ -30,18 +31,8 @@ export interface CreateBroadcastInput extends BroadcastContentInput {
 
 export type BroadcastProgress = DeliveryCounts & { total: number };
 
-/**
- * Runs inside the transaction of a change, after it: whatever it writes with `trx` (an admin's
- * audit row) commits with the change, and when it throws the change is rolled back. `before` is
- * the row as the change found it (locked), undefined for a new broadcast.
- */
-export type ChangeHook<Before = Broadcast> = (trx: Db, before: Before, after: Broadcast) => Promise<void>;
-
-export interface ChangeOptions<Before = Broadcast> {
-  audit?: ChangeHook<Before> | undefined;
-}
-
 export interface BroadcastsServiceDeps {
+  tx: Transactor;
   repo: BroadcastsRepository;
   users: { markBotBlocked(id: number): Promise<boolean> };
   /** Undefined without BOT_TOKEN: then broadcasts can be managed but not delivered. */
@@ -104,7 +95,7 @@ export class BroadcastsService {
   }
 
   /** Validate and save a draft (or a scheduled broadcast). Throws ValidationError listing every problem. */
-  async create(input: CreateBroadcastInput, opts: ChangeOptions<undefined> = {}): Promise<Broadcast> {
+  async create(input: CreateBroadcastInput): Promise<Broadcast> {
     const { issues, content } = contentIssues(input);
     const audience = audienceIssues(input.audience);
     issues.push(...audience.issues);
@@ -117,19 +108,15 @@ export class BroadcastsService {
     const createdBy = input.createdBy?.trim();
     if (!createdBy) issues.push({ path: 'createdBy', message: 'is required' });
     throwIfIssues(issues, 'broadcast');
-    const b = await this.d.repo.inTransaction(async (repo, trx) => {
-      const created = await repo.insert({
-        text: content.text,
-        photo: content.photo,
-        button_text: content.button?.text ?? null,
-        button_url: content.button?.url ?? null,
-        audience: JSON.stringify(audience.audience),
-        status: at ? 'scheduled' : 'draft',
-        scheduled_at: at,
-        created_by: createdBy.slice(0, 200),
-      });
-      await opts.audit?.(trx, undefined, created);
-      return created;
+    const b = await this.d.repo.insert({
+      text: content.text,
+      photo: content.photo,
+      button_text: content.button?.text ?? null,
+      button_url: content.button?.url ?? null,
+      audience: JSON.stringify(audience.audience),
+      status: at ? 'scheduled' : 'draft',
+      scheduled_at: at,
+      created_by: createdBy.slice(0, 200),
     });
     this.d.logger.info(
       { broadcastId: b.id, status: b.status, audience: b.audience, scheduledAt: at, createdBy },
@@ -164,13 +151,15 @@ export class BroadcastsService {
   }
 
   /** Start now: recipients are chosen when the start job runs. */
-  async start(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
-    const b = await this.move(id, 'start', { status: 'running', started_at: new Date() }, opts);
-    await this.enqueueStart(id);
-    return b;
+  async start(id: number): Promise<Change<Broadcast>> {
+    const change = await this.move(id, 'start', { status: 'running', started_at: new Date() });
+    // A start job that is lost (Redis down) is queued again by broadcast.tick: it starts every
+    // running broadcast that has no delivery rows yet.
+    await this.d.tx.afterCommit(() => this.enqueueStart(id));
+    return change;
   }
 
-  async schedule(id: number, at: Date, opts: ChangeOptions = {}): Promise<Broadcast> {
+  async schedule(id: number, at: Date): Promise<Change<Broadcast>> {
     if (!(at instanceof Date) || !Number.isFinite(at.getTime())) {
       throw new ValidationError('invalid schedule', {
         issues: [{ path: 'scheduledAt', message: 'must be a date' }],
@@ -181,24 +170,25 @@ export class BroadcastsService {
         issues: [{ path: 'scheduledAt', message: 'must be in the future' }],
       });
     }
-    return this.move(id, 'schedule', { status: 'scheduled', scheduled_at: at }, opts);
+    return this.move(id, 'schedule', { status: 'scheduled', scheduled_at: at });
   }
 
   /** Deliveries not yet sent stay pending; the ones in flight finish. */
-  pause(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
-    return this.move(id, 'pause', { status: 'paused' }, opts);
+  pause(id: number): Promise<Change<Broadcast>> {
+    return this.move(id, 'pause', { status: 'paused' });
   }
 
-  async resume(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
-    const b = await this.move(id, 'resume', { status: 'running' }, opts);
-    await this.feed(id);
-    return b;
+  async resume(id: number): Promise<Change<Broadcast>> {
+    const change = await this.move(id, 'resume', { status: 'running' });
+    // What a lost feed would have queued, broadcast.tick queues within a minute.
+    await this.d.tx.afterCommit(() => this.feed(id));
+    return change;
   }
 
   /** Deliveries not yet sent become cancelled; the ones in flight finish. */
-  cancel(id: number, opts: ChangeOptions = {}): Promise<Broadcast> {
-    return this.move(id, 'cancel', { status: 'cancelled', finished_at: new Date() }, opts, (repo) =>
-      repo.closeUnheld(id, undefined, 'broadcast cancelled'),
+  cancel(id: number): Promise<Change<Broadcast>> {
+    return this.move(id, 'cancel', { status: 'cancelled', finished_at: new Date() }, () =>
+      this.d.repo.closeUnheld(id, undefined, 'broadcast cancelled'),
     );
   }
 
@@ -327,19 +317,18 @@ export class BroadcastsService {
   }
 
   /**
-   * One state change in one transaction: lock the row, check the action is allowed from its status,
-   * apply the patch and `alsoDo`, then the caller's hook. Jobs are queued by the callers after the
-   * commit, so a rolled-back change queues nothing.
+   * One state change in one transaction (the caller's, when it has one — e.g. with an audit row):
+   * lock the row, check the action is allowed from its status, apply the patch and `alsoDo`. Jobs
+   * are queued by the callers after the commit, so a rolled-back change queues nothing.
    */
   private async move(
     id: number,
     action: keyof typeof ALLOWED,
     patch: Parameters<BroadcastsRepository['transition']>[2] & { status: BroadcastStatus },
-    opts: ChangeOptions,
-    alsoDo?: (repo: BroadcastsRepository) => Promise<void>,
-  ): Promise<Broadcast> {
-    const { before, after } = await this.d.repo.inTransaction(async (repo, trx) => {
-      const before = await repo.findForUpdate(id);
+    alsoDo?: () => Promise<void>,
+  ): Promise<Change<Broadcast>> {
+    const change = await this.d.tx.run(async () => {
+      const before = await this.d.repo.findForUpdate(id);
       if (!before) throw new NotFoundError(`broadcast ${id} not found`);
       const allowed: readonly BroadcastStatus[] = ALLOWED[action];
       if (!allowed.includes(before.status)) {
@@ -348,14 +337,13 @@ export class BroadcastsService {
           action,
         });
       }
-      const after = await repo.transition(id, allowed, patch);
+      const after = await this.d.repo.transition(id, allowed, patch);
       if (!after) throw new Error(`broadcast ${id} changed under its row lock`);
-      await alsoDo?.(repo);
-      await opts.audit?.(trx, before, after);
+      await alsoDo?.();
       return { before, after };
     });
-    this.logChange(id, before.status, after.status);
-    return after;
+    await this.d.tx.afterCommit(() => this.logChange(id, change.before.status, change.after.status));
+    return change;
   }
 
   private logChange(id: number, from: BroadcastStatus, to: BroadcastStatus): void {

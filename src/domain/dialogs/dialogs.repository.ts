@@ -1,6 +1,7 @@
 import { type ExpressionBuilder, sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { DB, Dialog, Message, MessageRole } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 
 export interface DialogSummary extends Dialog {
   message_count: number;
@@ -26,7 +27,12 @@ const leaseFree = (eb: ExpressionBuilder<DB, 'dialogs'>) =>
   eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]);
 
 export class DialogsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   /** Serializes dialog changes of one user inside a transaction (one active dialog at a time). */
   async lockUser(userId: number): Promise<void> {
@@ -162,8 +168,8 @@ export class DialogsRepository {
    * undefined when it was lost (another job answers).
    */
   storeAnswer(m: NewMessage, upToId: number, token: string): Promise<Message | undefined> {
-    return this.db.transaction().execute(async (trx) => {
-      const held = await trx
+    return this.tx.run(async () => {
+      const held = await this.db
         .selectFrom('dialogs')
         .select('id')
         .where('id', '=', m.dialogId)
@@ -171,7 +177,7 @@ export class DialogsRepository {
         .forUpdate()
         .executeTakeFirst();
       if (!held) return undefined;
-      return new DialogsRepository(trx).insertWithBookkeeping(m, {
+      return this.insertWithBookkeeping(m, {
         answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})`,
         pending_answer_id: sql`(select id from m)`,
       });

@@ -1,8 +1,8 @@
-import type { Db } from '../../platform/db/database.js';
 import type { Dialog } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
-import { type DialogScope, type DialogSummary, DialogsRepository } from './dialogs.repository.js';
+import type { DialogScope, DialogSummary, DialogsRepository } from './dialogs.repository.js';
 
 export type { DialogScope };
 
@@ -28,7 +28,7 @@ export function cleanTitle(title: string): string {
  */
 export class DialogsService {
   constructor(
-    private readonly db: Db,
+    private readonly tx: Transactor,
     private readonly repo: DialogsRepository,
     private readonly logger: Logger,
   ) {}
@@ -50,11 +50,10 @@ export class DialogsService {
   /** Start a new dialog and make it the active one. */
   async create(owner: DialogOwner, title: string): Promise<Dialog> {
     const scope = scopeOf(owner);
-    const dialog = await this.db.transaction().execute(async (trx) => {
-      const repo = new DialogsRepository(trx);
-      await repo.lockUser(scope.userId);
-      await repo.deactivateAll(scope);
-      return repo.insert(scope, cleanTitle(title) || 'Dialog');
+    const dialog = await this.tx.run(async () => {
+      await this.repo.lockUser(scope.userId);
+      await this.repo.deactivateAll(scope);
+      return this.repo.insert(scope, cleanTitle(title) || 'Dialog');
     });
     this.logger.info({ ...scope, dialogId: dialog.id }, 'dialog created');
     return dialog;
@@ -75,11 +74,10 @@ export class DialogsService {
   async switchTo(owner: DialogOwner, dialogId: number): Promise<Dialog> {
     const scope = scopeOf(owner);
     await this.owned(scope, dialogId);
-    return this.db.transaction().execute(async (trx) => {
-      const repo = new DialogsRepository(trx);
-      await repo.lockUser(scope.userId);
-      await repo.deactivateAll(scope);
-      return repo.activate(dialogId);
+    return this.tx.run(async () => {
+      await this.repo.lockUser(scope.userId);
+      await this.repo.deactivateAll(scope);
+      return this.repo.activate(dialogId);
     });
   }
 
@@ -87,13 +85,12 @@ export class DialogsService {
   async delete(owner: DialogOwner, dialogId: number): Promise<void> {
     const scope = scopeOf(owner);
     const dialog = await this.owned(scope, dialogId);
-    await this.db.transaction().execute(async (trx) => {
-      const repo = new DialogsRepository(trx);
-      await repo.lockUser(scope.userId);
-      await repo.delete(dialogId);
+    await this.tx.run(async () => {
+      await this.repo.lockUser(scope.userId);
+      await this.repo.delete(dialogId);
       if (dialog.is_active) {
-        const next = await repo.mostRecent(scope);
-        if (next) await repo.activate(next.id);
+        const next = await this.repo.mostRecent(scope);
+        if (next) await this.repo.activate(next.id);
       }
     });
     this.logger.info({ ...scope, dialogId }, 'dialog deleted');

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 
 export const RETENTION_KIND = 'retention';
 
@@ -12,7 +13,12 @@ export interface DueReminder {
 }
 
 export class RetentionRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   /**
    * Users who may get a reminder now, keyset-paginated by id: not banned, not bot-blocked,

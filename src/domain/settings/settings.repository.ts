@@ -1,12 +1,13 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 
 export class SettingsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
 
-  /** Run `fn` in one transaction, with a repository (and the transaction itself) bound to it. */
-  transaction<T>(fn: (repo: SettingsRepository, trx: Db) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => fn(new SettingsRepository(trx), trx));
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
   }
 
   /**

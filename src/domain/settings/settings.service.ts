@@ -1,5 +1,5 @@
 import type { InvalidationBus } from '../../platform/cache.js';
-import type { Db } from '../../platform/db/database.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import { ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import {
@@ -8,7 +8,7 @@ import {
   type SettingValue,
   settingDefinitions,
 } from './settings.definitions.js';
-import { SettingsRepository } from './settings.repository.js';
+import type { SettingsRepository } from './settings.repository.js';
 
 export interface SettingView {
   key: SettingKey;
@@ -17,11 +17,11 @@ export interface SettingView {
   isDefault: boolean;
 }
 
-/**
- * Runs inside the transaction that changes a setting, with the effective values (the default
- * when nothing valid is stored): e.g. to write the audit row that must commit with the change.
- */
-export type SettingChangeHook = (trx: Db, change: { before: unknown; after: unknown }) => Promise<void>;
+/** A setting's effective value (the default when nothing valid is stored) before and after a change. */
+export interface SettingChange<V> {
+  before: unknown;
+  after: V;
+}
 
 interface CacheState {
   entries: Map<SettingKey, { value: unknown; expiresAt: number }>;
@@ -34,29 +34,16 @@ interface CacheState {
  * process at once and every other process through the invalidation bus.
  */
 export class SettingsService {
-  private readonly state: CacheState;
-  private readonly transactionView: boolean;
+  private readonly state: CacheState = { entries: new Map(), generation: 0 };
 
   constructor(
+    private readonly tx: Transactor,
     private readonly repo: SettingsRepository,
     private readonly bus: InvalidationBus,
     private readonly logger: Logger,
     private readonly ttlMs = 30_000,
-    /** Only for `inTransaction`: the cache of the service the view was made from. */
-    shared?: CacheState,
   ) {
-    this.transactionView = shared !== undefined;
-    this.state = shared ?? { entries: new Map(), generation: 0 };
-    if (!shared) bus.subscribe('settings', (key) => this.invalidate(isSettingKey(key) ? key : undefined));
-  }
-
-  /**
-   * The same settings for code running inside the open transaction `trx`: cached values as usual,
-   * misses read on `trx` itself. A read on another connection would wait for the one the
-   * transaction holds — forever on PGlite, which has a single connection.
-   */
-  inTransaction(trx: Db): SettingsService {
-    return new SettingsService(new SettingsRepository(trx), this.bus, this.logger, this.ttlMs, this.state);
+    bus.subscribe('settings', (key) => this.invalidate(isSettingKey(key) ? key : undefined));
   }
 
   async get<K extends SettingKey>(key: K): Promise<SettingValue<K>> {
@@ -65,51 +52,48 @@ export class SettingsService {
     const generation = this.state.generation;
     const value = this.parseStored(key, await this.repo.find(key));
     // Not cached when a write was announced meanwhile (the value read may predate it), nor when read
-    // inside a transaction (which may itself be changing it).
-    if (!this.transactionView && generation === this.state.generation) {
+    // inside a transaction (which may itself be changing it, and may roll back).
+    if (!this.tx.active && generation === this.state.generation) {
       this.state.entries.set(key, { value, expiresAt: Date.now() + this.ttlMs });
     }
     return value;
   }
 
   /**
-   * Validate and store a value; `within` runs in the same transaction. Throws ValidationError with
-   * the field problems.
+   * Validate and store a value, in the caller's transaction when there is one. Throws
+   * ValidationError with the field problems.
    */
-  async set<K extends SettingKey>(
-    key: K,
-    value: unknown,
-    within?: SettingChangeHook,
-  ): Promise<SettingValue<K>> {
+  async set<K extends SettingKey>(key: K, value: unknown): Promise<SettingChange<SettingValue<K>>> {
     const parsed = this.validate(key, value);
-    await this.change(key, within, parsed, (repo) =>
-      repo.upsert(key, parsed, settingDefinitions[key].description),
+    const before = await this.change(key, () =>
+      this.repo.upsert(key, parsed, settingDefinitions[key].description),
     );
     this.logger.info({ setting: key }, 'setting changed');
-    return parsed;
+    return { before, after: parsed };
   }
 
-  /** Go back to the built-in default; `within` runs in the same transaction. */
-  async reset(key: SettingKey, within?: SettingChangeHook): Promise<void> {
-    await this.change(key, within, settingDefinitions[key].default, (repo) => repo.delete(key));
+  /** Go back to the built-in default. */
+  async reset<K extends SettingKey>(key: K): Promise<SettingChange<SettingValue<K>>> {
+    const before = await this.change(key, () => this.repo.delete(key));
     this.logger.info({ setting: key }, 'setting reset to default');
+    return { before, after: settingDefinitions[key].default as SettingValue<K> };
   }
 
-  /** Write under the key's lock with `within` in the same transaction; invalidate once it committed. */
-  private async change(
-    key: SettingKey,
-    within: SettingChangeHook | undefined,
-    after: unknown,
-    write: (repo: SettingsRepository) => Promise<void>,
-  ): Promise<void> {
-    await this.repo.transaction(async (repo, trx) => {
-      await repo.lock(key);
-      const before = this.parseStored(key, await repo.find(key));
-      await write(repo);
-      await within?.(trx, { before, after });
+  /**
+   * Write under the key's lock; every process drops its cached value once the change committed.
+   * Returns the effective value the change replaced.
+   */
+  private change(key: SettingKey, write: () => Promise<void>): Promise<unknown> {
+    return this.tx.run(async () => {
+      await this.repo.lock(key);
+      const before = this.parseStored(key, await this.repo.find(key));
+      await write();
+      await this.tx.afterCommit(async () => {
+        this.invalidate(key);
+        await this.bus.publish('settings', key);
+      });
+      return before;
     });
-    this.invalidate(key);
-    await this.bus.publish('settings', key);
   }
 
   private invalidate(key: SettingKey | undefined): void {

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 
 export interface DayCount {
   /** YYYY-MM-DD (UTC). */
@@ -20,7 +21,12 @@ const n = (v: unknown) => Number(v ?? 0);
  * banned and blocked users through their partial indexes (migration 0005); results are cached above.
  */
 export class StatsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   async userTotals(): Promise<{ total: number; blocked: number; banned: number }> {
     const r = await sql<{ total: string; blocked: string; banned: string }>`

@@ -1,6 +1,5 @@
 import type { Cache } from '../../platform/cache.js';
-import type { Db } from '../../platform/db/database.js';
-import { type DayCount, StatsRepository, type UserUsage } from './stats.repository.js';
+import type { DayCount, StatsRepository, UserUsage } from './stats.repository.js';
 
 const DAY_MS = 86_400_000;
 
@@ -45,17 +44,15 @@ function series(days: string[], counts: DayCount[]): number[] {
 
 /** Dashboard statistics, correct and fast at a million users: indexed range counts, cached briefly. */
 export class StatsService {
-  private readonly repo: StatsRepository;
   private readonly ttlMs: number;
   private readonly historyTtlMs: number;
   private readonly inFlight = new Map<string, Promise<DashboardStats>>();
 
   constructor(
-    db: Db,
+    private readonly repo: StatsRepository,
     private readonly cache: Cache,
     opts: StatsOptions = {},
   ) {
-    this.repo = new StatsRepository(db);
     this.ttlMs = opts.ttlMs ?? 30_000;
     this.historyTtlMs = opts.historyTtlMs ?? 15 * 60_000;
   }

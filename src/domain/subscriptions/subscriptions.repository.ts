@@ -1,21 +1,29 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { Subscription } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 
 export class SubscriptionsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   findByUserId(userId: number): Promise<Subscription | undefined> {
     return this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst();
   }
 
-  async insertIfAbsent(userId: number, plan: string, limits: PlanLimits): Promise<void> {
-    await this.db
-      .insertInto('subscriptions')
-      .values({ user_id: userId, plan, ...limits })
-      .onConflict((oc) => oc.column('user_id').doNothing())
-      .execute();
+  /** The row, locked until the transaction ends. */
+  findByUserIdForUpdate(userId: number): Promise<Subscription | undefined> {
+    return this.db
+      .selectFrom('subscriptions')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .forUpdate()
+      .executeTakeFirst();
   }
 
   /**

@@ -39,6 +39,13 @@ export class SubscriptionsService {
     return sub;
   }
 
+  /** The row, locked until the caller's transaction ends (before an audited change). */
+  async getForUpdate(userId: number): Promise<Subscription> {
+    const sub = await this.repo.findByUserIdForUpdate(userId);
+    if (!sub) throw new NotFoundError(`user ${userId} has no subscription`);
+    return sub;
+  }
+
   /** The numbers /status shows, with a period that has ended shown as reset. */
   async quota(userId: number): Promise<QuotaView> {
     const [sub, periodHours] = await Promise.all([this.get(userId), this.settings.get('quota.period_hours')]);

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { NewUser, User, UserUpdate } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import { AppError } from '../../platform/errors.js';
+import type { PlanLimits } from '../settings/settings.definitions.js';
 
 /** The search ran past its time limit: the filters match too few rows to find a page quickly. */
 export class SearchTooSlowError extends AppError {
@@ -33,19 +35,48 @@ export interface UserSearch {
 export type UserListItem = User & { plan: string | null; plan_expires_at: Date | null };
 
 export class UsersRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly tx: Transactor) {}
+
+  /** The calling flow's transaction, or the database outside one. */
+  private get db(): Db {
+    return this.tx.db;
+  }
 
   findById(id: number): Promise<User | undefined> {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  /** Insert unless the id exists. Returns the row only when this call created it. */
-  insertIfAbsent(user: NewUser): Promise<User | undefined> {
+  /**
+   * Insert the user with their first subscription in one statement, unless the id exists (then
+   * neither is written). Returns the row only when this call created it.
+   */
+  insertWithSubscription(user: NewUser, plan: string, limits: PlanLimits): Promise<User | undefined> {
     return this.db
-      .insertInto('users')
-      .values(user)
-      .onConflict((oc) => oc.column('id').doNothing())
-      .returningAll()
+      .with('u', (db) =>
+        db
+          .insertInto('users')
+          .values(user)
+          .onConflict((oc) => oc.column('id').doNothing())
+          .returningAll(),
+      )
+      .with('s', (db) =>
+        db
+          .insertInto('subscriptions')
+          .columns(['user_id', 'plan', 'messages_limit', 'images_limit'])
+          .expression((eb) =>
+            eb
+              .selectFrom('u')
+              .select([
+                'u.id',
+                sql.val(plan).as('plan'),
+                sql.val(limits.messages_limit).as('messages_limit'),
+                sql.val(limits.images_limit).as('images_limit'),
+              ]),
+          )
+          .onConflict((oc) => oc.column('user_id').doNothing()),
+      )
+      .selectFrom('u')
+      .selectAll()
       .executeTakeFirst();
   }
 
@@ -106,11 +137,12 @@ export class UsersRepository {
       }
       return q.execute();
     };
-    if (this.db.isTransaction) return run(this.db);
+    // The time limit is local to a transaction of its own; inside a caller's it would outlive the search.
+    if (this.tx.active) return run(this.db);
     try {
-      return await this.db.transaction().execute(async (trx) => {
-        await sql`select set_config('statement_timeout', ${String(timeoutMs)}, true)`.execute(trx);
-        return run(trx);
+      return await this.tx.run(async () => {
+        await sql`select set_config('statement_timeout', ${String(timeoutMs)}, true)`.execute(this.db);
+        return run(this.db);
       });
     } catch (err) {
       if ((err as { code?: unknown }).code === '57014')

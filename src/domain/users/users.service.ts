@@ -1,15 +1,12 @@
 import type { Cache } from '../../platform/cache.js';
-import type { Db } from '../../platform/db/database.js';
 import type { User, UserUpdate } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import { NotFoundError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
+import type { Change } from '../change.js';
 import type { SettingsService } from '../settings/settings.service.js';
-import { SubscriptionsRepository } from '../subscriptions/subscriptions.repository.js';
 import { FREE_PLAN } from '../subscriptions/subscriptions.service.js';
-import { type UserListItem, type UserSearch, UsersRepository } from './users.repository.js';
-
-/** Runs inside the transaction of a user change, with the row before and after it. */
-export type UserChangeHook = (trx: Db, change: { before: User; after: User }) => Promise<void>;
+import type { UserListItem, UserSearch, UsersRepository } from './users.repository.js';
 
 /** Activity is written at most this often per user (plus whenever the profile changed or they come back). */
 const TOUCH_INTERVAL_MS = 5 * 60_000;
@@ -52,7 +49,7 @@ function revive(cached: User): User {
 
 export class UsersService {
   constructor(
-    private readonly db: Db,
+    private readonly tx: Transactor,
     private readonly repo: UsersRepository,
     private readonly settings: SettingsService,
     private readonly cache: Cache,
@@ -72,8 +69,9 @@ export class UsersService {
     return user;
   }
 
-  private async changed(id: number): Promise<void> {
-    await this.cache.delete(`user:${id}`);
+  /** Drop the cached row once the change is committed (at once outside a transaction). */
+  private changed(id: number): Promise<void> {
+    return this.tx.afterCommit(() => this.cache.delete(`user:${id}`));
   }
 
   async get(id: number): Promise<User> {
@@ -83,7 +81,7 @@ export class UsersService {
   }
 
   /**
-   * Create the user and a free subscription in one transaction. Idempotent: concurrent calls for one
+   * Create the user and a free subscription in one statement. Idempotent: concurrent calls for one
    * Telegram id leave one user and one subscription; `created` is true for exactly one of them.
    * `utmSource` is kept only from the first registration.
    */
@@ -92,27 +90,25 @@ export class UsersService {
     opts: { utmSource?: string | undefined } = {},
   ): Promise<RegisterResult> {
     const free = (await this.settings.get('plans'))[FREE_PLAN]!;
-    const result = await this.db.transaction().execute(async (trx) => {
-      const users = new UsersRepository(trx);
-      const inserted = await users.insertIfAbsent({
+    const inserted = await this.repo.insertWithSubscription(
+      {
         id: profile.id,
         username: profile.username ?? null,
         first_name: profile.first_name,
         last_name: profile.last_name ?? null,
         language_code: profile.language_code ?? null,
         utm_source: normalizeUtm(opts.utmSource),
-      });
-      if (!inserted) {
-        const existing = await users.findById(profile.id);
-        if (!existing) throw new Error(`user ${profile.id} vanished during registration`);
-        return { user: existing, created: false };
-      }
-      await new SubscriptionsRepository(trx).insertIfAbsent(profile.id, FREE_PLAN, free);
-      return { user: inserted, created: true };
-    });
-    if (result.created)
-      this.logger.info({ userId: profile.id, utm: result.user.utm_source }, 'user registered');
-    return result;
+      },
+      FREE_PLAN,
+      free,
+    );
+    if (!inserted) {
+      const existing = await this.repo.findById(profile.id);
+      if (!existing) throw new Error(`user ${profile.id} vanished during registration`);
+      return { user: existing, created: false };
+    }
+    this.logger.info({ userId: profile.id, utm: inserted.utm_source }, 'user registered');
+    return { user: inserted, created: true };
   }
 
   /**
@@ -180,35 +176,28 @@ export class UsersService {
   }
 
   /** Ban: the bot refuses the user from the next update on (the cached row is dropped). */
-  ban(id: number, reason: string | null, within?: UserChangeHook): Promise<User> {
-    return this.change(
-      id,
-      { banned_at: new Date(), ban_reason: reason?.trim().slice(0, 500) || null },
-      within,
-    );
+  ban(id: number, reason: string | null): Promise<Change<User>> {
+    return this.change(id, { banned_at: new Date(), ban_reason: reason?.trim().slice(0, 500) || null });
   }
 
-  unban(id: number, within?: UserChangeHook): Promise<User> {
-    return this.change(id, { banned_at: null, ban_reason: null }, within);
+  unban(id: number): Promise<Change<User>> {
+    return this.change(id, { banned_at: null, ban_reason: null });
   }
 
-  setAdmin(id: number, isAdmin: boolean, within?: UserChangeHook): Promise<User> {
-    return this.change(id, { is_admin: isAdmin }, within);
+  setAdmin(id: number, isAdmin: boolean): Promise<Change<User>> {
+    return this.change(id, { is_admin: isAdmin });
   }
 
-  /** Update one user under a row lock; `within` runs in the same transaction (e.g. the audit row). */
-  private async change(id: number, patch: UserUpdate, within?: UserChangeHook): Promise<User> {
-    const after = await this.db.transaction().execute(async (trx) => {
-      const repo = new UsersRepository(trx);
-      const before = await repo.findForUpdate(id);
+  /** Update one user under a row lock, in the caller's transaction when there is one. */
+  private change(id: number, patch: UserUpdate): Promise<Change<User>> {
+    return this.tx.run(async () => {
+      const before = await this.repo.findForUpdate(id);
       if (!before) throw new NotFoundError(`user ${id} not found`);
-      const row = await repo.update(id, patch);
-      if (!row) throw new NotFoundError(`user ${id} not found`);
-      await within?.(trx, { before, after: row });
-      return row;
+      const after = await this.repo.update(id, patch);
+      if (!after) throw new NotFoundError(`user ${id} not found`);
+      await this.changed(id);
+      return { before, after };
     });
-    await this.changed(id);
-    return after;
   }
 }
 

@@ -2,15 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
-import { type Dialect, type Driver, Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import {
-  guardTransactions,
-  inOpenTransaction,
-  PGliteDialect,
-  QueryOutsideTransactionError,
-} from './pglite-dialect.js';
+import { PGliteDialect } from './pglite-dialect.js';
 import type { DB } from './schema.js';
 
 export type Db = Kysely<DB>;
@@ -35,34 +30,6 @@ export interface DatabaseOptions {
 const INT8_OID = 20;
 const toNumber = (v: string): number => Number(v);
 
-/**
- * The same rule on Postgres as on PGlite, where breaking it deadlocks: no query on the database from
- * inside a transaction's callback. On a pool it would run outside the transaction (and take a second
- * connection); failing here keeps the embedded mode working and the code honest.
- */
-function guardedDialect(dialect: Dialect): Dialect {
-  return {
-    createAdapter: () => dialect.createAdapter(),
-    createIntrospector: (db) => dialect.createIntrospector(db),
-    createQueryCompiler: () => dialect.createQueryCompiler(),
-    createDriver: (): Driver => {
-      const driver = dialect.createDriver();
-      return new Proxy(driver, {
-        get(target, prop) {
-          if (prop === 'acquireConnection') {
-            return () => {
-              if (inOpenTransaction()) throw new QueryOutsideTransactionError();
-              return target.acquireConnection();
-            };
-          }
-          const value = Reflect.get(target, prop, target);
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
-    },
-  };
-}
-
 /** Postgres over a `pg` pool when a URL is given, otherwise PGlite persisted under `dataDir`. */
 export function createDatabase(opts: DatabaseOptions, logger: Logger): Database {
   return opts.url ? createPostgres(opts, opts.url, logger) : createPGlite(opts, logger);
@@ -84,7 +51,7 @@ function createPostgres(opts: DatabaseOptions, url: string, logger: Logger): Dat
   pool.on('error', (err) =>
     logger.error({ component: 'db', err: err.message }, 'idle postgres client failed'),
   );
-  const db = guardTransactions(new Kysely<DB>({ dialect: guardedDialect(new PostgresDialect({ pool })) }));
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
     kind: 'postgres',
@@ -101,7 +68,7 @@ function createPGlite(opts: DatabaseOptions, logger: Logger): Database {
     parsers: { [INT8_OID]: toNumber },
     extensions: { pg_trgm },
   });
-  const db = guardTransactions(new Kysely<DB>({ dialect: new PGliteDialect(pglite) }));
+  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
   return {
     db,
     kind: 'pglite',
