@@ -57,11 +57,14 @@ function isMissing(err: unknown, codes: string[]): boolean {
 }
 
 function describeS3Error(err: unknown): string {
-  const status = statusOf(err);
-  const name = err instanceof Error ? err.name : 'Error';
   const message = errorMessage(err);
+  if (!(err instanceof S3ServiceException)) {
+    // Network and timeout errors: the name (TimeoutError, …) says what kind; our own say it in words.
+    return err instanceof Error && err.name !== 'Error' ? `${err.name}: ${message}` : message;
+  }
+  const status = statusOf(err);
   // Answers to HEAD have no body, so the SDK can only say "UnknownError"; the status is the news.
-  return `${name}${status ? ` (HTTP ${status})` : ''}${message === 'UnknownError' ? '' : `: ${message}`}`;
+  return `${err.name}${status ? ` (HTTP ${status})` : ''}${message === 'UnknownError' ? '' : `: ${message}`}`;
 }
 
 function s3Op<T>(op: ObjectStoreOp, key: string | undefined, fn: () => Promise<T>): Promise<T> {
