@@ -45,6 +45,7 @@ const STANDARD: Record<number, string> = {
   409: 'Conflict',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
+  504: 'Gateway Timeout',
 };
 
 /** The description Telegram would give for a bare status code. */

@@ -1,0 +1,103 @@
+import { BotApiError } from './bot-api-error.js';
+import type { PreCheckoutAnswerRecord } from './types.js';
+
+/**
+ * Telegram's answer to a late, repeated or unknown pre-checkout answer: the Bot API turns MTProto's
+ * QUERY_ID_INVALID into this text (telegram-bot-api, Client::fail_query_with_error).
+ */
+export const QUERY_INVALID =
+  'Bad Request: query is too old and response timeout expired or query ID is invalid';
+
+/** Queries long past their deadline are forgotten; any answer to them is invalid anyway. */
+const KEEP_MS = 60_000;
+
+interface QueryState {
+  user_id: number;
+  created_at: number;
+  answer?: PreCheckoutAnswerRecord;
+  waiters: ((answer: PreCheckoutAnswerRecord | undefined) => void)[];
+}
+
+/**
+ * Open pre-checkout queries and the bot's answers: accepted once and only within the deadline
+ * (counted from the query's creation, when the user pressed Pay), every attempt recorded with
+ * its latency.
+ */
+export class PreCheckoutDesk {
+  readonly answers: PreCheckoutAnswerRecord[] = [];
+  private readonly queries = new Map<string, QueryState>();
+
+  constructor(private readonly timeoutMs: () => number) {}
+
+  open(id: string, userId: number, now = Date.now()): void {
+    for (const [key, q] of this.queries) {
+      if (q.created_at >= now - Math.max(KEEP_MS, this.timeoutMs())) break;
+      this.settle(q, undefined);
+      this.queries.delete(key);
+    }
+    this.queries.set(id, { user_id: userId, created_at: now, waiters: [] });
+  }
+
+  /** The bot's answerPreCheckoutQuery; throws Telegram's error when it is refused. */
+  answer(
+    id: string,
+    ok: boolean,
+    errorMessage: string | undefined,
+    now = Date.now(),
+  ): PreCheckoutAnswerRecord {
+    const query = this.queries.get(id);
+    if (!query) throw new BotApiError(400, QUERY_INVALID);
+    const latency = now - query.created_at;
+    const rejected = query.answer ? 'already_answered' : latency > this.timeoutMs() ? 'late' : undefined;
+    const record: PreCheckoutAnswerRecord = {
+      pre_checkout_query_id: id,
+      user_id: query.user_id,
+      ok,
+      ...(errorMessage !== undefined ? { error_message: errorMessage } : {}),
+      at: now,
+      latency_ms: latency,
+      accepted: rejected === undefined,
+      ...(rejected ? { rejected } : {}),
+    };
+    this.answers.push(record);
+    if (rejected) throw new BotApiError(400, QUERY_INVALID);
+    query.answer = record;
+    this.settle(query, record);
+    return record;
+  }
+
+  /** The accepted answer, or undefined once the deadline passed without one. */
+  wait(id: string): Promise<PreCheckoutAnswerRecord | undefined> {
+    const query = this.queries.get(id);
+    if (!query) return Promise.resolve(undefined);
+    if (query.answer) return Promise.resolve(query.answer);
+    return new Promise((resolve) => {
+      const left = query.created_at + this.timeoutMs() - Date.now();
+      const timer = setTimeout(
+        () => {
+          query.waiters = query.waiters.filter((w) => w !== done);
+          resolve(query.answer);
+        },
+        Math.max(0, left),
+      );
+      const done = (answer: PreCheckoutAnswerRecord | undefined) => {
+        clearTimeout(timer);
+        resolve(answer);
+      };
+      query.waiters.push(done);
+    });
+  }
+
+  /** Ends every wait (emulator closing or reset) as if the bot never answered. */
+  reset(): void {
+    for (const q of this.queries.values()) this.settle(q, undefined);
+    this.queries.clear();
+    this.answers.length = 0;
+  }
+
+  private settle(query: QueryState, answer: PreCheckoutAnswerRecord | undefined): void {
+    const waiters = query.waiters;
+    query.waiters = [];
+    for (const w of waiters) w(answer);
+  }
+}
