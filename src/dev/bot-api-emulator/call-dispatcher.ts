@@ -123,12 +123,16 @@ export class CallDispatcher {
     return outcome;
   }
 
-  /** Holds the answer for the fault's delay, then throws its error if it has one. */
+  /**
+   * Holds the answer for the fault's delay, then throws its error if it has one. A hold cut short by
+   * the emulator closing fails the call, so a delayed method never runs after the close.
+   */
   private async settle(fault: TakenFault): Promise<void> {
     if (fault.delayMs > 0) {
       await sleep(fault.delayMs, undefined, { signal: this.deps.closing }).catch(() => {});
     }
     if (fault.error) throw fault.error;
+    if (this.deps.closing.aborted) throw new BotApiError(500, 'Internal Server Error');
   }
 
   /** Throws the error Telegram would answer before running the method, if any. */

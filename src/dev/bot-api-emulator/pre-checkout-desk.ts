@@ -14,6 +14,8 @@ const KEEP_MS = 60_000;
 interface QueryState {
   user_id: number;
   created_at: number;
+  /** A checkout gave up on it: from then on every answer is late, whatever the clock says. */
+  expired: boolean;
   answer?: PreCheckoutAnswerRecord;
   waiters: ((answer: PreCheckoutAnswerRecord | undefined) => void)[];
 }
@@ -35,7 +37,7 @@ export class PreCheckoutDesk {
       this.settle(q, undefined);
       this.queries.delete(key);
     }
-    this.queries.set(id, { user_id: userId, created_at: now, waiters: [] });
+    this.queries.set(id, { user_id: userId, created_at: now, expired: false, waiters: [] });
   }
 
   /** The bot's answerPreCheckoutQuery; throws Telegram's error when it is refused. */
@@ -48,7 +50,8 @@ export class PreCheckoutDesk {
     const query = this.queries.get(id);
     if (!query) throw new BotApiError(400, QUERY_INVALID);
     const latency = now - query.created_at;
-    const rejected = query.answer ? 'already_answered' : latency > this.timeoutMs() ? 'late' : undefined;
+    const late = query.expired || latency >= this.timeoutMs();
+    const rejected = query.answer ? 'already_answered' : late ? 'late' : undefined;
     const record: PreCheckoutAnswerRecord = {
       pre_checkout_query_id: id,
       user_id: query.user_id,
