@@ -1,12 +1,5 @@
-import { BotApiError } from './bot-api-error.js';
+import { queryInvalid } from './bot-api-error.js';
 import type { PreCheckoutAnswerRecord } from './types.js';
-
-/**
- * Telegram's answer to a late, repeated or unknown pre-checkout answer: the Bot API turns MTProto's
- * QUERY_ID_INVALID into this text (telegram-bot-api, Client::fail_query_with_error).
- */
-export const QUERY_INVALID =
-  'Bad Request: query is too old and response timeout expired or query ID is invalid';
 
 /** Queries long past their deadline are forgotten; any answer to them is invalid anyway. */
 const KEEP_MS = 60_000;
@@ -48,7 +41,7 @@ export class PreCheckoutDesk {
     now = Date.now(),
   ): PreCheckoutAnswerRecord {
     const query = this.queries.get(id);
-    if (!query) throw new BotApiError(400, QUERY_INVALID);
+    if (!query) throw queryInvalid();
     const latency = now - query.created_at;
     const late = query.expired || latency >= this.timeoutMs();
     const rejected = query.answer ? 'already_answered' : late ? 'late' : undefined;
@@ -63,7 +56,7 @@ export class PreCheckoutDesk {
       ...(rejected ? { rejected } : {}),
     };
     this.answers.push(record);
-    if (rejected) throw new BotApiError(400, QUERY_INVALID);
+    if (rejected) throw queryInvalid();
     query.answer = record;
     this.settle(query, record);
     return record;
