@@ -1,7 +1,6 @@
 import { type ExpressionBuilder, sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type { DB, Dialog, Message, MessageRole } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 export interface NewMessage {
   dialogId: number;
@@ -26,14 +25,7 @@ export interface LeaseRef {
  * The chat's bookkeeping on dialogs and messages: questions and answers, the reply lease, delivery
  * progress, the rolling summary. Every write a reply makes is fenced by its lease token.
  */
-export class ChatRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class ChatRepository extends Repository {
   /** Store a message and keep the dialog's bookkeeping in step, in one statement. */
   insertMessage(m: NewMessage): Promise<Message> {
     return this.insertWithBookkeeping(m, {
@@ -51,7 +43,7 @@ export class ChatRepository {
    * undefined when it was lost (another job answers).
    */
   storeAnswer(m: NewMessage, upToId: number, token: string): Promise<Message | undefined> {
-    return this.tx.run(async () => {
+    return this.atomically(async () => {
       const held = await this.db
         .selectFrom('dialogs')
         .select('id')

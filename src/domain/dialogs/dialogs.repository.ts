@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type { Dialog } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 export interface DialogSummary extends Dialog {
   message_count: number;
@@ -13,14 +12,7 @@ export interface DialogScope {
   chatId: number;
 }
 
-export class DialogsRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class DialogsRepository extends Repository {
   /** Serializes dialog changes of one user inside a transaction (one active dialog at a time). */
   async lockUser(userId: number): Promise<void> {
     await this.db.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
