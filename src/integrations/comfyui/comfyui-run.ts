@@ -1,0 +1,379 @@
+import type { Logger } from '../../platform/logger.js';
+import {
+  ComfyCancelledError,
+  ComfyError,
+  ComfyExecutionError,
+  ComfyInterruptedError,
+  ComfyTimeoutError,
+  ComfyUnavailableError,
+} from './comfyui-errors.js';
+import type { ComfyHttpClient } from './comfyui-http.js';
+import type { ComfyMetrics } from './comfyui-metrics.js';
+import type { ComfySocket } from './comfyui-socket.js';
+import type {
+  ApiWorkflow,
+  ExecutionErrorData,
+  HistoryEntry,
+  ImageRef,
+  PromptMessage,
+} from './comfyui-types.js';
+
+export interface RunProgress {
+  phase: 'queued' | 'running';
+  /** Sampler steps done, 0..1 (0 while queued). */
+  fraction: number;
+  /** While queued: prompts ahead of ours on the backend, every client's (0 = next). */
+  queuePosition?: number;
+}
+
+export interface RunRequest {
+  /** Our job id. A retry with the same id finds the earlier run on the backend instead of submitting. */
+  promptId: string;
+  /** The applied API-format graph. */
+  workflow: ApiWorkflow;
+  /** The node whose image is the result; the first node with images when absent. */
+  outputNode?: string;
+  /** Deadline from the call; past it the prompt is taken off the queue or interrupted. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: RunProgress) => void;
+}
+
+export interface RunResult {
+  promptId: string;
+  backend: string;
+  bytes: Buffer;
+  filename: string;
+  contentType: string;
+  /** True when an earlier attempt's run was found on the backend and nothing was submitted. */
+  resumed: boolean;
+}
+
+export interface RunContext {
+  http: ComfyHttpClient;
+  socket: ComfySocket;
+  clientId: string;
+  logger: Logger;
+  metrics: ComfyMetrics;
+  /** How often the fallback checks run (and the queue position is refreshed while queued). */
+  pollIntervalMs: number;
+  /** A running prompt whose socket has been quiet this long is checked through `/history`. */
+  silenceMs: number;
+}
+
+type Located =
+  | { where: 'history'; entry: HistoryEntry }
+  | { where: 'running' }
+  | { where: 'pending'; position: number }
+  | { where: 'nowhere' };
+
+/** Runs one prompt on one backend to its image, or to a typed ComfyError. */
+export function runPrompt(ctx: RunContext, req: RunRequest): Promise<RunResult> {
+  return new PromptRun(ctx, req).start();
+}
+
+class PromptRun {
+  private phase: 'starting' | 'queued' | 'running' = 'starting';
+  private fraction = 0;
+  private position: number | undefined;
+  private done = false;
+  private resumed = false;
+  private lastEventAt = Date.now();
+  private checking = false;
+  private checkAgain = false;
+  private retryCheck = false;
+  private reported = '';
+  private readonly started = Date.now();
+  private readonly cleanup: (() => void)[] = [];
+  private resolve!: (result: RunResult) => void;
+  private reject!: (err: ComfyError) => void;
+  private readonly log: Logger;
+  private readonly backend: string;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly req: RunRequest,
+  ) {
+    this.backend = ctx.http.name;
+    this.log = ctx.logger.child({ component: 'comfyui', backend: this.backend, promptId: req.promptId });
+  }
+
+  start(): Promise<RunResult> {
+    const promise = new Promise<RunResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    const { signal, promptId } = this.req;
+    if (signal?.aborted) {
+      this.done = true;
+      this.reject(new ComfyCancelledError(`run ${promptId} cancelled before it started`, this.backend));
+      return promise;
+    }
+    this.cleanup.push(this.ctx.socket.subscribe(promptId, (m) => this.onMessage(m)));
+    this.cleanup.push(this.ctx.socket.onReconnect(() => this.check()));
+    const deadline = setTimeout(
+      () =>
+        this.stop(
+          new ComfyTimeoutError(`run ${promptId} passed its ${this.req.timeoutMs} ms deadline`, this.backend),
+        ),
+      this.req.timeoutMs,
+    );
+    const poll = setInterval(() => this.tick(), this.ctx.pollIntervalMs);
+    poll.unref();
+    const onAbort = () => this.stop(new ComfyCancelledError(`run ${promptId} cancelled`, this.backend));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.cleanup.push(() => {
+      clearTimeout(deadline);
+      clearInterval(poll);
+      signal?.removeEventListener('abort', onAbort);
+    });
+    this.begin().catch((err: unknown) => this.fail(err));
+    return promise;
+  }
+
+  /** Submit-or-find: a prompt already queued, running or finished there is followed, not resubmitted. */
+  private async begin(): Promise<void> {
+    const found = await this.locate();
+    if (this.done) return;
+    if (found.where !== 'nowhere') {
+      this.resumed = true;
+      this.log.info(
+        { where: found.where },
+        'comfyui run found from an earlier attempt; not submitting again',
+      );
+      return this.handle(found);
+    }
+    const submitted = await this.ctx.http.submit(this.req.workflow, this.ctx.clientId, this.req.promptId);
+    this.log.info({ number: submitted.number }, 'comfyui prompt submitted');
+    // The deadline or the caller may have stopped us while the submit was in flight.
+    if (this.done) return this.cancelRemote();
+    // On an idle backend execution_start may have arrived before the submit's answer.
+    if (this.phase === 'starting') this.setPhase('queued');
+    this.check();
+  }
+
+  private onMessage(m: PromptMessage): void {
+    if (this.done) return;
+    this.lastEventAt = Date.now();
+    switch (m.type) {
+      case 'execution_start':
+      case 'execution_cached':
+        this.setPhase('running');
+        break;
+      case 'executing':
+        if (m.data.node === null) this.check();
+        else this.setPhase('running');
+        break;
+      case 'progress':
+        if (m.data.max > 0) this.fraction = Math.min(1, Math.max(0, m.data.value / m.data.max));
+        this.setPhase('running');
+        break;
+      // History is written after execution_success and before `executing: null`; both trigger a check.
+      case 'execution_success':
+        this.check();
+        break;
+      case 'execution_error':
+        this.fail(new ComfyExecutionError(this.backend, this.req.promptId, m.data));
+        break;
+      case 'execution_interrupted':
+        this.fail(this.interrupted());
+        break;
+    }
+  }
+
+  private tick(): void {
+    if (this.done || this.phase === 'starting') return;
+    if (this.phase === 'queued' || this.retryCheck) this.check();
+    else if (!this.ctx.socket.open || Date.now() - this.lastEventAt >= this.ctx.silenceMs) {
+      this.ctx.metrics.historyFallbacks.inc({ backend: this.backend });
+      this.check();
+    }
+  }
+
+  /** One locate-and-handle at a time; a request meanwhile runs once more after it. */
+  private check(): void {
+    if (this.done || this.phase === 'starting') return;
+    if (this.checking) {
+      this.checkAgain = true;
+      return;
+    }
+    this.checking = true;
+    this.retryCheck = false;
+    void (async () => {
+      try {
+        do {
+          this.checkAgain = false;
+          const found = await this.locate();
+          if (this.done) return;
+          await this.handle(found);
+        } while (this.checkAgain && !this.done);
+      } catch (err) {
+        // A blip on a fallback poll or the download is retried on the next tick; the deadline bounds it.
+        if (err instanceof ComfyUnavailableError && !this.done) {
+          this.log.warn({ err: err.message }, 'comfyui check failed; retrying');
+          this.retryCheck = true;
+        } else this.fail(err);
+      } finally {
+        this.checking = false;
+      }
+    })();
+  }
+
+  /** History before queue before history again: a prompt moves from one to the other atomically. */
+  private async locate(): Promise<Located> {
+    const { http } = this.ctx;
+    const id = this.req.promptId;
+    const entry = await http.history(id);
+    if (entry) return { where: 'history', entry };
+    const queue = await http.queue();
+    if (queue.queue_running.some((item) => item[1] === id)) return { where: 'running' };
+    const mine = queue.queue_pending.find((item) => item[1] === id);
+    if (mine) {
+      const ahead = queue.queue_pending.filter((item) => item[0] < mine[0]).length;
+      return { where: 'pending', position: queue.queue_running.length + ahead };
+    }
+    const late = await http.history(id);
+    return late ? { where: 'history', entry: late } : { where: 'nowhere' };
+  }
+
+  private async handle(found: Located): Promise<void> {
+    switch (found.where) {
+      case 'history':
+        return this.finish(found.entry);
+      case 'running':
+        return this.setPhase('running');
+      case 'pending':
+        this.position = found.position;
+        return this.setPhase('queued');
+      case 'nowhere':
+        return this.fail(
+          new ComfyUnavailableError(
+            `prompt ${this.req.promptId} is neither queued nor in the history of ${this.backend} (restarted, or deleted by someone)`,
+            this.backend,
+          ),
+        );
+    }
+  }
+
+  private async finish(entry: HistoryEntry): Promise<void> {
+    const status = entry.status;
+    if (status?.status_str === 'error') {
+      const messages = status.messages ?? [];
+      const error = messages.find(([event]) => event === 'execution_error');
+      if (error)
+        throw new ComfyExecutionError(
+          this.backend,
+          this.req.promptId,
+          error[1] as unknown as ExecutionErrorData,
+        );
+      if (messages.some(([event]) => event === 'execution_interrupted')) throw this.interrupted();
+      throw this.noImage('ComfyUI recorded an error without details');
+    }
+    const image = pickImage(entry, this.req.outputNode);
+    if (!image) throw this.noImage('the workflow finished without saving an image');
+    const viewed = await this.ctx.http.view(image);
+    if (this.done) return;
+    this.done = true;
+    this.teardown();
+    this.log.info(
+      { ms: Date.now() - this.started, bytes: viewed.bytes.length, resumed: this.resumed },
+      'comfyui run finished',
+    );
+    this.resolve({
+      promptId: this.req.promptId,
+      backend: this.backend,
+      bytes: viewed.bytes,
+      filename: image.filename,
+      contentType: viewed.contentType,
+      resumed: this.resumed,
+    });
+  }
+
+  /** Reports progress to the caller when anything it can see changed. */
+  private setPhase(phase: 'queued' | 'running'): void {
+    if (phase === 'running') this.position = undefined;
+    this.phase = phase;
+    const progress: RunProgress = {
+      phase,
+      fraction: phase === 'running' ? this.fraction : 0,
+      ...(this.position === undefined ? {} : { queuePosition: this.position }),
+    };
+    const key = `${progress.phase}:${progress.fraction}:${progress.queuePosition}`;
+    if (key === this.reported || !this.req.onProgress) return;
+    this.reported = key;
+    try {
+      this.req.onProgress(progress);
+    } catch (err) {
+      this.log.warn({ err }, 'comfyui progress callback failed');
+    }
+  }
+
+  /** Deadline or abort: nothing is delivered after this, and the backend is told to drop the prompt. */
+  private stop(err: ComfyError): void {
+    if (this.done) return;
+    this.done = true;
+    this.teardown();
+    this.log.warn({ reason: err.name, ms: Date.now() - this.started }, 'comfyui run stopped');
+    void this.cancelRemote().finally(() => this.reject(err));
+  }
+
+  private fail(err: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.teardown();
+    const error =
+      err instanceof ComfyError
+        ? err
+        : new ComfyUnavailableError(`run failed: ${String(err)}`, this.backend, undefined, { cause: err });
+    this.log.warn({ err: error.message, type: error.name }, 'comfyui run failed');
+    this.reject(error);
+  }
+
+  /** `/interrupt` is global on older servers, so it is sent only when our prompt is the running one. */
+  private async cancelRemote(): Promise<void> {
+    const { http } = this.ctx;
+    const id = this.req.promptId;
+    try {
+      const queue = await http.queue();
+      if (queue.queue_pending.some((item) => item[1] === id)) {
+        await http.deleteFromQueue([id]);
+        this.log.info('comfyui prompt removed from the queue');
+      } else if (queue.queue_running.some((item) => item[1] === id)) {
+        await http.interrupt(id);
+        this.log.info('comfyui prompt interrupted');
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'comfyui prompt could not be cancelled on the backend');
+    }
+  }
+
+  private teardown(): void {
+    for (const fn of this.cleanup.splice(0)) fn();
+  }
+
+  private interrupted(): ComfyInterruptedError {
+    return new ComfyInterruptedError(
+      `prompt ${this.req.promptId} was interrupted on ${this.backend}`,
+      this.backend,
+    );
+  }
+
+  private noImage(message: string): ComfyExecutionError {
+    return new ComfyExecutionError(this.backend, this.req.promptId, {
+      node_id: this.req.outputNode ?? '',
+      node_type: 'output',
+      exception_type: 'NoImageOutput',
+      exception_message: message,
+    });
+  }
+}
+
+function pickImage(entry: HistoryEntry, outputNode: string | undefined): ImageRef | undefined {
+  const outputs = entry.outputs ?? {};
+  if (outputNode !== undefined) return outputs[outputNode]?.images?.[0];
+  for (const output of Object.values(outputs)) {
+    const image = output.images?.[0];
+    if (image) return image;
+  }
+  return undefined;
+}
