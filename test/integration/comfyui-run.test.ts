@@ -29,6 +29,7 @@ function newPool(clientId?: string): ComfyPool {
     metrics,
     pollIntervalMs: 40,
     silenceMs: 400,
+    unreachableMs: 300,
     probeIntervalMs: 200,
     reconnectMinMs: 40,
     reconnectMaxMs: 200,

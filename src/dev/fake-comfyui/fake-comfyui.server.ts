@@ -3,54 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
-import { objectInfo, validatePrompt } from './fake-comfyui.nodes.js';
+import { control, emptyStats, json, readJson, systemStats } from './fake-comfyui.http.js';
+import { objectInfo } from './fake-comfyui.nodes.js';
 import { FakeQueue, type Task } from './fake-comfyui.queue.js';
 import type { FakeComfy, FakeComfyFault, FakeComfyOptions, FakeComfyStats } from './fake-comfyui.types.js';
-
-const BODY_LIMIT = 10 * 1024 * 1024;
-
-const json = (res: ServerResponse, status: number, body: unknown) => {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
-};
-
-function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > BODY_LIMIT) req.destroy(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(text === '' ? {} : JSON.parse(text));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
-
-function emptyStats(): FakeComfyStats {
-  return {
-    submits: {},
-    accepted: 0,
-    rejected: 0,
-    completed: 0,
-    failed: 0,
-    interrupted: 0,
-    interruptRequests: 0,
-    deleted: 0,
-    historyRequests: 0,
-    viewRequests: 0,
-    unauthorized: 0,
-    socketConnections: 0,
-    socketsOpen: 0,
-  };
-}
+import { validatePrompt } from './fake-comfyui.validate.js';
 
 /** A ComfyUI stand-in speaking its HTTP and `/ws` wire format; see FakeComfyFault for the scripted failures. */
 class FakeComfyServer implements FakeComfy {
@@ -202,7 +159,7 @@ class FakeComfyServer implements FakeComfy {
     const url = new URL(req.url ?? '/', 'http://fake');
     // ComfyUI serves every route under /api too.
     const path = url.pathname.replace(/^\/api(?=\/)/, '');
-    if (path.startsWith('/_fake/')) return this.control(req, res, path.slice('/_fake/'.length));
+    if (path.startsWith('/_fake/')) return control(this, req, res, path.slice('/_fake/'.length));
     if (!this.available) return json(res, 503, { error: 'backend unavailable' });
     if (!this.authorized(req)) return json(res, 401, { error: 'unauthorized' });
     const q = this.queueState;
@@ -314,59 +271,6 @@ class FakeComfyServer implements FakeComfy {
       .writeHead(200, { 'content-type': 'image/png', 'content-disposition': `filename="${filename}"` })
       .end(png);
   }
-
-  private async control(req: IncomingMessage, res: ServerResponse, action: string): Promise<void> {
-    const body = (await readJson(req).catch(() => ({}))) as Record<string, unknown>;
-    if (req.method === 'GET' && action === 'stats')
-      return json(res, 200, { ...this.stats(), queue: this.queue() });
-    if (req.method === 'POST' && action === 'reset') {
-      this.reset();
-      return json(res, 200, { ok: true });
-    }
-    if (req.method === 'PUT' && action === 'available' && typeof body.available === 'boolean') {
-      this.setAvailable(body.available);
-      return json(res, 200, { ok: true });
-    }
-    if (
-      req.method === 'POST' &&
-      action === 'faults' &&
-      typeof body.fault === 'object' &&
-      body.fault !== null
-    ) {
-      const fault = body.fault as FakeComfyFault;
-      if (typeof body.promptId === 'string') this.failPrompt(body.promptId, fault);
-      else this.failNext(fault, typeof body.count === 'number' ? body.count : 1);
-      return json(res, 200, { ok: true });
-    }
-    json(res, 404, { error: `unknown control action ${req.method} /_fake/${action}` });
-  }
-}
-
-function systemStats() {
-  const gb = 1024 ** 3;
-  return {
-    system: {
-      os: 'posix',
-      ram_total: 64 * gb,
-      ram_free: 48 * gb,
-      comfyui_version: '0.3.99-fake',
-      python_version: '3.12.0',
-      pytorch_version: '2.7.0+cu128',
-      embedded_python: false,
-      argv: ['main.py'],
-    },
-    devices: [
-      {
-        name: 'cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync',
-        type: 'cuda',
-        index: 0,
-        vram_total: 24 * gb,
-        vram_free: 20 * gb,
-        torch_vram_total: 0,
-        torch_vram_free: 0,
-      },
-    ],
-  };
 }
 
 /** Starts a fake ComfyUI; `close()` stops it. Drive it through the returned control methods or `/_fake/…`. */

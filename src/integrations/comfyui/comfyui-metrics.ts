@@ -53,7 +53,7 @@ export function createComfyMetrics(metrics: Metrics) {
     }),
     runs: metrics.counter({
       name: 'vitte_comfyui_runs_total',
-      help: 'Image runs by backend and outcome',
+      help: "Image runs by backend and outcome; backend 'none' when no slot could be had",
       labelNames: ['backend', 'outcome'],
     }),
     runDuration: metrics.histogram({

@@ -2,16 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { ComfyBackendConfig } from './comfyui-backends.js';
-import {
-  ComfyCancelledError,
-  ComfyError,
-  ComfyExecutionError,
-  ComfyTimeoutError,
-  ComfyUnavailableError,
-} from './comfyui-errors.js';
+import { ComfyError, ComfyExecutionError, ComfyUnavailableError } from './comfyui-errors.js';
 import { ComfyHttpClient } from './comfyui-http.js';
 import { type ComfyMetrics, createComfyMetrics, type RunOutcome } from './comfyui-metrics.js';
 import { type RunContext, type RunRequest, type RunResult, runPrompt } from './comfyui-run.js';
+import { type AcquireOptions, type SlotHolder, SlotScheduler } from './comfyui-slots.js';
 import { ComfySocket } from './comfyui-socket.js';
 import type { ApiWorkflow } from './comfyui-types.js';
 import { checkAgainstObjectInfo } from './comfyui-workflow.js';
@@ -28,6 +23,8 @@ export interface ComfyPoolOptions {
   /** Fallback `/history` poll period during a run (default 2 s) and socket silence before it (10 s). */
   pollIntervalMs?: number;
   silenceMs?: number;
+  /** A run whose backend stops answering fails as unavailable after this long (default 15 s). */
+  unreachableMs?: number;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
   pingIntervalMs?: number;
@@ -45,16 +42,6 @@ export interface BackendStatus {
   lastError?: string;
 }
 
-export interface AcquireOptions {
-  /** Backends not to use (one that just ran out of memory on this prompt). */
-  exclude?: string[];
-  /** Wait for this backend while it is healthy: an earlier attempt's run may be there. */
-  prefer?: string;
-  signal?: AbortSignal;
-  /** How long to wait for a free slot (default: forever, or until the signal aborts). */
-  timeoutMs?: number;
-}
-
 /** A slot on one backend, held until `release()`. */
 export interface BackendLease {
   readonly backend: string;
@@ -70,24 +57,10 @@ export interface PoolRunRequest extends RunRequest {
   onBackend?: (backend: string) => void | Promise<void>;
 }
 
-interface Backend {
-  name: string;
-  index: number;
-  healthy: boolean;
-  slots: number;
-  inFlight: number;
-  queueRemaining: number;
+interface Backend extends SlotHolder {
   lastError?: string;
   ctx: RunContext;
 }
-
-interface Waiter {
-  opts: AcquireOptions;
-  resolve: (lease: BackendLease) => void;
-  reject: (err: ComfyError) => void;
-}
-
-const POOL = 'pool';
 
 /**
  * The ComfyUI backends of this process: health probes, a socket each, slots per backend, and the
@@ -97,7 +70,7 @@ export class ComfyPool {
   private readonly backends: Backend[];
   private readonly m: ComfyMetrics;
   private readonly log: Logger;
-  private waiters: Waiter[] = [];
+  private readonly slots: SlotScheduler<Backend>;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing: Promise<void> | undefined;
   private closed = false;
@@ -134,6 +107,7 @@ export class ComfyPool {
           metrics: this.m,
           pollIntervalMs: opts.pollIntervalMs ?? 2_000,
           silenceMs: opts.silenceMs ?? 10_000,
+          unreachableMs: opts.unreachableMs ?? 15_000,
         },
       };
       this.m.up.set({ backend: b.name }, 0);
@@ -141,6 +115,9 @@ export class ComfyPool {
       this.m.inFlight.set({ backend: b.name }, 0);
       return b;
     });
+    this.slots = new SlotScheduler(this.backends, (b) =>
+      this.m.inFlight.set({ backend: b.name }, b.inFlight),
+    );
   }
 
   /** Opens the sockets and waits for the first health probe of every backend. */
@@ -155,7 +132,7 @@ export class ComfyPool {
     this.closed = true;
     clearInterval(this.probeTimer);
     for (const b of this.backends) b.ctx.socket.close();
-    for (const w of this.waiters.splice(0)) w.reject(new ComfyUnavailableError('ComfyUI pool closed', POOL));
+    this.slots.close();
     await this.probing;
   }
 
@@ -172,42 +149,22 @@ export class ComfyPool {
   }
 
   /** Takes a slot on the best backend, waiting for one to free up. */
-  acquire(opts: AcquireOptions = {}): Promise<BackendLease> {
-    const unavailable = this.unavailable(opts);
-    if (unavailable) return Promise.reject(unavailable);
-    const lease = this.take(opts);
-    if (lease) return Promise.resolve(lease);
-    return new Promise<BackendLease>((resolve, reject) => {
-      const { signal, timeoutMs } = opts;
-      let timer: NodeJS.Timeout | undefined;
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-      };
-      const waiter: Waiter = {
-        opts,
-        resolve: (lease) => {
-          done();
-          resolve(lease);
-        },
-        reject: (err) => {
-          done();
-          reject(err);
-        },
-      };
-      const onAbort = () =>
-        waiter.reject(new ComfyCancelledError('cancelled while waiting for a slot', POOL));
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(
-          () => waiter.reject(new ComfyTimeoutError(`no free ComfyUI slot within ${timeoutMs} ms`, POOL)),
-          timeoutMs,
-        );
-      }
-      this.waiters.push(waiter);
+  async acquire(opts: AcquireOptions = {}): Promise<BackendLease> {
+    const b = await this.slots.acquire(opts).catch((err: unknown) => {
+      // A run that never reached a backend is still an outcome an operator wants to see.
+      this.m.runs.inc({ backend: 'none', outcome: outcomeOf(err) });
+      throw err;
     });
+    let released = false;
+    return {
+      backend: b.name,
+      run: (req) => this.runOn(b, req),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.slots.release(b);
+      },
+    };
   }
 
   /** Acquire, run, release. The deadline covers the wait for a slot too. */
@@ -240,59 +197,6 @@ export class ComfyPool {
           }
         }),
     );
-  }
-
-  private unavailable(opts: AcquireOptions): ComfyUnavailableError | undefined {
-    if (this.closed) return new ComfyUnavailableError('ComfyUI pool closed', POOL);
-    if (this.candidates(opts, false).length > 0) return undefined;
-    const besides = opts.exclude?.length ? ` besides ${opts.exclude.join(', ')}` : '';
-    return new ComfyUnavailableError(
-      this.backends.length ? `no healthy ComfyUI backend${besides}` : 'no ComfyUI backend is configured',
-      POOL,
-    );
-  }
-
-  private candidates(opts: AcquireOptions, needSlot: boolean): Backend[] {
-    const usable = this.backends.filter((b) => b.healthy && !opts.exclude?.includes(b.name));
-    const preferred = usable.filter((b) => b.name === opts.prefer);
-    return (preferred.length ? preferred : usable).filter((b) => !needSlot || b.inFlight < b.slots);
-  }
-
-  private take(opts: AcquireOptions): BackendLease | undefined {
-    const [best] = this.candidates(opts, true).sort(
-      (a, b) =>
-        a.queueRemaining - b.queueRemaining ||
-        a.inFlight / a.slots - b.inFlight / b.slots ||
-        a.index - b.index,
-    );
-    if (!best) return undefined;
-    best.inFlight += 1;
-    this.m.inFlight.set({ backend: best.name }, best.inFlight);
-    let released = false;
-    return {
-      backend: best.name,
-      run: (req) => this.runOn(best, req),
-      release: () => {
-        if (released) return;
-        released = true;
-        best.inFlight -= 1;
-        this.m.inFlight.set({ backend: best.name }, best.inFlight);
-        this.wake();
-      },
-    };
-  }
-
-  /** Hands freed slots to waiters in arrival order; fails those left with no healthy backend. */
-  private wake(): void {
-    for (const w of [...this.waiters]) {
-      const unavailable = this.unavailable(w.opts);
-      if (unavailable) {
-        w.reject(unavailable);
-        continue;
-      }
-      const lease = this.take(w.opts);
-      if (lease) w.resolve(lease);
-    }
   }
 
   private async runOn(b: Backend, req: RunRequest): Promise<RunResult> {
@@ -337,7 +241,7 @@ export class ComfyPool {
     if (healthy) this.log.info({ backend: b.name }, 'comfyui backend is up');
     else
       this.log.warn({ backend: b.name, reason }, 'comfyui backend is down; taken out until a probe passes');
-    this.wake();
+    this.slots.wake();
   }
 
   private setQueue(b: Backend, remaining: number): void {

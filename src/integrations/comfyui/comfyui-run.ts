@@ -3,20 +3,20 @@ import {
   ComfyCancelledError,
   ComfyError,
   ComfyExecutionError,
-  ComfyInterruptedError,
   ComfyTimeoutError,
   ComfyUnavailableError,
 } from './comfyui-errors.js';
+import {
+  cancelPrompt,
+  historyImage,
+  interruptedError,
+  type Located,
+  locatePrompt,
+} from './comfyui-history.js';
 import type { ComfyHttpClient } from './comfyui-http.js';
 import type { ComfyMetrics } from './comfyui-metrics.js';
 import type { ComfySocket } from './comfyui-socket.js';
-import type {
-  ApiWorkflow,
-  ExecutionErrorData,
-  HistoryEntry,
-  ImageRef,
-  PromptMessage,
-} from './comfyui-types.js';
+import type { ApiWorkflow, HistoryEntry, PromptMessage } from './comfyui-types.js';
 
 export interface RunProgress {
   phase: 'queued' | 'running';
@@ -59,13 +59,9 @@ export interface RunContext {
   pollIntervalMs: number;
   /** A running prompt whose socket has been quiet this long is checked through `/history`. */
   silenceMs: number;
+  /** Checks failing this long mean the backend is gone: the run fails as unavailable. */
+  unreachableMs: number;
 }
-
-type Located =
-  | { where: 'history'; entry: HistoryEntry }
-  | { where: 'running' }
-  | { where: 'pending'; position: number }
-  | { where: 'nowhere' };
 
 /** Runs one prompt on one backend to its image, or to a typed ComfyError. */
 export function runPrompt(ctx: RunContext, req: RunRequest): Promise<RunResult> {
@@ -82,6 +78,7 @@ class PromptRun {
   private checking = false;
   private checkAgain = false;
   private retryCheck = false;
+  private failingSince: number | undefined;
   private reported = '';
   private readonly started = Date.now();
   private readonly cleanup: (() => void)[] = [];
@@ -133,7 +130,7 @@ class PromptRun {
 
   /** Submit-or-find: a prompt already queued, running or finished there is followed, not resubmitted. */
   private async begin(): Promise<void> {
-    const found = await this.locate();
+    const found = await locatePrompt(this.ctx.http, this.req.promptId);
     if (this.done) return;
     if (found.where !== 'nowhere') {
       this.resumed = true;
@@ -176,7 +173,7 @@ class PromptRun {
         this.fail(new ComfyExecutionError(this.backend, this.req.promptId, m.data));
         break;
       case 'execution_interrupted':
-        this.fail(this.interrupted());
+        this.fail(interruptedError(this.backend, this.req.promptId));
         break;
     }
   }
@@ -203,13 +200,15 @@ class PromptRun {
       try {
         do {
           this.checkAgain = false;
-          const found = await this.locate();
+          const found = await locatePrompt(this.ctx.http, this.req.promptId);
+          this.failingSince = undefined;
           if (this.done) return;
           await this.handle(found);
         } while (this.checkAgain && !this.done);
       } catch (err) {
-        // A blip on a fallback poll or the download is retried on the next tick; the deadline bounds it.
-        if (err instanceof ComfyUnavailableError && !this.done) {
+        // A blip on a fallback poll or the download is retried on the next tick, for a while.
+        this.failingSince ??= Date.now();
+        if (err instanceof ComfyUnavailableError && Date.now() - this.failingSince < this.ctx.unreachableMs) {
           this.log.warn({ err: err.message }, 'comfyui check failed; retrying');
           this.retryCheck = true;
         } else this.fail(err);
@@ -217,23 +216,6 @@ class PromptRun {
         this.checking = false;
       }
     })();
-  }
-
-  /** History before queue before history again: a prompt moves from one to the other atomically. */
-  private async locate(): Promise<Located> {
-    const { http } = this.ctx;
-    const id = this.req.promptId;
-    const entry = await http.history(id);
-    if (entry) return { where: 'history', entry };
-    const queue = await http.queue();
-    if (queue.queue_running.some((item) => item[1] === id)) return { where: 'running' };
-    const mine = queue.queue_pending.find((item) => item[1] === id);
-    if (mine) {
-      const ahead = queue.queue_pending.filter((item) => item[0] < mine[0]).length;
-      return { where: 'pending', position: queue.queue_running.length + ahead };
-    }
-    const late = await http.history(id);
-    return late ? { where: 'history', entry: late } : { where: 'nowhere' };
   }
 
   private async handle(found: Located): Promise<void> {
@@ -256,21 +238,7 @@ class PromptRun {
   }
 
   private async finish(entry: HistoryEntry): Promise<void> {
-    const status = entry.status;
-    if (status?.status_str === 'error') {
-      const messages = status.messages ?? [];
-      const error = messages.find(([event]) => event === 'execution_error');
-      if (error)
-        throw new ComfyExecutionError(
-          this.backend,
-          this.req.promptId,
-          error[1] as unknown as ExecutionErrorData,
-        );
-      if (messages.some(([event]) => event === 'execution_interrupted')) throw this.interrupted();
-      throw this.noImage('ComfyUI recorded an error without details');
-    }
-    const image = pickImage(entry, this.req.outputNode);
-    if (!image) throw this.noImage('the workflow finished without saving an image');
+    const image = historyImage(entry, this.backend, this.req.promptId, this.req.outputNode);
     const viewed = await this.ctx.http.view(image);
     if (this.done) return;
     this.done = true;
@@ -329,19 +297,10 @@ class PromptRun {
     this.reject(error);
   }
 
-  /** `/interrupt` is global on older servers, so it is sent only when our prompt is the running one. */
   private async cancelRemote(): Promise<void> {
-    const { http } = this.ctx;
-    const id = this.req.promptId;
     try {
-      const queue = await http.queue();
-      if (queue.queue_pending.some((item) => item[1] === id)) {
-        await http.deleteFromQueue([id]);
-        this.log.info('comfyui prompt removed from the queue');
-      } else if (queue.queue_running.some((item) => item[1] === id)) {
-        await http.interrupt(id);
-        this.log.info('comfyui prompt interrupted');
-      }
+      const outcome = await cancelPrompt(this.ctx.http, this.req.promptId);
+      this.log.info({ outcome }, 'comfyui prompt cancelled on the backend');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'comfyui prompt could not be cancelled on the backend');
     }
@@ -350,30 +309,4 @@ class PromptRun {
   private teardown(): void {
     for (const fn of this.cleanup.splice(0)) fn();
   }
-
-  private interrupted(): ComfyInterruptedError {
-    return new ComfyInterruptedError(
-      `prompt ${this.req.promptId} was interrupted on ${this.backend}`,
-      this.backend,
-    );
-  }
-
-  private noImage(message: string): ComfyExecutionError {
-    return new ComfyExecutionError(this.backend, this.req.promptId, {
-      node_id: this.req.outputNode ?? '',
-      node_type: 'output',
-      exception_type: 'NoImageOutput',
-      exception_message: message,
-    });
-  }
-}
-
-function pickImage(entry: HistoryEntry, outputNode: string | undefined): ImageRef | undefined {
-  const outputs = entry.outputs ?? {};
-  if (outputNode !== undefined) return outputs[outputNode]?.images?.[0];
-  for (const output of Object.values(outputs)) {
-    const image = output.images?.[0];
-    if (image) return image;
-  }
-  return undefined;
 }

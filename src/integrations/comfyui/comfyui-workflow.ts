@@ -134,7 +134,7 @@ export function parseWorkflow(name: string, graph: unknown, mapping: unknown): W
 
 /** Loads every `<name>.json` + `<name>.params.json` pair of a directory; reports all problems at once. */
 export async function loadWorkflows(dir = DEFAULT_WORKFLOW_DIR): Promise<Map<string, WorkflowDefinition>> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.json'));
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
   const graphs = files.filter((f) => !f.endsWith('.params.json'));
   const problems: string[] = [];
   const out = new Map<string, WorkflowDefinition>();

@@ -12,7 +12,6 @@ export {
 export { ComfyHttpClient, type ViewedImage } from './comfyui-http.js';
 export type { RunOutcome } from './comfyui-metrics.js';
 export {
-  type AcquireOptions,
   type BackendLease,
   type BackendStatus,
   ComfyPool,
@@ -20,6 +19,7 @@ export {
   type PoolRunRequest,
 } from './comfyui-pool.js';
 export type { RunProgress, RunRequest, RunResult } from './comfyui-run.js';
+export type { AcquireOptions } from './comfyui-slots.js';
 export type {
   ApiNode,
   ApiWorkflow,
