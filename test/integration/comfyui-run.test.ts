@@ -98,6 +98,13 @@ describe('ComfyUI run against the fake over HTTP and /ws', () => {
     expect(await metric('vitte_comfyui_runs_total', { backend: 'gpu-a', outcome: 'ok' })).toBe(1);
   });
 
+  it('refuses a prompt id that cannot travel in a URL path', async () => {
+    await expect(pool.run({ promptId: 'a/b', workflow: graph('x'), timeoutMs: 1000 })).rejects.toThrow(
+      /promptId/,
+    );
+    expect(fake.stats().submits).toEqual({});
+  });
+
   it('reports the queue position while another client is ahead', async () => {
     await foreignPrompt('ahead', 30);
     const events: RunProgress[] = [];
@@ -198,6 +205,24 @@ describe('ComfyUI run against the fake over HTTP and /ws', () => {
     await vi.waitFor(() => expect(fake.queue().running).toEqual([]));
   });
 
+  it('never interrupts a prompt that is not ours, even when our submit lands after the deadline', async () => {
+    fake.failPrompt('blocker-2', { kind: 'hang' });
+    await foreignPrompt('blocker-2', 10);
+    await vi.waitFor(() => expect(fake.queue().running).toEqual(['blocker-2']));
+    fake.failPrompt('job-late', { kind: 'slow-submit', ms: 500 });
+    const err = await pool
+      .run({ promptId: 'job-late', workflow: graph('late'), timeoutMs: 200 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ComfyTimeoutError);
+    expect(fake.queue().running).toEqual(['blocker-2']);
+    // The submit lands after the deadline: the run takes its prompt off the queue again.
+    await vi.waitFor(() => expect(fake.stats()).toMatchObject({ accepted: 2, deleted: 1 }));
+    expect(fake.queue()).toEqual({ running: ['blocker-2'], pending: [] });
+    expect(fake.stats().interruptRequests).toBe(0);
+    await fetch(`${fake.url}/interrupt`, { method: 'POST', body: '{}' });
+    await vi.waitFor(() => expect(fake.queue().running).toEqual([]));
+  });
+
   it('stops on abort: cancelled, and the running prompt is interrupted', async () => {
     const controller = new AbortController();
     const run = pool.run({
@@ -245,12 +270,17 @@ describe('ComfyUI run against the fake over HTTP and /ws', () => {
 
     const restarted = newPool('restarted-worker');
     await restarted.start();
+    const fallbacks = await metric('vitte_comfyui_history_fallback_polls_total', { backend: 'gpu-a' });
     const result = await restarted.run({
       promptId: 'job-crash',
       workflow: graph('survivor', 10),
       timeoutMs: 10_000,
     });
     expect(result).toMatchObject({ resumed: true, contentType: 'image/png' });
+    // Its events go to the crashed client's id only: the new one learns the end from /history.
+    expect(await metric('vitte_comfyui_history_fallback_polls_total', { backend: 'gpu-a' })).toBeGreaterThan(
+      fallbacks,
+    );
     const again = await restarted.run({
       promptId: 'job-crash',
       workflow: graph('survivor', 10),

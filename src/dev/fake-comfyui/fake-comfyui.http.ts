@@ -81,6 +81,7 @@ const FAULT_KINDS: FakeComfyFault['kind'][] = [
   'drop-socket',
   'silent',
   'slow',
+  'slow-submit',
 ];
 
 /** The control API (`/_fake/…`), for tests whose fake runs in another process. */

@@ -22,6 +22,8 @@ export interface Task {
 export interface QueueHooks {
   /** An execution message for one client (ComfyUI sends them only to the prompt's client id). */
   send(clientId: string, type: string, data: Data): void;
+  /** A binary frame for one client: a sampler preview. */
+  sendBinary(clientId: string, frame: Buffer): void;
   /** `status` to every socket: the queue changed. */
   queueChanged(): void;
   /** Closes the client's sockets and refuses new ones until `allowClient`. */
@@ -100,6 +102,17 @@ export class FakeQueue {
     }
   }
 
+  /** ComfyUI's preview frame: event type 1 (PREVIEW_IMAGE), image type 2 (PNG), the image. */
+  private preview(task: Task, step: number): void {
+    const client = task.extra.client_id;
+    if (typeof client !== 'string' || task.fault?.kind === 'silent') return;
+    const header = Buffer.alloc(8);
+    header.writeUInt32BE(1, 0);
+    header.writeUInt32BE(2, 4);
+    const { text, seed } = pictureInputs(task.prompt);
+    this.hooks.sendBinary(client, Buffer.concat([header, drawPicture(text, seed + step, 16, 16)]));
+  }
+
   private emit(task: Task, type: string, data: Data): void {
     const client = task.extra.client_id;
     if (typeof client === 'string' && task.fault?.kind !== 'silent') this.hooks.send(client, type, data);
@@ -164,6 +177,7 @@ export class FakeQueue {
       await sleep(stepMs);
       if (task.interrupted || this.closed) return { type: 'execution_interrupted', data: {} };
       this.emit(task, 'progress', { value, max: steps, prompt_id: task.id, node: id });
+      this.preview(task, value);
       if (value !== half) continue;
       const fault = task.fault?.kind;
       if (fault === 'oom' || fault === 'error') {

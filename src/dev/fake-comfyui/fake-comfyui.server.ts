@@ -2,6 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
 import { control, emptyStats, json, readJson, systemStats } from './fake-comfyui.http.js';
 import { objectInfo } from './fake-comfyui.nodes.js';
@@ -29,7 +30,8 @@ class FakeComfyServer implements FakeComfy {
     this.checkpoints = opts.checkpoints ?? ['sd_xl_base_1.0.safetensors'];
     this.queueState = new FakeQueue(
       {
-        send: (client, type, data) => this.send(client, type, data),
+        send: (client, type, data) => this.send(client, JSON.stringify({ type, data })),
+        sendBinary: (client, frame) => this.send(client, frame),
         queueChanged: () => this.broadcastStatus(),
         dropClient: (client) => {
           this.blocked.add(client);
@@ -141,9 +143,9 @@ class FakeComfyServer implements FakeComfy {
     });
   }
 
-  private send(clientId: string, type: string, data: Record<string, unknown>): void {
+  private send(clientId: string, frame: string | Buffer): void {
     const ws = this.sockets.get(clientId);
-    if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type, data }));
+    if (ws?.readyState === WebSocket.OPEN) ws.send(frame);
   }
 
   private broadcastStatus(): void {
@@ -227,6 +229,7 @@ class FakeComfyServer implements FakeComfy {
       return refuse({ type: 'no_prompt', message, details: message, extra_info: {} }, {});
     }
     const fault = this.promptFaults.get(id) ?? this.nextFaults.shift();
+    if (fault?.kind === 'slow-submit') await sleep(fault.ms);
     if (fault?.kind === 'reject') {
       const details = 'Exception when validating inner node: scripted rejection';
       return refuse(

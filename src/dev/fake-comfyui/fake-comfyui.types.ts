@@ -6,7 +6,8 @@
  * - `hang`: the sampler stops halfway and never finishes until `/interrupt`;
  * - `drop-socket`: the client's socket is closed halfway and refused until the prompt ends;
  * - `silent`: no socket message about the prompt at all (the history still records it);
- * - `slow`: every sampler step takes `stepMs`.
+ * - `slow`: every sampler step takes `stepMs`;
+ * - `slow-submit`: `POST /prompt` answers (and queues the prompt) only after `ms`.
  */
 export type FakeComfyFault =
   | { kind: 'reject' }
@@ -15,7 +16,8 @@ export type FakeComfyFault =
   | { kind: 'hang' }
   | { kind: 'drop-socket' }
   | { kind: 'silent' }
-  | { kind: 'slow'; stepMs: number };
+  | { kind: 'slow'; stepMs: number }
+  | { kind: 'slow-submit'; ms: number };
 
 export interface FakeComfyOptions {
   host?: string;

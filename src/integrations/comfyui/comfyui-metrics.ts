@@ -9,7 +9,9 @@ export type RunOutcome =
   | 'interrupted'
   | 'timeout'
   | 'cancelled'
-  | 'unavailable';
+  | 'unavailable'
+  /** Not a ComfyUI failure: a bug on our side. */
+  | 'error';
 
 const RUN_BUCKETS = [1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 180, 300];
 

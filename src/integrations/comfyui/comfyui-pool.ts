@@ -5,7 +5,7 @@ import type { ComfyBackendConfig } from './comfyui-backends.js';
 import { ComfyError, ComfyExecutionError, ComfyUnavailableError } from './comfyui-errors.js';
 import { ComfyHttpClient } from './comfyui-http.js';
 import { type ComfyMetrics, createComfyMetrics, type RunOutcome } from './comfyui-metrics.js';
-import { type RunContext, type RunRequest, type RunResult, runPrompt } from './comfyui-run.js';
+import { checkPromptId, type RunContext, type RunRequest, type RunResult, runPrompt } from './comfyui-run.js';
 import { type AcquireOptions, type SlotHolder, SlotScheduler } from './comfyui-slots.js';
 import { ComfySocket } from './comfyui-socket.js';
 import type { ApiWorkflow } from './comfyui-types.js';
@@ -169,6 +169,7 @@ export class ComfyPool {
 
   /** Acquire, run, release. The deadline covers the wait for a slot too. */
   async run(req: PoolRunRequest): Promise<RunResult> {
+    checkPromptId(req.promptId);
     const deadline = Date.now() + req.timeoutMs;
     const lease = await this.acquire({
       ...(req.exclude ? { exclude: req.exclude } : {}),
@@ -252,7 +253,7 @@ export class ComfyPool {
 
 function outcomeOf(err: unknown): RunOutcome {
   if (err instanceof ComfyExecutionError) return err.outOfMemory ? 'out_of_memory' : 'execution_error';
-  if (!(err instanceof ComfyError)) return 'unavailable';
+  if (!(err instanceof ComfyError)) return 'error';
   const outcomes: Record<string, RunOutcome> = {
     ComfyValidationError: 'validation',
     ComfyInterruptedError: 'interrupted',

@@ -64,8 +64,16 @@ export interface RunContext {
 }
 
 /** Runs one prompt on one backend to its image, or to a typed ComfyError. */
-export function runPrompt(ctx: RunContext, req: RunRequest): Promise<RunResult> {
+export async function runPrompt(ctx: RunContext, req: RunRequest): Promise<RunResult> {
+  checkPromptId(req.promptId);
   return new PromptRun(ctx, req).start();
+}
+
+const PROMPT_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A prompt id lands in a URL path and must match the socket's messages exactly. */
+export function checkPromptId(promptId: string): void {
+  if (!PROMPT_ID.test(promptId)) throw new TypeError('promptId must be 1-128 letters, digits or ._:-');
 }
 
 class PromptRun {
@@ -79,6 +87,7 @@ class PromptRun {
   private checkAgain = false;
   private retryCheck = false;
   private failingSince: number | undefined;
+  private cancelling: Promise<string> | undefined;
   private reported = '';
   private readonly started = Date.now();
   private readonly cleanup: (() => void)[] = [];
@@ -142,8 +151,11 @@ class PromptRun {
     }
     const submitted = await this.ctx.http.submit(this.req.workflow, this.ctx.clientId, this.req.promptId);
     this.log.info({ number: submitted.number }, 'comfyui prompt submitted');
-    // The deadline or the caller may have stopped us while the submit was in flight.
-    if (this.done) return this.cancelRemote();
+    // Stopped while the submit was in flight: cancel again unless the first cancel already found it.
+    if (this.done) {
+      if ((await this.cancelling) !== 'found') await this.cancelRemote();
+      return;
+    }
     // On an idle backend execution_start may have arrived before the submit's answer.
     if (this.phase === 'starting') this.setPhase('queued');
     this.check();
@@ -282,7 +294,8 @@ class PromptRun {
     this.done = true;
     this.teardown();
     this.log.warn({ reason: err.name, ms: Date.now() - this.started }, 'comfyui run stopped');
-    void this.cancelRemote().finally(() => this.reject(err));
+    this.cancelling = this.cancelRemote();
+    void this.cancelling.finally(() => this.reject(err));
   }
 
   private fail(err: unknown): void {
@@ -297,12 +310,14 @@ class PromptRun {
     this.reject(error);
   }
 
-  private async cancelRemote(): Promise<void> {
+  private async cancelRemote(): Promise<'found' | 'not-queued' | 'failed'> {
     try {
       const outcome = await cancelPrompt(this.ctx.http, this.req.promptId);
       this.log.info({ outcome }, 'comfyui prompt cancelled on the backend');
+      return outcome === 'not-queued' ? outcome : 'found';
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'comfyui prompt could not be cancelled on the backend');
+      return 'failed';
     }
   }
 
