@@ -290,4 +290,24 @@ describe('ComfyUI run against the fake over HTTP and /ws', () => {
     expect(fake.stats().submits).toEqual({ 'job-crash': 1 });
     await orphan.catch(() => undefined);
   });
+
+  it('follows the id an older ComfyUI makes up when it ignores ours', async () => {
+    const legacy = await startFakeComfy({ stepMs: 5, maxImageSide: 64, legacyPromptIds: true });
+    const old = new ComfyPool({
+      backends: [{ name: 'old', baseUrl: legacy.url, slots: 1 }],
+      logger: silentLogger,
+      metrics: new Metrics({ defaultMetrics: false }),
+      pollIntervalMs: 40,
+    });
+    try {
+      await old.start();
+      const result = await old.run({ promptId: 'job-legacy', workflow: graph('vintage'), timeoutMs: 10_000 });
+      expect(result.contentType).toBe('image/png');
+      const [comfyId] = Object.keys(legacy.stats().submits);
+      expect(comfyId).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await old.close();
+      await legacy.close();
+    }
+  });
 });

@@ -216,7 +216,8 @@ class FakeComfyServer implements FakeComfy {
       number?: unknown;
       front?: unknown;
     };
-    const id = body.prompt_id === undefined ? randomUUID() : String(body.prompt_id);
+    const id =
+      body.prompt_id === undefined || this.opts.legacyPromptIds ? randomUUID() : String(body.prompt_id);
     this.counts.submits[id] = (this.counts.submits[id] ?? 0) + 1;
     const number = typeof body.number === 'number' ? body.number : body.front ? -this.number : this.number;
     if (typeof body.number !== 'number') this.number += 1;

@@ -29,6 +29,8 @@ export interface FakeComfyOptions {
   stepMs?: number;
   /** What `CheckpointLoaderSimple` offers (default `sd_xl_base_1.0.safetensors`). */
   checkpoints?: string[];
+  /** Behave like ComfyUI before mid-2025: ignore a client's `prompt_id` and make a uuid. */
+  legacyPromptIds?: boolean;
   /** The drawn PNG keeps the requested aspect but is at most this wide or high (default 512). */
   maxImageSide?: number;
 }

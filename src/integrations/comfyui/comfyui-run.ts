@@ -95,12 +95,15 @@ class PromptRun {
   private reject!: (err: ComfyError) => void;
   private readonly log: Logger;
   private readonly backend: string;
+  /** The id ComfyUI knows the prompt by: ours, unless the server is too old to take it. */
+  private id: string;
 
   constructor(
     private readonly ctx: RunContext,
     private readonly req: RunRequest,
   ) {
     this.backend = ctx.http.name;
+    this.id = req.promptId;
     this.log = ctx.logger.child({ component: 'comfyui', backend: this.backend, promptId: req.promptId });
   }
 
@@ -139,7 +142,7 @@ class PromptRun {
 
   /** Submit-or-find: a prompt already queued, running or finished there is followed, not resubmitted. */
   private async begin(): Promise<void> {
-    const found = await locatePrompt(this.ctx.http, this.req.promptId);
+    const found = await locatePrompt(this.ctx.http, this.id);
     if (this.done) return;
     if (found.where !== 'nowhere') {
       this.resumed = true;
@@ -151,6 +154,16 @@ class PromptRun {
     }
     const submitted = await this.ctx.http.submit(this.req.workflow, this.ctx.clientId, this.req.promptId);
     this.log.info({ number: submitted.number }, 'comfyui prompt submitted');
+    if (submitted.prompt_id !== this.id) {
+      // ComfyUI before client-chosen prompt ids (mid-2025) makes its own: follow it. Events sent before
+      // this point are lost, the history poll covers them; a retried job cannot find this run.
+      this.log.warn(
+        { comfyPromptId: submitted.prompt_id },
+        'comfyui ignored our prompt id (upgrade ComfyUI): a retry of this job will submit again',
+      );
+      this.id = submitted.prompt_id;
+      this.cleanup.push(this.ctx.socket.subscribe(this.id, (m) => this.onMessage(m)));
+    }
     // Stopped while the submit was in flight: cancel again unless the first cancel already found it.
     if (this.done) {
       if ((await this.cancelling) !== 'found') await this.cancelRemote();
@@ -182,10 +195,10 @@ class PromptRun {
         this.check();
         break;
       case 'execution_error':
-        this.fail(new ComfyExecutionError(this.backend, this.req.promptId, m.data));
+        this.fail(new ComfyExecutionError(this.backend, this.id, m.data));
         break;
       case 'execution_interrupted':
-        this.fail(interruptedError(this.backend, this.req.promptId));
+        this.fail(interruptedError(this.backend, this.id));
         break;
     }
   }
@@ -212,7 +225,7 @@ class PromptRun {
       try {
         do {
           this.checkAgain = false;
-          const found = await locatePrompt(this.ctx.http, this.req.promptId);
+          const found = await locatePrompt(this.ctx.http, this.id);
           this.failingSince = undefined;
           if (this.done) return;
           await this.handle(found);
@@ -242,7 +255,7 @@ class PromptRun {
       case 'nowhere':
         return this.fail(
           new ComfyUnavailableError(
-            `prompt ${this.req.promptId} is neither queued nor in the history of ${this.backend} (restarted, or deleted by someone)`,
+            `prompt ${this.id} is neither queued nor in the history of ${this.backend} (restarted, or deleted by someone)`,
             this.backend,
           ),
         );
@@ -250,7 +263,7 @@ class PromptRun {
   }
 
   private async finish(entry: HistoryEntry): Promise<void> {
-    const image = historyImage(entry, this.backend, this.req.promptId, this.req.outputNode);
+    const image = historyImage(entry, this.backend, this.id, this.req.outputNode);
     const viewed = await this.ctx.http.view(image);
     if (this.done) return;
     this.done = true;
@@ -312,7 +325,7 @@ class PromptRun {
 
   private async cancelRemote(): Promise<'found' | 'not-queued' | 'failed'> {
     try {
-      const outcome = await cancelPrompt(this.ctx.http, this.req.promptId);
+      const outcome = await cancelPrompt(this.ctx.http, this.id);
       this.log.info({ outcome }, 'comfyui prompt cancelled on the backend');
       return outcome === 'not-queued' ? outcome : 'found';
     } catch (err) {
