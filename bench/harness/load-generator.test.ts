@@ -10,6 +10,11 @@ describe('closed-loop load generator', () => {
   let maxInFlight = 0;
   let url = '';
   const server = createServer(async (req: IncomingMessage, res) => {
+    if (req.url === '/chunked') {
+      req.resume();
+      res.writeHead(200, { 'transfer-encoding': 'chunked' }).end('{}');
+      return;
+    }
     inFlight += 1;
     maxInFlight = Math.max(maxInFlight, inFlight);
     let body = '';
@@ -17,7 +22,7 @@ describe('closed-loop load generator', () => {
     const n = seen.push({ secret: req.headers['x-telegram-bot-api-secret-token'], update: JSON.parse(body) });
     setTimeout(() => {
       inFlight -= 1;
-      res.writeHead(n === 5 ? 500 : 200).end();
+      res.writeHead(n === 5 ? 500 : 200, { 'content-length': 0 }).end();
     }, 1);
   });
   beforeAll(async () => {
@@ -27,7 +32,7 @@ describe('closed-loop load generator', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('keeps at most one request per user in flight, with unique update ids and the secret', async () => {
-    const poster = webhookPoster({ url, secret: 's3cret-s3cret-s3cret', maxSockets: 4 });
+    const poster = webhookPoster({ url, secret: 's3cret-s3cret-s3cret' });
     const updates = createUpdateFactory();
     const result = await runClosedLoop({
       users: 4,
@@ -47,5 +52,11 @@ describe('closed-loop load generator', () => {
     expect(result.finished + result.errors).toBeLessThanOrEqual(seen.length);
     expect(result.latencies.latency?.count).toBe(result.completed);
     expect(result.completed).toBeLessThanOrEqual(result.finished);
+  });
+
+  it('refuses an answer it cannot delimit, saying why', async () => {
+    const poster = webhookPoster({ url: url.replace('/hook', '/chunked'), secret: 's3cret-s3cret-s3cret' });
+    await expect(poster.post({ update_id: 1 })).rejects.toThrow(/without content-length/);
+    poster.close();
   });
 });

@@ -21,7 +21,12 @@ describe.skipIf(!has('postgres'))('PostgreSQL counting proxy', () => {
       const after = counter.snapshot();
       expect(after.statements - before.statements).toBe(5);
       expect(after.transactions - before.transactions).toBe(1);
-      expect(after.byStatement).toMatchObject({ 'select 1': 1, 'select $1::int + 1 as n': 1, begin: 1, commit: 1 });
+      expect(after.byStatement).toMatchObject({
+        'select 1': 1,
+        'select $1::int + 1 as n': 1,
+        begin: 1,
+        commit: 1,
+      });
     } finally {
       await client.end();
       await counter.close();
