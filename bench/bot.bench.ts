@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createFakeLlm } from '../src/dev/fake-llm/index.js';
 import {
@@ -330,15 +331,26 @@ async function profileStatus(env: BenchEnvironment) {
   mkdirSync(dir, { recursive: true });
   const users = Math.max(...USERS);
   let window: { fromUs: number; toUs: number } | undefined;
-  await withRoles(env, [{ role: 'api', opts: { cpuProfileDir: dir } }], async (_, post) => {
+  let measured: Measured | undefined;
+  await withRoles(env, [{ role: 'api', opts: { cpuProfileDir: dir } }], async ([api], post) => {
     await load(users, statusIteration(post, updates), { warmupMs: 0, durationMs: WARMUP_MS });
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    await load(users, statusIteration(post, updates), { warmupMs: 0, durationMs: MEASURE_MS });
+    measured = await load(users, statusIteration(post, updates), { warmupMs: 0, durationMs: MEASURE_MS }, [
+      api!,
+    ]);
     window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
   });
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`vitte api wrote no CPU profile into ${dir}`);
-  const text = `vitte api, /status at ${users} closed-loop users for ${MEASURE_MS / 1000} s (${join(dir, file)})\n${formatSelfTimes(selfTimes(join(dir, file), window))}\n`;
+  if (!file || !measured) throw new Error(`vitte api wrote no CPU profile into ${dir}`);
+  const text = [
+    `vitte api, /status at ${users} closed-loop users for ${MEASURE_MS / 1000} s, ${measured.perSecond.toFixed(0)} updates/s, ${measured.cpuMsPerUnit.toFixed(2)} cpu ms/update; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
+    `profile: ${join(dir, file)} (open it in Chrome DevTools for call trees)`,
+    `The process used ${measured.cores.toFixed(2)} cores. V8 samples on the wall clock: time the thread waited for a`,
+    'CPU is charged to what it was doing when descheduled (mostly system calls such as writev), so on a busy',
+    'machine those entries are inflated; JS functions compare fairly with each other.',
+    formatSelfTimes(selfTimes(join(dir, file), window)),
+    '',
+  ].join('\n');
   writeFileSync(join(OUT, 'profile-status.txt'), text);
   process.stderr.write(`\n${text}(also in .bench/profile-status.txt)\n`);
 }
@@ -349,6 +361,8 @@ async function profileStatus(env: BenchEnvironment) {
  * through `vitte worker`. Ratios, latencies, what each update costs in PostgreSQL and Redis, memory.
  */
 export default async function bot(report: Report): Promise<void> {
+  const machine = `${cpus().length} cores shared with whatever else runs on this host`;
+  report('machine_load_1m_start', loadavg()[0]!, 'load average', machine);
   const env = await startBenchEnvironment('bot');
   try {
     const ceiling = await measureCeiling(env, report);
@@ -356,6 +370,8 @@ export default async function bot(report: Report): Promise<void> {
     await countStatus(env, report);
     await measureChat(env, report, ceiling);
     if (PROFILE) await profileStatus(env);
+    report('machine_load_1m_end', loadavg()[0]!, 'load average', machine);
+    summary.push(`load average at the end ${loadavg()[0]!.toFixed(1)} (${machine})`);
     process.stderr.write(`\n${summary.join('\n')}\n`);
   } finally {
     await env.close();

@@ -113,7 +113,7 @@ export function formatSelfTimes(profile: ReturnType<typeof selfTimes>, top = 25)
   const busy = profile.sampledMs - profile.idleMs;
   const pct = (ms: number) => `${((100 * ms) / busy).toFixed(1).padStart(5)} %`;
   const lines = [
-    `sampled ${profile.sampledMs.toFixed(0)} ms, busy ${busy.toFixed(0)} ms (${((100 * busy) / profile.sampledMs).toFixed(0)} % of the main thread); self time, % of busy:`,
+    `${profile.sampledMs.toFixed(0)} ms sampled, ${busy.toFixed(0)} ms not idle; self time and its share of that:`,
   ];
   for (const e of profile.entries.slice(0, top)) {
     lines.push(`${e.selfMs.toFixed(0).padStart(7)} ms ${pct(e.selfMs)}  ${e.fn}  ${e.location}`);
