@@ -21,6 +21,9 @@ export function statusIteration(poster: WebhookPoster, updates: UpdateFactory) {
   return async (u: number) => ({ latency: await poster.post(updates.message(benchUser(u), '/status')) });
 }
 
+/** A chat message with no answer by then failed, as far as its user can tell. */
+const ANSWER_WITHIN_MS = 10_000;
+
 export interface ChatIteration {
   (u: number): Promise<Record<string, number>>;
   /** Answers that came without any draft before them (then the draft time is the answer's). */
@@ -42,8 +45,8 @@ export function chatIteration(
   let n = 0;
   const iteration = async (u: number) => {
     const user = benchUser(u);
-    const first = sink.next(user.id, ['sendMessageDraft', 'sendMessage']);
-    const answer = sink.next(user.id, ['sendMessage']);
+    const first = sink.next(user.id, ['sendMessageDraft', 'sendMessage'], ANSWER_WITHIN_MS);
+    const answer = sink.next(user.id, ['sendMessage'], ANSWER_WITHIN_MS);
     // Whatever happens to the post, these must not become unhandled rejections later.
     first.catch(() => undefined);
     answer.catch(() => undefined);
