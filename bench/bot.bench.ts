@@ -269,6 +269,7 @@ async function measureChat(env: BenchEnvironment, report: Report, ceiling: Map<n
           );
           if (ratio !== undefined)
             report(`chat_ratio_u${users}`, ratio, 'x /status ceiling', 'target ≥ 0.15');
+          report(`chat_unanswered_u${users}`, r.errors, 'messages', r.firstError ?? 'every message answered');
           report(
             `chat_cpu_ms_u${users}`,
             r.cpuMsPerUnit,
