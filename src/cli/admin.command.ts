@@ -9,6 +9,7 @@ import type { AdminRole } from '../platform/db/schema.js';
 import { AppError } from '../platform/errors.js';
 import { createLogger } from '../platform/logger.js';
 import type { Command } from './commands.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { roleCommand } from './roles.js';
 
 const ROLES: readonly AdminRole[] = ['owner', 'admin', 'viewer'];
@@ -126,6 +127,7 @@ export function createAdminCommand(io: AdminCommandIo): Command {
       }).child({
         role: 'admin-cli',
       });
+      const unlock = config.embedded ? lockDataDir(config.DATA_DIR, 'admin create-user') : undefined;
       const database = createDatabase(
         {
           url: config.DATABASE_URL,
@@ -163,6 +165,7 @@ export function createAdminCommand(io: AdminCommandIo): Command {
         throw err;
       } finally {
         await database.close();
+        unlock?.();
       }
     },
   };

@@ -1,10 +1,11 @@
-import type { Config } from '../config.js';
+import { type Config, loadConfig } from '../config.js';
 import type { Logger } from '../platform/logger.js';
 import { adminCommand } from './admin.command.js';
 import { broadcastCommand } from './broadcast.command.js';
+import { devCommand } from './dev.command.js';
 import { jobsCommand } from './jobs.command.js';
 import { migrateCommand } from './migrate.command.js';
-import { roleCommand } from './roles.js';
+import { ROLES, roleCommand } from './roles.js';
 import { webhookCommand } from './webhook.command.js';
 
 /** A long-running role hands back how to stop it; a one-shot command returns its exit code. */
@@ -13,6 +14,8 @@ export type Running = { logger: Logger; close: () => Promise<void> };
 export interface Command {
   usage: string;
   describe: string;
+  /** More than the one line, for `vitte <command> --help`. */
+  help?: string;
   run(args: string[], config: Readonly<Config>): Promise<number | Running>;
 }
 
@@ -26,11 +29,26 @@ export const commands: Record<string, Command> = {
   jobs: jobsCommand,
   migrate: migrateCommand,
   webhook: webhookCommand,
+  dev: devCommand,
 };
 
 export function usage(): string {
   const rows = Object.entries(commands).map(
-    ([name, c]) => `  vitte ${`${name} ${c.usage}`.padEnd(28)} ${c.describe}`,
+    ([name, c]) => `  vitte ${`${name} ${c.usage}`.padEnd(40)} ${c.describe}`,
   );
-  return `usage: vitte <command> [args]\n\ncommands:\n${rows.join('\n')}\n`;
+  const defaults = loadConfig({});
+  const ports = Object.entries(ROLES).map(([role, spec]) => `${role} ${spec.port}=${defaults[spec.port]}`);
+  return `usage: vitte <command> [args]     vitte <command> --help
+
+commands:
+${rows.join('\n')}
+
+Configuration comes from the environment and .env (see .env.example). Each role listens on its
+own port (defaults shown): ${ports.join(', ')}.
+`;
+}
+
+/** `vitte <command> --help`. */
+export function commandHelp(name: string, c: Command): string {
+  return `usage: vitte ${name} ${c.usage}\n\n${c.describe}\n${c.help ? `\n${c.help}\n` : ''}`;
 }
