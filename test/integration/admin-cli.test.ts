@@ -113,8 +113,9 @@ describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {
       const line = await first.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('FIRST RUN'));
       const password = String(line.password);
       expect(password.length).toBeGreaterThanOrEqual(20);
-      const listening = await first.waitForLog((l) => l.msg === 'listening');
-      const base = String(listening.url);
+      // The password is shown once the role runs, so it comes after its address.
+      const base = String(line.url).replace(/\/admin$/, '');
+      expect(first.output()).toContain(`"url":"${base}"`);
       const login = await fetch(`${base}/admin/api/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
