@@ -37,7 +37,7 @@ describe.skipIf(!has('chromium'))('admin panel and playground over plain HTTP by
     page.on('requestfailed', (r) => failed.push(`${r.url()} ${r.failure()?.errorText}`));
     await page.goto(`${base}${path}`, { waitUntil: 'load' });
     const rules = await page.evaluate(() =>
-      [...document.styleSheets].reduce((n, s) => {
+      Array.from(document.styleSheets).reduce((n, s) => {
         try {
           return n + (s.href ? s.cssRules.length : 0);
         } catch {
