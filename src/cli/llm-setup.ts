@@ -1,3 +1,4 @@
+import type { App } from '../app.js';
 import type { Config } from '../config.js';
 
 /** A local OpenAI-compatible server on its usual address. */
@@ -87,4 +88,31 @@ export async function resolveLlm(
     },
     close: () => demo.close(),
   };
+}
+
+/**
+ * Logs the choice, then asks the provider for its models once (in the background): a refused key
+ * or an unreachable URL is a warning at start, not a surprise at the first user message.
+ */
+export function checkLlm(app: App, choice: LlmChoice): void {
+  if (choice.note) app.logger[choice.note.level](choice.note.fields, choice.note.msg);
+  if (!app.llm.configured || app.config.llmSource === 'demo') return;
+  const stop = new AbortController();
+  app.lifecycle.onClose('llm-check', () => stop.abort());
+  void app.llm.check(stop.signal).then((res) => {
+    if (stop.signal.aborted) return;
+    const fields = { llm: app.llm.status().baseUrl, model: app.config.LLM_MODEL };
+    if (res.ok) {
+      if (!res.models.includes(app.config.LLM_MODEL) && res.models.length) {
+        app.logger.warn({ ...fields, models: res.models.slice(0, 20) }, 'the LLM does not list LLM_MODEL');
+      } else app.logger.info(fields, 'LLM reachable');
+    } else if (res.config) {
+      app.logger.warn({ ...fields, status: res.status }, 'the LLM refused the key: check LLM_API_KEY');
+    } else {
+      app.logger.warn(
+        { ...fields, status: res.status, reason: res.message },
+        'could not list the LLM models',
+      );
+    }
+  });
 }

@@ -9,15 +9,14 @@ import { type App, createApp, packageVersion } from '../app.js';
 import { type BotContext, createBot, publishCommands } from '../bot/index.js';
 import { startPolling } from '../bot/polling.js';
 import { type Config, redactConfig } from '../config.js';
-import type { BotApiEmulator } from '../dev/bot-api-emulator/index.js';
 import { migrateUp, pendingMigrations } from '../platform/db/migrator.js';
 import { createErrorReporter } from '../platform/error-reporting.js';
 import { createHttpServer } from '../platform/http.js';
 import { startWorker } from '../worker/index.js';
 import { CliError, listenError } from './cli-error.js';
 import type { Command, Running } from './commands.js';
-import { lockDataDir } from './data-dir-lock.js';
-import { type LlmChoice, type LocalLlm, resolveLlm } from './llm-setup.js';
+import { checkLlm, type LocalLlm } from './llm-setup.js';
+import { prepare } from './role-prepare.js';
 
 export type Role = 'all' | 'api' | 'bot' | 'worker' | 'admin';
 
@@ -89,48 +88,9 @@ async function listen(app: App, server: FastifyInstance, role: Role, spec: RoleS
   return bound;
 }
 
-/**
- * With no BOT_TOKEN, embedded `all` starts the local Bot API emulator and talks to it, so a newcomer
- * can use the bot at /playground at once. Loaded only then: production never loads src/dev.
- */
-async function startEmulator(config: Readonly<Config>): Promise<BotApiEmulator> {
-  // The playground lets anyone speak as any Telegram user: a development tool, never a production one.
-  if (config.NODE_ENV === 'production') throw new CliError('NODE_ENV=production: set BOT_TOKEN');
-  const { createBotApiEmulator } = await import('../dev/bot-api-emulator/index.js');
-  try {
-    return await createBotApiEmulator({ host: '127.0.0.1', port: config.EMULATOR_PORT });
-  } catch (err) {
-    throw listenError(err, 'EMULATOR_PORT', '127.0.0.1', config.EMULATOR_PORT);
-  }
-}
-
 function needsToken(config: Readonly<Config>, role: Role): string {
   if (!config.BOT_TOKEN) throw new CliError(`the ${role} role needs BOT_TOKEN`);
   return config.BOT_TOKEN;
-}
-
-/** Asks the provider for its models once at start: a refused key or an unreachable URL is a warning. */
-function checkLlm(app: App, choice: LlmChoice): void {
-  if (choice.note) app.logger[choice.note.level](choice.note.fields, choice.note.msg);
-  if (!app.llm.configured || app.config.llmSource === 'demo') return;
-  const stop = new AbortController();
-  app.lifecycle.onClose('llm-check', () => stop.abort());
-  void app.llm.check(stop.signal).then((res) => {
-    if (stop.signal.aborted) return;
-    const fields = { llm: app.llm.status().baseUrl, model: app.config.LLM_MODEL };
-    if (res.ok) {
-      if (!res.models.includes(app.config.LLM_MODEL) && res.models.length) {
-        app.logger.warn({ ...fields, models: res.models.slice(0, 20) }, 'the LLM does not list LLM_MODEL');
-      } else app.logger.info(fields, 'LLM reachable');
-    } else if (res.config) {
-      app.logger.warn({ ...fields, status: res.status }, 'the LLM refused the key: check LLM_API_KEY');
-    } else {
-      app.logger.warn(
-        { ...fields, status: res.status, reason: res.message },
-        'could not list the LLM models',
-      );
-    }
-  });
 }
 
 export interface Started {
@@ -160,29 +120,13 @@ export async function startRole(
       'BOT_MODE=webhook: updates arrive at the api role; run "vitte bot" only for long polling',
     );
   }
-  // Everything started before the app exists is undone here if a later step fails.
-  const undo: { name: string; close: () => Promise<void> | void }[] = [];
-  let config = baseConfig;
-  let emulator: BotApiEmulator | undefined;
-  let llm: LlmChoice = { config };
-  try {
-    if (config.embedded) undo.push({ name: 'data-dir-lock', close: lockDataDir(config.DATA_DIR, role) });
-    if (spec.embedded && !config.BOT_TOKEN) {
-      const started = await startEmulator(config);
-      emulator = started;
-      undo.push({ name: 'bot-api-emulator', close: () => started.close() });
-      config = Object.freeze({ ...config, BOT_TOKEN: started.token, TELEGRAM_API_ROOT: started.url });
-    }
-    if (spec.worker || runsBot(spec, config)) {
-      llm = await resolveLlm(config, { ...(opts.localLlms ? { candidates: opts.localLlms } : {}) });
-      if (llm.close) undo.push({ name: 'demo-llm', close: llm.close });
-      config = llm.config;
-    }
-  } catch (err) {
-    for (const u of undo.reverse()) await u.close();
-    throw err;
-  }
-
+  const usesLlm = spec.worker || runsBot(spec, baseConfig);
+  const { config, emulator, llm, undo } = await prepare(baseConfig, {
+    command: role,
+    emulator: spec.embedded,
+    llm: usesLlm,
+    ...(opts.localLlms ? { localLlms: opts.localLlms } : {}),
+  });
   const reporter = await createErrorReporter({
     dsn: config.SENTRY_DSN,
     environment: config.NODE_ENV,
@@ -193,10 +137,10 @@ export async function startRole(
   app.logger.info({ role, config: redactConfig(config) }, 'configuration');
   app.lifecycle.onClose('error-reporting', () => reporter.close());
   // The parts started before the app outlive it: jobs still draining talk to them.
-  for (const u of undo.reverse()) app.lifecycle.afterClose(u.name, u.close);
+  for (const u of undo) app.lifecycle.afterClose(u.name, u.close);
   try {
     await ensureSchema(app, spec);
-    if (spec.worker || runsBot(spec, config)) checkLlm(app, llm);
+    if (usesLlm) checkLlm(app, llm);
     const server = createHttpServer({
       logger: app.logger,
       metrics: app.metrics,
