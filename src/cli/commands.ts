@@ -33,22 +33,31 @@ export const commands: Record<string, Command> = {
 };
 
 export function usage(): string {
-  const rows = Object.entries(commands).map(
-    ([name, c]) => `  vitte ${`${name} ${c.usage}`.padEnd(40)} ${c.describe}`,
-  );
+  const rows = Object.entries(commands).map(([name, c]) => {
+    const call = `vitte ${name} ${c.usage}`.trimEnd();
+    return call.length <= 38
+      ? `  ${call.padEnd(38)} ${c.describe}`
+      : `  ${call}\n  ${''.padEnd(38)} ${c.describe}`;
+  });
   const defaults = loadConfig({});
-  const ports = Object.entries(ROLES).map(([role, spec]) => `${role} ${spec.port}=${defaults[spec.port]}`);
+  const byPort = new Map<string, string[]>();
+  for (const [role, spec] of Object.entries(ROLES))
+    byPort.set(spec.port, [...(byPort.get(spec.port) ?? []), role]);
+  const ports = [...byPort].map(
+    ([port, roles]) => `${roles.join(' and ')} ${port}=${defaults[port as keyof Config]}`,
+  );
   return `usage: vitte <command> [args]     vitte <command> --help
 
 commands:
 ${rows.join('\n')}
 
-Configuration comes from the environment and .env (see .env.example). Each role listens on its
-own port (defaults shown): ${ports.join(', ')}.
+Configuration comes from the environment and .env (see .env.example). Each role has its own
+port (variable=default): ${ports.join(', ')}.
 `;
 }
 
-/** `vitte <command> --help`. */
+/** `vitte <command> --help`: the one-line usage unless the command's help gives its own. */
 export function commandHelp(name: string, c: Command): string {
-  return `usage: vitte ${name} ${c.usage}\n\n${c.describe}\n${c.help ? `\n${c.help}\n` : ''}`;
+  const head = c.help?.startsWith('usage') ? '' : `usage: vitte ${name} ${c.usage}`.trimEnd() + '\n\n';
+  return `${head}${c.describe}\n${c.help ? `\n${c.help}\n` : ''}`;
 }

@@ -218,7 +218,7 @@ export function roleCommand(role: Role, describe: string): Command {
   return {
     usage: '',
     describe,
-    help: `Serves /health, /health/ready and /metrics on ${ROLES[role].port}.`,
+    help: `Listens on ${ROLES[role].port}, where it also serves /health, /health/ready and /metrics.`,
     async run(_args, config): Promise<Running> {
       const { app } = await startRole(role, config);
       return { logger: app.logger, close: () => app.close() };

@@ -305,6 +305,19 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
     await page.goto(`${url}/admin/broadcasts`);
     await page.locator(`tr[data-broadcast-id="${id}"]`).waitFor();
     await screenshot(page, 'admin-broadcasts');
+
+    // A saved draft's own page asks the same before starting.
+    await page.goto(`${url}/admin/broadcasts/new`);
+    await page.fill('#f-text', 'A draft for later');
+    await page.click('button[name=intent][value=draft]');
+    await page.waitForURL(/\/admin\/broadcasts\/\d+\?done=created/);
+    answer = 'dismiss';
+    const draftAsked = asked.length;
+    await page.click('form[action$="/start"] button');
+    await expect.poll(() => asked.length).toBe(draftAsked + 1);
+    expect(asked.at(-1)).toBe(question);
+    expect(await page.getAttribute('#progress', 'data-status')).toBe('draft');
+    answer = 'accept';
   });
 
   it('shows the audit log, queues and admins pages', async () => {
