@@ -23,6 +23,11 @@ describe('chat with a wrong LLM key', () => {
     await llm?.close();
   });
 
+  it('the start-up check already found the refused key (the dashboard shows it before any message)', async () => {
+    await expect.poll(() => s.app.llm.status().lastError).toMatchObject({ status: 401, config: true });
+    expect(llm.stats().requests).toBe(0);
+  });
+
   it('every message gets the neutral text and its quota back; the breaker stays closed; it is counted', async () => {
     const user = { id: 66_001, first_name: 'Key', language_code: 'en' };
     for (const text of ['one', 'two', 'three']) {
