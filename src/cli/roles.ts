@@ -189,6 +189,8 @@ export async function startRole(
     }
     if (bot && config.BOT_MODE === 'polling')
       app.lifecycle.onClose('bot-polling', await startPolling(bot, app));
+    // Only once everything runs: a start that fails before must not use up the owner's password.
+    if (spec.admin) await bootstrapAdmin(app, { signInUrl: `${open}/admin` });
     app.logger.info(
       {
         role,
@@ -202,11 +204,7 @@ export async function startRole(
     );
     if (emulator)
       app.logger.info({ url: `${open}/playground` }, `playground: talk to the bot at ${open}/playground`);
-    if (spec.admin) {
-      app.logger.info({ url: `${open}/admin` }, `admin panel: ${open}/admin`);
-      // Only once everything runs: a start that fails before must not use up the owner's password.
-      await bootstrapAdmin(app, { signInUrl: `${open}/admin` });
-    }
+    if (spec.admin) app.logger.info({ url: `${open}/admin` }, `admin panel: ${open}/admin`);
     return { app, url, emulatorUrl: emulator?.url };
   } catch (err) {
     await app.close();

@@ -63,7 +63,9 @@ describe('first run of vitte all (real processes, embedded)', () => {
 
   it('the next start shows the one-time password with the admin URL, and it signs in', async () => {
     p = startVitte(['all'], { ...env, API_PORT: '0' });
-    const first = await p.waitForLog((l) => String(l.msg).startsWith('FIRST RUN'), 90_000);
+    // The last line of a start: everything runs and Ctrl-C is handled from here on.
+    await p.waitForLog((l) => String(l.msg).startsWith('admin panel:'), 90_000);
+    const first = lines(p.output()).find((l) => String(l.msg).startsWith('FIRST RUN'))!;
     base = String(lines(p.output()).find((l) => l.msg === 'listening')?.url);
     expect(first.url).toBe(`${base}/admin`);
     const login = await fetch(`${base}/admin/api/login`, {

@@ -125,6 +125,8 @@ describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {
       expect((await login.json()).admin.role).toBe('owner');
       expect((await fetch(`${base}/admin/health`)).status).toBe(200);
       expect((await fetch(`${base}/metrics`)).status).toBe(200);
+      // Signals are handled once the start is complete.
+      await expect.poll(() => first.output()).toContain('"msg":"started"');
       expect((await first.stop()).code).toBe(0);
 
       const second = startVitte(['admin'], roleEnv);
