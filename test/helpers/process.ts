@@ -12,10 +12,13 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** Every role's port: tests run side by side, so unless a test names a port the system picks one. */
+const FREE_PORTS = { API_PORT: '0', ADMIN_PORT: '0', BOT_PORT: '0', WORKER_PORT: '0' };
+
 /** Start `vitte <args>` as a real process with a clean environment plus `env`. */
 export function startVitte(args: string[], env: Record<string, string>): RunningProcess {
   const child = spawn(process.execPath, ['bin/vitte.js', ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...FREE_PORTS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -113,8 +113,9 @@ describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {
       const line = await first.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('FIRST RUN'));
       const password = String(line.password);
       expect(password.length).toBeGreaterThanOrEqual(20);
-      const listening = await first.waitForLog((l) => l.msg === 'listening');
-      const base = String(listening.url);
+      // The password is shown once the role runs, so it comes after its address.
+      const base = String(line.url).replace(/\/admin$/, '');
+      expect(first.output()).toContain(`"url":"${base}"`);
       const login = await fetch(`${base}/admin/api/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -124,6 +125,8 @@ describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {
       expect((await login.json()).admin.role).toBe('owner');
       expect((await fetch(`${base}/admin/health`)).status).toBe(200);
       expect((await fetch(`${base}/metrics`)).status).toBe(200);
+      // Signals are handled once the start is complete.
+      await expect.poll(() => first.output()).toContain('"msg":"started"');
       expect((await first.stop()).code).toBe(0);
 
       const second = startVitte(['admin'], roleEnv);

@@ -247,8 +247,12 @@ for (const variant of VARIANTS) {
       it('passes the container health check for every role and fails it for a dead one', async () => {
         const check = (args: string[], env: Record<string, string> = {}) =>
           run(process.execPath, [join(DEPLOY, 'healthcheck.mjs'), ...args], { env });
-        for (const role of [...s.api, ...s.workers, s.bot]) {
+        // api: the image's default target (API_PORT); bot and worker: the URL Compose gives each.
+        for (const role of s.api) {
           expect((await check([], { API_PORT: String(role.port) })).code, role.proc.name).toBe(0);
+        }
+        for (const role of [...s.workers, s.bot]) {
+          expect((await check([`${role.url}/health`])).code, role.proc.name).toBe(0);
         }
         expect((await check([`${s.admin.role.url}/admin/health`])).code).toBe(0);
         const dead = await check([`http://127.0.0.1:${s.admin.role.port}/no-such-route`]);

@@ -214,7 +214,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       startRole(`api-${i + 1}`, 'api', envFor('api', { ...env, API_PORT: String(port) }), port),
     );
     const workers = workerPorts.map((port, i) =>
-      startRole(`worker-${i + 1}`, 'worker', envFor('worker', { ...env, API_PORT: String(port) }), port),
+      startRole(`worker-${i + 1}`, 'worker', envFor('worker', { ...env, WORKER_PORT: String(port) }), port),
     );
     const admin = startRole('admin', 'admin', envFor('admin', { ...env, API_PORT: '0' }), adminPort);
     // The polling profile's bot role, on its own bot and queue prefix so it cannot take the webhook
@@ -224,7 +224,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       'bot',
       envFor('bot', {
         ...env,
-        API_PORT: String(botPort),
+        BOT_PORT: String(botPort),
         BOT_MODE: 'polling',
         BOT_TOKEN: pollingEmulator.token,
         TELEGRAM_API_ROOT: pollingEmulator.url,

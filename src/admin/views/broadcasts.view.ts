@@ -97,6 +97,9 @@ export function previewPanel(o: { form: ComposeForm; issues: Issue[] }): SafeHtm
     })}</div>`;
 }
 
+/** Starting sends to real people at once: the question names how many (admin.js counts them). */
+const START_QUESTION = 'Start sending this broadcast to {count} recipients now? This cannot be undone.';
+
 export function audienceCount(o: { count?: number; error?: string }): SafeHtml {
   if (o.error) return html`<span class="error-text">${o.error}</span>`;
   return html`<strong data-testid="audience-count">${fmtNum(o.count ?? 0)}</strong> recipients right now <span class="muted small">(banned users, users who blocked the bot or turned notifications off are excluded)</span>`;
@@ -163,7 +166,7 @@ export function composeBody(o: {
         <div class="actions">
           <button type="submit" name="intent" value="draft" class="secondary">Save draft</button>
           <button type="submit" name="intent" value="schedule" class="secondary">Schedule</button>
-          <button type="submit" name="intent" value="start" data-testid="start-now">Start now</button>
+          <button type="submit" name="intent" value="start" data-testid="start-now" data-confirm-count="${START_QUESTION}">Start now</button>
           <button type="submit" formaction="/admin/broadcasts/test-send" hx-post="/admin/broadcasts/test-send" hx-target="#test-result" class="secondary" ${
             o.telegramUserId
               ? ''
@@ -233,7 +236,7 @@ export function broadcastBody(o: {
           ? html`<section class="card">
           <h2>Actions</h2>
           <div class="actions">
-            ${can('draft', 'scheduled') ? actionButton({ action: `${base}/start`, label: 'Start now', csrf: o.csrf, confirm: 'Start sending to every recipient now?' }) : ''}
+            ${can('draft', 'scheduled') ? actionButton({ action: `${base}/start`, label: 'Start now', csrf: o.csrf, confirmCount: { question: START_QUESTION, audience: b.audience } }) : ''}
             ${can('running') ? actionButton({ action: `${base}/pause`, label: 'Pause', csrf: o.csrf, kind: 'secondary' }) : ''}
             ${can('paused') ? actionButton({ action: `${base}/resume`, label: 'Resume', csrf: o.csrf }) : ''}
             ${can('draft', 'scheduled', 'running', 'paused') ? actionButton({ action: `${base}/cancel`, label: 'Cancel', csrf: o.csrf, kind: 'danger', confirm: 'Cancel this broadcast? Messages not sent yet will not be sent.' }) : ''}

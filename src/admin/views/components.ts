@@ -1,4 +1,4 @@
-import { type HtmlValue, html, type SafeHtml } from '../html.js';
+import { type HtmlValue, html, json, type SafeHtml } from '../html.js';
 
 /** A field problem as services report them (`ValidationError.details.issues`). */
 export interface Issue {
@@ -100,11 +100,17 @@ export function actionButton(o: {
   csrf: string;
   kind?: 'danger' | 'secondary' | '';
   confirm?: string;
+  /** Ask with the audience's recipient count, counted when pressed (`{count}` in the question). */
+  confirmCount?: { question: string; audience: unknown };
   fields?: Record<string, string>;
   disabled?: boolean;
 }): SafeHtml {
   return html`<form method="post" action="${o.action}" class="inline-form" ${
     o.confirm ? html`data-confirm="${o.confirm}"` : ''
+  } ${
+    o.confirmCount
+      ? html`data-confirm-count="${o.confirmCount.question}" data-audience="${json(o.confirmCount.audience)}"`
+      : ''
   }>
     ${csrfField(o.csrf)}
     ${Object.entries(o.fields ?? {}).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}
