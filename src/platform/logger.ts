@@ -56,6 +56,28 @@ export function withLogContext<T>(fields: Record<string, unknown>, fn: () => T):
   return logContext.run({ ...logContext.getStore(), ...fields }, fn);
 }
 
+/** A string as it appears inside a JSON string literal (quotes, backslashes, control characters escaped). */
+function jsonEscaped(s: string): string {
+  return JSON.stringify(s).slice(1, -1);
+}
+
+/**
+ * Every form a secret takes in a written line: as is, escaped once (a JSON log line), escaped twice
+ * (JSON text inside a logged string, e.g. a request body in an error message) and URL-encoded.
+ * A secret with `"`, `\` or a newline never appears verbatim in a JSON line. Longest first, so a
+ * form containing another is masked whole.
+ */
+function secretForms(secrets: string[]): string[] {
+  const forms = new Set<string>();
+  for (const s of secrets) {
+    forms.add(s);
+    forms.add(jsonEscaped(s));
+    forms.add(jsonEscaped(jsonEscaped(s)));
+    forms.add(encodeURIComponent(s));
+  }
+  return [...forms].sort((a, b) => b.length - a.length);
+}
+
 export interface LoggerOptions {
   level: string;
   pretty: boolean;
@@ -71,7 +93,9 @@ export interface LoggerOptions {
  * configured secret values, so a token inside an error message or URL never leaks.
  */
 export function createLogger(opts: LoggerOptions): Logger {
-  const secrets = (opts.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 6);
+  const secrets = secretForms(
+    (opts.secrets ?? []).filter((s): s is string => typeof s === 'string' && s.length >= 6),
+  );
   const scrub = (line: string): string => {
     let out = line.replace(BOT_TOKEN_PATTERN, '***');
     for (const s of secrets) out = out.split(s).join('***');

@@ -97,3 +97,26 @@ describe('logger: one value per key', () => {
     expect(JSON.parse(lines[1]!)).toMatchObject({ jobId: 'j1', userId: 5 });
   });
 });
+
+describe('logger: secrets with characters JSON escapes', () => {
+  it.each([
+    ['a quote', 'pa"ss-word-1'],
+    ['a backslash', 'pa\\ss-word-2'],
+    ['a newline', 'pass\nword-3'],
+    ['a tab and a control character', 'pa\tss\u0001word-4'],
+  ])('masks a secret with %s, in the message, a field, an error and nested JSON', (_what, secret) => {
+    const { lines, destination } = capture();
+    const log = createLogger({ level: 'info', pretty: false, secrets: [secret], destination });
+    log.info({ given: secret, body: JSON.stringify({ password: secret }) }, `login with ${secret}`);
+    log.error({ err: new Error(`bad credentials ${secret}`) }, 'failed');
+    log.info({ url: `https://x.example/?p=${encodeURIComponent(secret)}` }, 'url');
+    const out = lines.join('');
+    expect(out).toContain('***');
+    for (const line of lines) {
+      const parsed = JSON.stringify(JSON.parse(line));
+      expect(parsed).not.toContain(JSON.stringify(secret).slice(1, -1));
+      expect(JSON.parse(line).msg).not.toContain(secret);
+    }
+    expect(out).not.toContain(encodeURIComponent(secret));
+  });
+});
