@@ -3,7 +3,9 @@ import type { Db } from '../../src/platform/db/database.js';
 
 /**
  * A comparable description of the public schema: tables, columns, constraints and indexes
- * (Kysely's own bookkeeping tables excluded).
+ * (Kysely's own bookkeeping tables excluded). Columns are compared by name, not position: a down
+ * migration that adds back a dropped column cannot put it where it was, and no query depends on
+ * the order.
  */
 export async function dumpSchema(
   db: Db,
@@ -11,10 +13,10 @@ export async function dumpSchema(
   const skip = ['kysely_migration', 'kysely_migration_lock'];
   const columns = await sql<Record<string, unknown>>`
     select table_name, column_name, data_type, udt_name, character_maximum_length, numeric_precision,
-      is_nullable, column_default, is_identity, ordinal_position
+      is_nullable, column_default, is_identity
     from information_schema.columns
     where table_schema = 'public' and table_name <> all(${skip})
-    order by table_name, ordinal_position`.execute(db);
+    order by table_name, column_name`.execute(db);
   const constraints = await sql<Record<string, unknown>>`
     select rel.relname as table_name, con.conname, con.contype, pg_get_constraintdef(con.oid) as def
     from pg_constraint con join pg_class rel on rel.oid = con.conrelid

@@ -1,6 +1,5 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { sql } from 'kysely';
-import parsePrometheus from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapAdmin, registerAdmin } from '../../src/admin/index.js';
 import { renderEntities } from '../../src/admin/views/telegram-preview.js';
@@ -243,67 +242,48 @@ describe('admin JSON API', () => {
       await login(OWNER.username, OWNER.password);
     });
 
-    it('locks an account after 5 failures, even for the right password, and counts it in metrics', async () => {
+    const attempt = (payload: { username: string; password: string }, ip: string) =>
+      f
+        .inject({ method: 'POST', url: '/admin/api/login', payload, remoteAddress: ip })
+        .then((r) => r.statusCode);
+
+    it('five wrong passwords from one address do not keep the right one out from another', async () => {
       await as(owner, {
         method: 'POST',
         url: '/admin/api/admins',
         payload: { username: 'lock', password: 'lock-password-1', role: 'viewer' },
       });
       for (let i = 0; i < 5; i++) {
-        const res = await f.inject({
-          method: 'POST',
-          url: '/admin/api/login',
-          payload: { username: 'lock', password: `bad-password-${i}` },
-          remoteAddress: `10.1.0.${i}`,
-        });
-        expect(res.statusCode).toBe(401);
+        expect(await attempt({ username: 'lock', password: `bad-password-${i}` }, '10.1.0.1')).toBe(401);
       }
-      const row = await t.app.db
-        .selectFrom('admin_users')
-        .selectAll()
-        .where('username', '=', 'lock')
-        .executeTakeFirstOrThrow();
-      expect(row.locked_until!.getTime()).toBeGreaterThan(Date.now() + 10 * 60_000);
-      const right = await f.inject({
+      expect(await attempt({ username: 'lock', password: 'lock-password-1' }, '10.1.1.1')).toBe(200);
+      const audited = await t.app.db
+        .selectFrom('admin_audit_log')
+        .select(['admin_username', 'ip'])
+        .where('action', '=', 'auth.login_failed')
+        .where('admin_username', '=', 'lock')
+        .execute();
+      expect(audited).toEqual(Array(5).fill({ admin_username: 'lock', ip: '10.1.0.1' }));
+    });
+
+    it('throttles many failures from one address with growing delays, answered as 429 with Retry-After', async () => {
+      const results: number[] = [];
+      for (let i = 0; i < 12; i++) {
+        results.push(await attempt({ username: `nobody${i}`, password: 'x-password-123' }, '10.9.9.9'));
+      }
+      expect(results).toEqual([...Array(10).fill(401), 429, 429]);
+      const res = await f.inject({
         method: 'POST',
         url: '/admin/api/login',
-        payload: { username: 'lock', password: 'lock-password-1' },
-        remoteAddress: '10.1.1.1',
+        payload: { username: 'nobody', password: 'x-password-123' },
+        remoteAddress: '10.9.9.9',
       });
-      expect(right.statusCode).toBe(429);
-      expect(Number(right.headers['retry-after'])).toBeGreaterThan(60);
-
-      const metrics = parsePrometheus(await t.app.metrics.text());
-      const logins = metrics.find((m) => m.name === 'vitte_admin_logins_total')!;
-      const by = (result: string) =>
-        Number(logins.metrics.find((m) => m.labels?.result === result)?.value ?? 0);
-      expect(by('success')).toBeGreaterThan(0);
-      expect(by('failure')).toBeGreaterThanOrEqual(5);
-      expect(by('throttled') + by('locked')).toBeGreaterThanOrEqual(1);
+      expect(res.statusCode).toBe(429);
+      expect(res.json().error.code).toBe('too_many_requests');
+      expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     });
-
-    it('throttles many attempts from one address', async () => {
-      const results: number[] = [];
-      for (let i = 0; i < 32; i++) {
-        const res = await f.inject({
-          method: 'POST',
-          url: '/admin/api/login',
-          payload: { username: `nobody${i}`, password: 'x-password-123' },
-          remoteAddress: '10.9.9.9',
-        });
-        results.push(res.statusCode);
-      }
-      expect(results.slice(0, 30).every((s) => s === 401)).toBe(true);
-      expect(results.slice(30)).toEqual([429, 429]);
-    });
-
-    const attempt = (payload: { username: string; password: string }, ip: string) =>
-      f
-        .inject({ method: 'POST', url: '/admin/api/login', payload, remoteAddress: ip })
-        .then((r) => r.statusCode);
 
     it('counts only failures: one admin signs in 35 times in a row from one address', async () => {
-      // More than both limits (5 per username, 30 per address) in one window.
       const statuses: number[] = [];
       for (let i = 0; i < 35; i++) statuses.push(await attempt(OWNER, '10.4.0.1'));
       expect(statuses).toEqual(Array(35).fill(200));
@@ -311,22 +291,22 @@ describe('admin JSON API', () => {
 
     it("a success neither clears an address's failures nor counts against them", async () => {
       const ip = '10.4.0.2';
-      for (let i = 0; i < 29; i++) {
+      for (let i = 0; i < 9; i++) {
         expect(await attempt({ username: `nobody-b${i}`, password: 'x-password-123' }, ip)).toBe(401);
       }
       expect(await attempt(OWNER, ip)).toBe(200);
-      expect(await attempt({ username: 'nobody-b29', password: 'x-password-123' }, ip)).toBe(401);
-      expect(await attempt({ username: 'nobody-b30', password: 'x-password-123' }, ip)).toBe(429);
+      expect(await attempt({ username: 'nobody-b9', password: 'x-password-123' }, ip)).toBe(401);
+      expect(await attempt({ username: 'nobody-b10', password: 'x-password-123' }, ip)).toBe(429);
       expect(await attempt(OWNER, ip)).toBe(429);
     });
 
-    it('throttles failures per username; a success starts the count over', async () => {
+    it('throttles one name from one address after five failures; a success starts that count over', async () => {
       for (let i = 0; i < 5; i++) {
-        expect(await attempt({ username: 'ghost-user', password: 'x-password-123' }, `10.5.0.${i}`)).toBe(
-          401,
-        );
+        expect(await attempt({ username: 'ghost-user', password: 'x-password-123' }, '10.5.0.1')).toBe(401);
       }
-      expect(await attempt({ username: 'ghost-user', password: 'x-password-123' }, '10.5.0.9')).toBe(429);
+      expect(await attempt({ username: 'ghost-user', password: 'x-password-123' }, '10.5.0.1')).toBe(429);
+      // Another address is not slowed by it.
+      expect(await attempt({ username: 'ghost-user', password: 'x-password-123' }, '10.5.0.2')).toBe(401);
 
       await as(owner, {
         method: 'POST',
@@ -336,8 +316,8 @@ describe('admin JSON API', () => {
       const right = { username: 'forgetful', password: 'forgetful-pass-1' };
       const wrong = { username: 'forgetful', password: 'not-my-password' };
       for (let round = 0; round < 2; round++) {
-        for (let i = 0; i < 4; i++) expect(await attempt(wrong, `10.6.${round}.${i}`)).toBe(401);
-        expect(await attempt(right, `10.6.${round}.9`)).toBe(200);
+        for (let i = 0; i < 4; i++) expect(await attempt(wrong, '10.6.0.1')).toBe(401);
+        expect(await attempt(right, '10.6.0.1')).toBe(200);
       }
     });
 

@@ -87,29 +87,117 @@ describe('admin session lifetime', () => {
     expect(await me(await signIn())).toBe(200);
   });
 
-  it('locks the account for 15 minutes from the fifth failure', async () => {
-    const wrong = { ...ACCOUNT, password: 'not-the-password' };
-    for (let i = 0; i < 5; i++) {
-      const res = await f.inject({
-        method: 'POST',
-        url: '/admin/api/login',
-        payload: wrong,
-        remoteAddress: `10.7.0.${i}`,
-      });
-      expect(res.statusCode).toBe(401);
-    }
-    const locked = await f.inject({
+  const attempt = async (password: string, ip: string, username = ACCOUNT.username) => {
+    const res = await f.inject({
       method: 'POST',
       url: '/admin/api/login',
-      payload: ACCOUNT,
-      remoteAddress: '10.7.1.1',
+      payload: { username, password },
+      remoteAddress: ip,
     });
-    expect(locked.statusCode).toBe(429);
-    const row = await t.app.db
-      .selectFrom('admin_users')
-      .select('locked_until')
-      .where('username', '=', ACCOUNT.username)
+    return { status: res.statusCode, retryAfter: Number(res.headers['retry-after'] ?? 0) };
+  };
+  const WRONG = 'not-the-password';
+
+  it('never locks the account: after 5 failures from one address the right password from another signs in at once', async () => {
+    for (let i = 0; i < 5; i++) expect((await attempt(WRONG, '10.7.0.1')).status).toBe(401);
+    expect((await attempt(ACCOUNT.password, '10.7.1.1')).status).toBe(200);
+  });
+
+  it('makes a failing address wait longer and longer, and forgets it after 15 quiet minutes', async () => {
+    const ip = '10.8.0.1';
+    // Five tries of one name from one address cost nothing; each failure after that doubles the wait.
+    for (let i = 0; i < 5; i++) expect((await attempt(WRONG, ip)).status).toBe(401);
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const refused = await attempt(WRONG, ip);
+      expect(refused.status).toBe(429);
+      waits.push(refused.retryAfter);
+      now += refused.retryAfter * 1000;
+      expect((await attempt(WRONG, ip)).status).toBe(401);
+    }
+    expect(waits).toEqual([1, 2, 4, 8]);
+    // Even the right password waits its turn from this address…
+    expect((await attempt(ACCOUNT.password, ip)).status).toBe(429);
+    // …and goes in once the wait is over. The address and name count starts over; the address's
+    // own count (9 failures) does not, so its tenth failure starts the address's delays.
+    now += 16_000;
+    expect((await attempt(ACCOUNT.password, ip)).status).toBe(200);
+    expect((await attempt(WRONG, ip)).status).toBe(401);
+    expect(await attempt(WRONG, ip)).toEqual({ status: 429, retryAfter: 1 });
+    now += 15 * 60_000;
+    expect((await attempt(WRONG, ip)).status).toBe(401);
+    now += 15 * 60_000;
+  });
+
+  it('slows an address that sprays many user names', async () => {
+    const ip = '10.9.0.1';
+    for (let i = 0; i < 10; i++) expect((await attempt(WRONG, ip, `sprayed-${i}`)).status).toBe(401);
+    const refused = await attempt(WRONG, ip, 'sprayed-10');
+    expect(refused).toEqual({ status: 429, retryAfter: 1 });
+    // A success from there does not wipe the tally either.
+    expect((await attempt(ACCOUNT.password, ip)).status).toBe(429);
+    now += 15 * 60_000;
+  });
+
+  it('a name attacked from many addresses slows only failing addresses, and only by up to a minute', async () => {
+    for (let i = 0; i < 25; i++) expect((await attempt(WRONG, `10.10.0.${i}`)).status).toBe(401);
+    // A clean address: in at once, whatever happened to the name.
+    expect((await attempt(ACCOUNT.password, '10.10.1.1')).status).toBe(200);
+    // An address that failed once waits for the name's slow-down, never more than a minute.
+    const slowed = await attempt(ACCOUNT.password, '10.10.0.3');
+    expect(slowed.status).toBe(429);
+    expect(slowed.retryAfter).toBeGreaterThan(0);
+    expect(slowed.retryAfter).toBeLessThanOrEqual(60);
+    now += slowed.retryAfter * 1000;
+    expect((await attempt(ACCOUNT.password, '10.10.0.3')).status).toBe(200);
+    now += 15 * 60_000;
+  });
+
+  it('logs and audits every failed attempt, and the throttled ones in the metrics', async () => {
+    const before = await t.app.db
+      .selectFrom('admin_audit_log')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('action', '=', 'auth.login_failed')
       .executeTakeFirstOrThrow();
-    expect(row.locked_until!.getTime()).toBe(now + 15 * 60_000);
+    expect((await attempt(WRONG, '10.11.0.1')).status).toBe(401);
+    expect((await attempt('whatever-password', '10.11.0.1', 'nobody-here')).status).toBe(401);
+    const rows = await t.app.db
+      .selectFrom('admin_audit_log')
+      .selectAll()
+      .where('action', '=', 'auth.login_failed')
+      .orderBy('id', 'desc')
+      .limit(2)
+      .execute();
+    expect(rows.length).toBe(2);
+    expect(Number(before.n) + 2).toBe(
+      Number(
+        (
+          await t.app.db
+            .selectFrom('admin_audit_log')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('action', '=', 'auth.login_failed')
+            .executeTakeFirstOrThrow()
+        ).n,
+      ),
+    );
+    const [unknown, wrong] = rows;
+    expect(unknown).toMatchObject({
+      admin_user_id: null,
+      admin_username: 'nobody-here',
+      ip: '10.11.0.1',
+      after: { reason: 'unknown_username' },
+    });
+    expect(wrong).toMatchObject({
+      admin_username: ACCOUNT.username,
+      target_type: 'admin',
+      ip: '10.11.0.1',
+      after: { reason: 'wrong_password' },
+    });
+    expect(wrong!.admin_user_id).toBeGreaterThan(0);
+    const metrics = await t.app.metrics.text();
+    expect(metrics).toMatch(/vitte_admin_logins_total\{result="failure"\} \d+/);
+    expect(metrics).toMatch(/vitte_admin_logins_throttled_total\{scope="address_username"\} [1-9]/);
+    expect(metrics).toMatch(/vitte_admin_logins_throttled_total\{scope="username"\} [1-9]/);
+    expect(metrics).toMatch(/vitte_admin_logins_throttled_total\{scope="address"\} [1-9]/);
   });
 });

@@ -26,7 +26,7 @@ export function adminsBody(o: {
         (a) => html`<tr data-admin="${a.username}">
           <td>${a.username}${a.id === o.me.id ? html` <span class="muted small">(you)</span>` : ''}</td>
           <td>${badge(a.role, a.role === 'owner' ? 'info' : '')}</td>
-          <td>${a.disabled_at ? badge('disabled', 'danger') : a.locked_until && a.locked_until > new Date() ? badge('locked', 'warn') : badge('active', 'ok')}</td>
+          <td>${a.disabled_at ? badge('disabled', 'danger') : badge('active', 'ok')}</td>
           <td class="hide-sm nowrap">${fmtDate(a.last_login_at)}</td>
           <td>${
             a.id === o.me.id

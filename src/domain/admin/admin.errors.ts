@@ -8,11 +8,12 @@ export class LoginFailedError extends UnauthorizedError {
   }
 }
 
-/** Too many attempts from this address or for this account, or the account is locked for a while. */
+/** Too many failed attempts from this address (for this account): wait `retryAfterMs` before the next. */
 export class LoginThrottledError extends TooManyRequestsError {
   override name = 'LoginThrottledError';
   constructor(readonly retryAfterMs: number) {
-    super(`Too many failed attempts. Try again in ${Math.max(1, Math.ceil(retryAfterMs / 60_000))} min.`, {
+    const s = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    super(`Too many failed attempts. Try again in ${s < 60 ? `${s} s` : `${Math.ceil(s / 60)} min`}.`, {
       retryAfterSeconds: Math.ceil(retryAfterMs / 1000),
     });
   }

@@ -103,29 +103,10 @@ export class AdminRepository extends Repository {
     return Number(row.n);
   }
 
-  /**
-   * Count a failed login in one statement; the failure that reaches `max` locks the account until
-   * `lockUntil` and starts the count over.
-   */
-  recordFailure(id: number, max: number, lockUntil: Date): Promise<AdminUser | undefined> {
-    const reached = sql<boolean>`failed_logins + 1 >= ${max}`;
-    return this.db
-      .updateTable('admin_users')
-      .set({
-        failed_logins: sql`case when ${reached} then 0 else failed_logins + 1 end`,
-        locked_until: sql`case when ${reached} then ${lockUntil}::timestamptz else locked_until end`,
-      })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirst();
-  }
-
   async recordSuccess(id: number, newHash?: string): Promise<void> {
     await this.db
       .updateTable('admin_users')
       .set({
-        failed_logins: 0,
-        locked_until: null,
         last_login_at: sql`now()`,
         ...(newHash ? { password_hash: newHash } : {}),
       })

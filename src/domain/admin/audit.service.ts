@@ -9,6 +9,9 @@ export interface Actor {
   ip: string | null;
 }
 
+/** Who an audit row names: an admin, or (id null) someone who is not signed in, e.g. a failed sign-in. */
+export type AuditActor = Omit<Actor, 'id'> & { id: number | null };
+
 /** What changed: the audit row besides who and when. */
 export interface AuditChange {
   action: string;
@@ -26,7 +29,7 @@ export class AuditService {
   ) {}
 
   /** Write the row; inside a transaction it commits (or rolls back) with the change. */
-  async record(actor: Actor, change: AuditChange): Promise<AdminAuditEntry> {
+  async record(actor: AuditActor, change: AuditChange): Promise<AdminAuditEntry> {
     const entry = await this.repo.insert({
       adminUserId: actor.id,
       adminUsername: actor.username,

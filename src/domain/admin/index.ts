@@ -1,7 +1,7 @@
 import type { Transactor } from '../../platform/db/transactor.js';
+import { createFailureLog } from '../../platform/failure-log.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
-import { createRateLimiter } from '../../platform/rate-limit.js';
 import type { Redis } from '../../platform/redis.js';
 import type { BroadcastsService } from '../broadcasts/broadcasts.service.js';
 import type { SettingsService } from '../settings/settings.service.js';
@@ -19,7 +19,7 @@ import { UserAdminService } from './user-admin.service.js';
 export { LoginFailedError, LoginThrottledError } from './admin.errors.js';
 export type { AdminView, BootstrapResult } from './admin-accounts.service.js';
 export { ADMIN_ROLES, AdminAccountsService, adminView } from './admin-accounts.service.js';
-export type { ActiveSession, SignedIn } from './admin-auth.service.js';
+export type { ActiveSession, AuthPolicy, LoginThrottlePolicy, SignedIn } from './admin-auth.service.js';
 export { AdminAuthService, safeEqual } from './admin-auth.service.js';
 export type { Actor, AuditChange } from './audit.service.js';
 export { AuditService } from './audit.service.js';
@@ -49,8 +49,6 @@ export interface AdminServicesDeps {
   logger: Logger;
   metrics: Metrics;
   policy?: Partial<AuthPolicy>;
-  /** Failed sign-ins per address and per username per lockout window (default 30 and maxFailures). */
-  loginLimits?: { perIp: number; perUsername: number };
   /** The time sessions and lockouts are measured by (tests move it). */
   clock?: () => number;
 }
@@ -58,15 +56,12 @@ export interface AdminServicesDeps {
 export function createAdminServices(deps: AdminServicesDeps): AdminServices {
   const logger = deps.logger.child({ component: 'admin' });
   const policy = { ...DEFAULT_AUTH_POLICY, ...deps.policy };
-  const window = Math.round(policy.lockMs / 1000);
-  const limits = deps.loginLimits ?? { perIp: 30, perUsername: policy.maxFailures };
-  const limiter = (name: string, points: number) =>
-    createRateLimiter({
-      redis: deps.redis,
-      keyPrefix: `${deps.redisPrefix}:rl:admin-login-${name}`,
-      points,
-      durationS: window,
-    });
+  const failures = createFailureLog({
+    redis: deps.redis,
+    keyPrefix: `${deps.redisPrefix}:admin-login-failures`,
+    windowMs: policy.throttle.windowMs,
+    logger,
+  });
   const audit = new AuditService(deps.repos.audit, logger);
   return {
     audit,
@@ -74,7 +69,7 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
       deps.tx,
       deps.repos.admin,
       audit,
-      { ip: limiter('ip', limits.perIp), username: limiter('user', limits.perUsername) },
+      failures,
       logger,
       deps.metrics,
       policy,

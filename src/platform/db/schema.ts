@@ -140,8 +140,10 @@ export interface AdminUsersTable {
   password_hash: string;
   role: AdminRole;
   telegram_user_id: number | null;
-  failed_logins: Generated<number>;
-  locked_until: NullableTimestamp;
+  /** Must choose a new password before anything else (the first-start owner). */
+  password_change_required: Generated<boolean>;
+  /** The first-start owner whose generated or configured credential has not been used yet. */
+  bootstrap_pending: Generated<boolean>;
   last_login_at: NullableTimestamp;
   disabled_at: NullableTimestamp;
   created_at: Generated<Date>;
