@@ -19,6 +19,8 @@ declare module 'fastify' {
      * 'origin': only the same-origin check (bull-board's own UI, JSON sign-in).
      */
     csrf?: 'token' | 'login' | 'origin';
+    /** Reachable by an account that must choose a new password first (its profile, sign-out). */
+    beforePasswordChange?: boolean;
   }
   interface FastifyRequest {
     admin?: AdminUser;
@@ -146,6 +148,21 @@ function unauthenticated(req: FastifyRequest, reply: FastifyReply) {
   return sendError(reply, 401, 'unauthorized', 'Sign in to the admin panel first.');
 }
 
+/** Where an account that must choose a new password is sent (the form is on its profile page). */
+export const PASSWORD_CHANGE_PAGE = '/admin/profile';
+
+/** The first-start owner (and any account flagged so) does nothing before choosing its own password. */
+function passwordChangeFirst(req: FastifyRequest, reply: FastifyReply) {
+  if (wantsPage(req)) return reply.redirect(PASSWORD_CHANGE_PAGE, 303);
+  if (isHtmx(req)) reply.header('hx-redirect', PASSWORD_CHANGE_PAGE);
+  return sendError(
+    reply,
+    403,
+    'password_change_required',
+    'Choose a new password first: POST /admin/api/profile/password {"current", "password"}.',
+  );
+}
+
 /**
  * Sessions, roles and CSRF for every route of the admin context (routes and plugins registered
  * after this): onRequest resolves the cookie's session and refuses by role before the body is even
@@ -181,6 +198,9 @@ export function installAuth(f: FastifyInstance, app: App): void {
         return reply.status(403).type('text/html; charset=utf-8').send(page.value);
       }
       return sendError(reply, 403, 'forbidden', message);
+    }
+    if (req.admin.password_change_required && !req.routeOptions.config?.beforePasswordChange) {
+      return passwordChangeFirst(req, reply);
     }
   });
 

@@ -6,6 +6,7 @@ import { startRole } from '../../src/cli/roles.js';
 import { loadConfig } from '../../src/config.js';
 import { EmulatorClient } from '../../src/dev/bot-api-emulator/index.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
+import { bootstrapPasswordFor } from '../helpers/admin.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 import { has } from '../helpers/services.js';
@@ -65,7 +66,7 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
       DATA_DIR: testDb.dataDir,
       ...(testDb.url ? { DATABASE_URL: testDb.url } : {}),
       ADMIN_BOOTSTRAP_USERNAME: OWNER.username,
-      ADMIN_BOOTSTRAP_PASSWORD: OWNER.password,
+      ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(OWNER.password),
     });
     const started = await startRole('all', config);
     app = started.app;
@@ -121,9 +122,19 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
     await page.waitForSelector('.notice.error');
     expect(await page.textContent('.notice.error')).toContain('Invalid username or password');
 
-    await page.fill('#f-password', OWNER.password);
+    // The first-start owner's configured password opens only the page to choose a new one…
+    await page.fill('#f-password', bootstrapPasswordFor(OWNER.password));
     await page.click('button[type=submit]');
-    await page.waitForURL(`${url}/admin/users`); // back where the sign-in started
+    await page.waitForURL(`${url}/admin/profile`);
+    await page.waitForSelector('[data-testid=password-change-required]');
+    await screenshot(page, 'admin-password-change-required');
+    await page.goto(`${url}/admin/users`);
+    await page.waitForURL(`${url}/admin/profile`);
+    await page.fill('#f-current', bootstrapPasswordFor(OWNER.password));
+    await page.fill('#f-password', OWNER.password);
+    await page.click('[data-testid=password-change-required] button[type=submit]');
+    // …and once it is chosen, the panel.
+    await page.waitForURL(`${url}/admin?done=password`);
     await page.goto(`${url}/admin`);
     await page.waitForSelector('[data-testid=users-total]');
 

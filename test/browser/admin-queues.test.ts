@@ -5,6 +5,7 @@ import type { App } from '../../src/app.js';
 import { startRole } from '../../src/cli/roles.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
+import { bootstrapPasswordFor, chooseOwnerPassword } from '../helpers/admin.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 import { has, TEST_REDIS_URL } from '../helpers/services.js';
@@ -38,9 +39,10 @@ describe.skipIf(!has('chromium') || !has('redis') || !has('postgres'))('bull-boa
       REDIS_URL: TEST_REDIS_URL,
       REDIS_PREFIX: `vitte-test-queues-${randomBytes(4).toString('hex')}`,
       ADMIN_BOOTSTRAP_USERNAME: OWNER.username,
-      ADMIN_BOOTSTRAP_PASSWORD: OWNER.password,
+      ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(OWNER.password),
     });
     const started = await startRole('admin', config);
+    await chooseOwnerPassword(started.app, OWNER);
     app = started.app;
     url = started.url;
 

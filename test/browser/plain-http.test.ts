@@ -5,6 +5,7 @@ import type { App } from '../../src/app.js';
 import { startRole } from '../../src/cli/roles.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
+import { bootstrapPasswordFor, chooseOwnerPassword } from '../helpers/admin.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 import { has } from '../helpers/services.js';
@@ -68,12 +69,13 @@ describe.skipIf(!has('chromium'))('admin panel and playground over plain HTTP by
         DATA_DIR: testDb.dataDir,
         ...(testDb.url ? { DATABASE_URL: testDb.url } : {}),
         ADMIN_BOOTSTRAP_USERNAME: OWNER.username,
-        ADMIN_BOOTSTRAP_PASSWORD: OWNER.password,
+        ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(OWNER.password),
         CHAT_STREAM_INTERVAL_MS: '200',
       }),
       { localLlms: [] },
     );
     app = started.app;
+    await chooseOwnerPassword(app, OWNER);
     base = `http://${machineAddress()}:${new URL(started.url).port}`;
   }, 90_000);
 

@@ -7,6 +7,7 @@ import type { App } from '../../src/app.js';
 import { settingDefinitions } from '../../src/domain/settings/settings.definitions.js';
 import { parseTelegramHtml } from '../../src/integrations/telegram/format/telegram-html.js';
 import { createHttpServer } from '../../src/platform/http.js';
+import { bootstrapPasswordFor } from '../helpers/admin.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 interface Session {
@@ -88,11 +89,25 @@ describe('admin JSON API', () => {
 
   beforeAll(async () => {
     t = await createTestApp(
-      { ADMIN_BOOTSTRAP_USERNAME: OWNER.username, ADMIN_BOOTSTRAP_PASSWORD: OWNER.password },
+      {
+        ADMIN_BOOTSTRAP_USERNAME: OWNER.username,
+        ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(OWNER.password),
+      },
       { label: 'admin_api' },
     );
     await bootstrapAdmin(t.app);
     f = await adminServer(t.app);
+    // The first sign-in: the owner must choose its own password before anything else.
+    const first = await login(OWNER.username, bootstrapPasswordFor(OWNER.password));
+    const refused = await as(first, { url: '/admin/api/users' });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json().error.code).toBe('password_change_required');
+    const changed = await as(first, {
+      method: 'POST',
+      url: '/admin/api/profile/password',
+      payload: { current: bootstrapPasswordFor(OWNER.password), password: OWNER.password },
+    });
+    expect(changed.statusCode, changed.body).toBe(204);
     owner = await login(OWNER.username, OWNER.password);
   });
   afterAll(async () => {
@@ -110,22 +125,108 @@ describe('admin JSON API', () => {
       expect(await t.app.db.selectFrom('admin_users').selectAll().execute()).toHaveLength(1);
     });
 
-    it('generates a one-time password when nothing is configured, and only on the very first start', async () => {
+    it('generates a one-time password, a new one each start until someone signs in with it', async () => {
       const other = await createTestApp({}, { label: 'admin_boot' });
+      const signIn = (password: string) =>
+        other.app.admin.auth.login({ username: 'admin', password, ip: '1.1.1.1', userAgent: null });
       try {
         const first = await other.app.admin.accounts.bootstrap({});
         expect(first).toMatchObject({ kind: 'created', username: 'admin', source: 'generated' });
-        const password = first.kind === 'created' ? first.password! : '';
-        expect(password.length).toBeGreaterThanOrEqual(20);
-        const signed = await other.app.admin.auth.login({
-          username: 'admin',
-          password,
-          ip: '1.1.1.1',
-          userAgent: null,
-        });
-        expect(signed.admin.role).toBe('owner');
+        const firstPassword = first.kind === 'created' ? first.password! : '';
+        expect(firstPassword.length).toBeGreaterThanOrEqual(20);
+        // That start failed or its log was lost: the next start offers a new password.
+        const second = await other.app.admin.accounts.bootstrap({});
+        expect(second).toMatchObject({ kind: 'pending', username: 'admin', source: 'generated' });
+        const password = second.kind === 'pending' ? second.password! : '';
+        expect(password).not.toBe(firstPassword);
+        await expect(signIn(firstPassword)).rejects.toThrow('Invalid username or password');
+        const signed = await signIn(password);
+        expect(signed.admin).toMatchObject({ role: 'owner', password_change_required: true });
+        // Used once: later starts offer nothing, and the password still has to be changed.
         expect(await other.app.admin.accounts.bootstrap({})).toEqual({ kind: 'existing' });
+        const row = await other.app.db.selectFrom('admin_users').selectAll().executeTakeFirstOrThrow();
+        expect(row).toMatchObject({ bootstrap_pending: false, password_change_required: true });
       } finally {
+        await other.close();
+      }
+    });
+
+    it('a configured first password is applied again at each start until it is used', async () => {
+      const other = await createTestApp({}, { label: 'admin_boot_env' });
+      const signIn = (password: string) =>
+        other.app.admin.auth.login({ username: 'first', password, ip: '1.1.1.2', userAgent: null });
+      try {
+        const env = { username: 'first', password: 'configured-password-1' };
+        expect(await other.app.admin.accounts.bootstrap(env)).toEqual({
+          kind: 'created',
+          username: 'first',
+          source: 'env',
+        });
+        // The operator corrects the password in the environment before anyone signed in.
+        const fixed = { ...env, password: 'corrected-password-2' };
+        expect(await other.app.admin.accounts.bootstrap(fixed)).toMatchObject({ kind: 'pending' });
+        await expect(signIn(env.password)).rejects.toThrow('Invalid username or password');
+        await signIn(fixed.password);
+        expect(await other.app.admin.accounts.bootstrap(fixed)).toEqual({ kind: 'existing' });
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('until the new password is chosen: pages redirect to it, the API answers 403 password_change_required', async () => {
+      const other = await createTestApp({}, { label: 'admin_must_change' });
+      const g = await adminServer(other.app);
+      try {
+        const boot = await other.app.admin.accounts.bootstrap({});
+        const password = boot.kind === 'created' ? boot.password! : '';
+        const res = await g.inject({
+          method: 'POST',
+          url: '/admin/api/login',
+          payload: { username: 'admin', password },
+        });
+        expect(res.json().admin.password_change_required).toBe(true);
+        const s: Session = { cookie: cookieOf(res)!.split(';')[0]!, csrf: res.json().csrfToken };
+        const call = (opts: InjectOptions) =>
+          g.inject({ ...opts, headers: { cookie: s.cookie, 'x-csrf-token': s.csrf, ...opts.headers } });
+        for (const url of [
+          '/admin/api/stats',
+          '/admin/api/users',
+          '/admin/api/settings',
+          '/admin/api/admins',
+        ]) {
+          const r = await call({ url });
+          expect(r.statusCode, url).toBe(403);
+          expect(r.json().error.code, url).toBe('password_change_required');
+        }
+        const put = await call({
+          method: 'PUT',
+          url: '/admin/api/settings/bot.welcome_text',
+          payload: { value: 'x' },
+        });
+        expect(put.json().error.code).toBe('password_change_required');
+        const page = await call({ url: '/admin/users', headers: { accept: 'text/html' } });
+        expect(page.statusCode).toBe(303);
+        expect(page.headers.location).toBe('/admin/profile');
+        const profile = await call({ url: '/admin/profile', headers: { accept: 'text/html' } });
+        expect(profile.statusCode).toBe(200);
+        expect(profile.body).toContain('Choose your own password');
+        expect((await call({ url: '/admin/api/me' })).statusCode).toBe(200);
+        // The same password again is not a change.
+        const same = await call({
+          method: 'POST',
+          url: '/admin/api/profile/password',
+          payload: { current: password, password },
+        });
+        expect(same.statusCode).toBe(400);
+        const changed = await call({
+          method: 'POST',
+          url: '/admin/api/profile/password',
+          payload: { current: password, password: 'my-own-password-1' },
+        });
+        expect(changed.statusCode).toBe(204);
+        expect((await call({ url: '/admin/api/users' })).statusCode).toBe(200);
+      } finally {
+        await g.close();
         await other.close();
       }
     });

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapAdmin, registerAdmin } from '../../src/admin/index.js';
 import { createHttpServer } from '../../src/platform/http.js';
+import { bootstrapPasswordFor, chooseOwnerPassword } from '../helpers/admin.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 const OWNER = { username: 'owner', password: 'owner-password-1' };
@@ -46,10 +47,14 @@ describe('admin JSON API: scheduling, pausing, resuming and cancelling broadcast
 
   beforeAll(async () => {
     t = await createTestApp(
-      { ADMIN_BOOTSTRAP_USERNAME: OWNER.username, ADMIN_BOOTSTRAP_PASSWORD: OWNER.password },
+      {
+        ADMIN_BOOTSTRAP_USERNAME: OWNER.username,
+        ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(OWNER.password),
+      },
       { label: 'admin_broadcasts' },
     );
     await bootstrapAdmin(t.app);
+    await chooseOwnerPassword(t.app, OWNER);
     f = createHttpServer({ logger: t.app.logger, metrics: t.app.metrics, trustProxy: false });
     await registerAdmin(f, t.app);
     await f.ready();

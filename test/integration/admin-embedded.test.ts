@@ -6,6 +6,7 @@ import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createHttpServer } from '../../src/platform/http.js';
+import { bootstrapPasswordFor, chooseOwnerPassword } from '../helpers/admin.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 
 const OWNER = { username: 'embedded', password: 'embedded-password-1' };
@@ -37,12 +38,13 @@ describe('admin panel on embedded PGlite', () => {
       LOG_LEVEL: 'silent',
       DATA_DIR: testDb.dataDir,
       ADMIN_BOOTSTRAP_USERNAME: OWNER.username,
-      ADMIN_BOOTSTRAP_PASSWORD: OWNER.password,
+      ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(OWNER.password),
     });
     expect(config.DATABASE_URL).toBeUndefined();
     app = createApp(config, { logger: silentLogger, role: 'test' });
     await migrateUp(app.db, silentLogger);
     await bootstrapAdmin(app);
+    await chooseOwnerPassword(app, OWNER);
     f = createHttpServer({ logger: app.logger, metrics: app.metrics, trustProxy: false });
     await registerAdmin(f, app);
     await f.ready();

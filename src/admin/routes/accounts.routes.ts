@@ -80,6 +80,7 @@ export function accountsRoutes(app: App) {
   return async (f: FastifyInstance) => {
     const owner = { config: { adminAccess: 'owner' as const } };
     const self = { config: { adminAccess: 'viewer' as const } };
+    const passwordChange = { config: { adminAccess: 'viewer' as const, beforePasswordChange: true } };
 
     f.get('/admin/admins', owner, (req, reply) => adminsPage(req, reply));
     f.post('/admin/admins', owner, async (req, reply) => {
@@ -112,7 +113,7 @@ export function accountsRoutes(app: App) {
       return redirectTo(req, reply, '/admin/admins?done=saved');
     });
 
-    f.get('/admin/profile', (req, reply) => profilePage(req, reply));
+    f.get('/admin/profile', passwordChange, (req, reply) => profilePage(req, reply));
     f.post('/admin/profile', self, async (req, reply) => {
       try {
         await setTelegram(req);
@@ -123,7 +124,7 @@ export function accountsRoutes(app: App) {
       }
       return redirectTo(req, reply, '/admin/profile?done=saved');
     });
-    f.post('/admin/profile/password', self, async (req, reply) => {
+    f.post('/admin/profile/password', passwordChange, async (req, reply) => {
       try {
         await changePassword(req);
       } catch (err) {
@@ -131,15 +132,17 @@ export function accountsRoutes(app: App) {
         if (!issues.length) throw err;
         return profilePage(req, reply, { issues, which: 'password' }, 422);
       }
-      return redirectTo(req, reply, '/admin/profile?done=password');
+      // A required change was all that stood between the account and the panel.
+      const next = adminOf(req).password_change_required ? '/admin' : '/admin/profile';
+      return redirectTo(req, reply, `${next}?done=password`);
     });
 
     f.get('/admin/api/admins', owner, async () => ({ items: await app.admin.accounts.list() }));
     f.post('/admin/api/admins', owner, async (req, reply) => reply.status(201).send(await create(req)));
     f.patch('/admin/api/admins/:id', owner, (req) => update(req));
-    f.get('/admin/api/profile', async (req) => adminView(adminOf(req)));
+    f.get('/admin/api/profile', passwordChange, async (req) => adminView(adminOf(req)));
     f.put('/admin/api/profile', self, (req) => setTelegram(req));
-    f.post('/admin/api/profile/password', self, async (req, reply) => {
+    f.post('/admin/api/profile/password', passwordChange, async (req, reply) => {
       await changePassword(req);
       return reply.status(204).send();
     });

@@ -76,11 +76,15 @@ export function authRoutes(app: App) {
       return reply.redirect(next, 303);
     });
 
-    f.post('/admin/logout', { config: { adminAccess: 'viewer' } }, async (req, reply) => {
-      await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
-      clearSessionCookie(app, req, reply);
-      return reply.redirect('/admin/login', 303);
-    });
+    f.post(
+      '/admin/logout',
+      { config: { adminAccess: 'viewer', beforePasswordChange: true } },
+      async (req, reply) => {
+        await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
+        clearSessionCookie(app, req, reply);
+        return reply.redirect('/admin/login', 303);
+      },
+    );
 
     // JSON: a cross-site page cannot send application/json without a CORS preflight, which the
     // admin never grants, and the origin is checked too.
@@ -99,12 +103,19 @@ export function authRoutes(app: App) {
       }
     });
 
-    f.post('/admin/api/logout', { config: { adminAccess: 'viewer' } }, async (req, reply) => {
-      await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
-      clearSessionCookie(app, req, reply);
-      return reply.status(204).send();
-    });
+    f.post(
+      '/admin/api/logout',
+      { config: { adminAccess: 'viewer', beforePasswordChange: true } },
+      async (req, reply) => {
+        await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
+        clearSessionCookie(app, req, reply);
+        return reply.status(204).send();
+      },
+    );
 
-    f.get('/admin/api/me', async (req) => ({ admin: adminView(adminOf(req)), csrfToken: csrfTokenOf(req) }));
+    f.get('/admin/api/me', { config: { beforePasswordChange: true } }, async (req) => ({
+      admin: adminView(adminOf(req)),
+      csrfToken: csrfTokenOf(req),
+    }));
   };
 }

@@ -64,6 +64,20 @@ export function profileBody(o: {
   const issues = o.issues ?? [];
   const tg = o.which === 'telegram' ? issues : [];
   const pw = o.which === 'password' ? issues : [];
+  const passwordForm = html`<form method="post" action="/admin/profile/password">
+        ${csrfField(o.csrf)}
+        ${field({ label: 'Current password', name: 'current', type: 'password', required: true, errors: issuesAt(pw, 'current'), autocomplete: 'current-password' })}
+        ${field({ label: 'New password (12+ characters)', name: 'password', type: 'password', required: true, errors: issuesAt(pw, 'password'), autocomplete: 'new-password' })}
+        <button type="submit">Change password</button>
+      </form>`;
+  if (o.me.password_change_required) {
+    return html`<section class="card" data-testid="password-change-required">
+      <h2>Choose your own password</h2>
+      <p>You signed in with a password the system made up or read from its configuration. Choose a
+      new one to open the panel; until then, nothing else can be done with this account.</p>
+      ${passwordForm}
+    </section>`;
+  }
   return html`<div class="grid two">
     <section class="card">
       <h2>Your account</h2>
@@ -82,12 +96,7 @@ export function profileBody(o: {
     </section>
     <section class="card">
       <h2>Change password</h2>
-      <form method="post" action="/admin/profile/password">
-        ${csrfField(o.csrf)}
-        ${field({ label: 'Current password', name: 'current', type: 'password', required: true, errors: issuesAt(pw, 'current'), autocomplete: 'current-password' })}
-        ${field({ label: 'New password (12+ characters)', name: 'password', type: 'password', required: true, errors: issuesAt(pw, 'password'), autocomplete: 'new-password' })}
-        <button type="submit">Change password</button>
-      </form>
+      ${passwordForm}
     </section>
   </div>`;
 }

@@ -27,9 +27,13 @@ export function normalizeUsername(username: string): string {
   return u;
 }
 
+/**
+ * What the first start found: accounts already in use, or the first owner — just created, or still
+ * waiting for its first sign-in — with a generated password to show (`password`) or the configured one.
+ */
 export type BootstrapResult =
   | { kind: 'existing' }
-  | { kind: 'created'; username: string; source: 'env' | 'generated'; password?: string };
+  | { kind: 'created' | 'pending'; username: string; source: 'env' | 'generated'; password?: string };
 
 /** Admin accounts: creation (CLI, first start, owners), roles, disabling, own password and Telegram id. */
 export class AdminAccountsService {
@@ -69,17 +73,33 @@ export class AdminAccountsService {
 
   /**
    * First start: with no account at all, create the owner from the bootstrap settings, or with a
-   * generated password the caller shows once.
+   * generated password the caller shows. Until someone signs in with it, every start offers it again
+   * — a new generated password each time, or the configured one (re-applied, so correcting it in
+   * the environment works) — so a start that failed after showing it never leaves the panel locked.
    */
   async bootstrap(env: {
     username?: string | undefined;
     password?: string | undefined;
   }): Promise<BootstrapResult> {
-    if ((await this.repo.count()) > 0) return { kind: 'existing' };
-    const username = normalizeUsername(env.username ?? 'admin');
     const generated = env.password ? undefined : generatePassword();
     const password = env.password ?? generated!;
     checkPasswordPolicy(password);
+    const source = generated ? 'generated' : 'env';
+    const shown = generated ? { password: generated } : {};
+    const pending = await this.repo.findBootstrapPending();
+    if (pending) {
+      const current = !generated && (await verifyPassword(pending.password_hash, password));
+      if (
+        !current &&
+        !(await this.repo.renewBootstrap(pending.id, pending.password_hash, await hashPassword(password)))
+      ) {
+        // Another process starting at the same moment renewed it first and shows its own.
+        return { kind: 'existing' };
+      }
+      return { kind: 'pending', username: pending.username, source, ...shown };
+    }
+    if ((await this.repo.count()) > 0) return { kind: 'existing' };
+    const username = normalizeUsername(env.username ?? 'admin');
     const row = await this.repo.insertFirst({
       username,
       passwordHash: await hashPassword(password),
@@ -87,9 +107,7 @@ export class AdminAccountsService {
     });
     // Another process won the race: it created (and reports) the first owner.
     if (!row) return { kind: 'existing' };
-    return generated
-      ? { kind: 'created', username, source: 'generated', password: generated }
-      : { kind: 'created', username, source: 'env' };
+    return { kind: 'created', username, source, ...shown };
   }
 
   /** How many accounts exist (the first one the CLI creates is an owner). */
@@ -136,7 +154,10 @@ export class AdminAccountsService {
     return adminView(after);
   }
 
-  /** Change the signed-in admin's password; every other session of theirs is signed out. */
+  /**
+   * Change the signed-in admin's password (which also meets a required change); every other
+   * session of theirs is signed out.
+   */
   async changePassword(actor: Actor, sessionId: string, current: string, next: string): Promise<void> {
     const me = await this.repo.findById(actor.id);
     if (!me) throw new NotFoundError('account not found');
@@ -146,9 +167,14 @@ export class AdminAccountsService {
       });
     }
     checkPasswordPolicy(next, 'password');
+    if (next === current) {
+      throw new ValidationError('the new password must differ from the current one', {
+        issues: [{ path: 'password', message: 'choose a password you have not used here' }],
+      });
+    }
     const passwordHash = await hashPassword(next);
     await this.tx.run(async () => {
-      await this.repo.update(actor.id, { passwordHash });
+      await this.repo.update(actor.id, { passwordHash, passwordChangeRequired: false });
       await this.repo.deleteSessionsOf(actor.id, sessionId);
       await this.audit.record(actor, { action: 'admin.password', targetType: 'admin', targetId: actor.id });
     });

@@ -12,6 +12,7 @@ export interface NewAdmin {
 export interface AdminPatch {
   role?: AdminRole;
   passwordHash?: string;
+  passwordChangeRequired?: boolean;
   telegramUserId?: number | null;
   disabled?: boolean;
 }
@@ -67,15 +68,44 @@ export class AdminRepository extends Repository {
       .executeTakeFirst();
   }
 
-  /** Insert only while no account exists at all: concurrent first starts create one owner. */
+  /**
+   * The first-start owner: inserted only while no account exists at all (concurrent first starts
+   * create one), pending its first sign-in and bound to choose a new password then.
+   */
   async insertFirst(a: NewAdmin): Promise<AdminUser | undefined> {
     const res = await sql<AdminUser>`
-      insert into admin_users (username, password_hash, role)
-      select ${a.username.toLowerCase()}, ${a.passwordHash}, ${a.role}
+      insert into admin_users (username, password_hash, role, password_change_required, bootstrap_pending)
+      select ${a.username.toLowerCase()}, ${a.passwordHash}, ${a.role}, true, true
       where not exists (select 1 from admin_users)
       on conflict (username) do nothing
       returning *`.execute(this.db);
     return res.rows[0];
+  }
+
+  /** The first-start owner while nobody has signed in with its credential yet. */
+  findBootstrapPending(): Promise<AdminUser | undefined> {
+    return this.db
+      .selectFrom('admin_users')
+      .selectAll()
+      .where('bootstrap_pending', '=', true)
+      .orderBy('id')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /**
+   * Give the pending first-start owner a new credential, only if its hash is still `previousHash`:
+   * of two processes starting at once, one wins and shows its password; the other shows none.
+   */
+  async renewBootstrap(id: number, previousHash: string, passwordHash: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('admin_users')
+      .set({ password_hash: passwordHash, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .where('bootstrap_pending', '=', true)
+      .where('password_hash', '=', previousHash)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
   }
 
   update(id: number, patch: AdminPatch): Promise<AdminUser | undefined> {
@@ -84,6 +114,9 @@ export class AdminRepository extends Repository {
       .set({
         ...(patch.role ? { role: patch.role } : {}),
         ...(patch.passwordHash ? { password_hash: patch.passwordHash } : {}),
+        ...(patch.passwordChangeRequired !== undefined
+          ? { password_change_required: patch.passwordChangeRequired }
+          : {}),
         ...(patch.telegramUserId !== undefined ? { telegram_user_id: patch.telegramUserId } : {}),
         ...(patch.disabled !== undefined ? { disabled_at: patch.disabled ? sql`now()` : null } : {}),
         updated_at: sql`now()`,
@@ -108,6 +141,8 @@ export class AdminRepository extends Repository {
       .updateTable('admin_users')
       .set({
         last_login_at: sql`now()`,
+        // Its first-start credential has been used: later starts no longer offer a new one.
+        bootstrap_pending: false,
         ...(newHash ? { password_hash: newHash } : {}),
       })
       .where('id', '=', id)
