@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { secretProblems } from './config-secrets.js';
 
 /**
  * The whole runtime configuration, read once from the environment.
@@ -123,7 +124,8 @@ function crossCheck(env: Record<string, string | undefined>): string[] {
 
 /** Rules between parsed values (defaults included). */
 function checkParsed(c: Raw): string[] {
-  const problems: string[] = [];
+  // An example file copied unchanged must not run a production deployment.
+  const problems: string[] = c.NODE_ENV === 'production' ? secretProblems(c) : [];
   if (c.LLM_MAX_TOKENS >= c.LLM_CONTEXT_TOKENS) {
     problems.push(
       `LLM_MAX_TOKENS: must be below LLM_CONTEXT_TOKENS (${c.LLM_CONTEXT_TOKENS}), or no room is left for the conversation`,

@@ -2,6 +2,7 @@ import { type Config, loadConfig } from '../config.js';
 import type { Logger } from '../platform/logger.js';
 import { adminCommand } from './admin.command.js';
 import { broadcastCommand } from './broadcast.command.js';
+import { checkSecretsCommand } from './check-secrets.command.js';
 import { devCommand } from './dev.command.js';
 import { jobsCommand } from './jobs.command.js';
 import { migrateCommand } from './migrate.command.js';
@@ -29,6 +30,7 @@ export const commands: Record<string, Command> = {
   jobs: jobsCommand,
   migrate: migrateCommand,
   webhook: webhookCommand,
+  'check-secrets': checkSecretsCommand,
   dev: devCommand,
 };
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,41 @@ describe('vitte CLI', () => {
     const { code } = await p.exited;
     expect(code).not.toBe(0);
     for (const key of ['API_PORT', 'LOG_LEVEL', 'DATABASE_URL']) expect(p.output()).toContain(key);
+  });
+
+  it('check-secrets names every placeholder of an env file (exit 78) and passes a good one', async () => {
+    const p = startVitte(['check-secrets', '--env-file', 'deploy/.env.example'], {});
+    expect((await p.exited).code).toBe(78);
+    for (const key of [
+      'WEBHOOK_SECRET',
+      'POSTGRES_PASSWORD',
+      'GRAFANA_ADMIN_PASSWORD',
+      'MINIO_ROOT_PASSWORD',
+    ]) {
+      expect(p.output()).toContain(`${key}: is a placeholder`);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'vitte-secrets-'));
+    dirs.push(dir);
+    const good = join(dir, '.env');
+    writeFileSync(
+      good,
+      'POSTGRES_PASSWORD=3f9c1a7be04d5e6f8a2b9c0d1e7f3a4b\nGRAFANA_ADMIN_PASSWORD=0f1e2d3c4b5a69788796a5b4c3d2e1f0\n',
+    );
+    const ok = startVitte(['check-secrets', '--env-file', good], {});
+    expect((await ok.exited).code).toBe(0);
+    expect(ok.output()).toContain('2 secrets checked');
+  });
+
+  it('in production a placeholder secret stops every role before it starts, naming the variable', async () => {
+    const p = startVitte(['admin'], {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://vitte:CHANGE_ME@127.0.0.1:1/vitte',
+      ADMIN_BOOTSTRAP_USERNAME: 'owner',
+      ADMIN_BOOTSTRAP_PASSWORD: 'CHANGE_ME_AT_LEAST_12',
+    });
+    expect((await p.exited).code).toBe(78);
+    expect(p.output()).toContain('ADMIN_BOOTSTRAP_PASSWORD: is a placeholder');
+    expect(p.output()).toContain('DATABASE_URL: the password in it is a placeholder');
   });
 
   it('a server role refuses to run on embedded PGlite', async () => {
