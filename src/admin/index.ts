@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { App } from '../app.js';
 import { AppError } from '../platform/errors.js';
 import { sendError } from '../platform/http.js';
+import { cleanStrings } from '../platform/text-input.js';
 import { assetRoutes } from './assets.js';
 import { installAuth, isHtmx, wantsJson } from './auth.js';
 import { sendHtml } from './respond.js';
@@ -28,6 +29,15 @@ export async function registerAdmin(server: FastifyInstance, app: App): Promise<
   await server.register(async (f) => {
     await f.register(cookie);
     if (!f.hasContentTypeParser('application/x-www-form-urlencoded')) await f.register(formbody);
+    // PostgreSQL cannot store NUL: a search or a form holding one would be a 500, so it goes here.
+    f.addHook('preValidation', async (req) => {
+      const body = cleanStrings(req.body);
+      req.body = body.value;
+      let removed = body.report.nul;
+      for (const part of [req.query, req.params]) removed += cleanStrings(part).report.nul;
+      if (removed)
+        req.log.warn({ url: req.url.split('?')[0], nulRemoved: removed }, 'admin input: NUL removed');
+    });
     installAuth(f, app);
 
     // Pages answer errors as pages; the API, htmx and bull-board as the one JSON error shape.

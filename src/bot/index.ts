@@ -19,6 +19,7 @@ import { rateLimit, refuseBanned } from './middlewares/access.middleware.js';
 import { dedupe } from './middlewares/dedupe.middleware.js';
 import { observe } from './middlewares/observe.middleware.js';
 import { loadUser } from './middlewares/user.middleware.js';
+import { cleanUpdate } from './update-intake.js';
 
 export type { BotContext } from './context.js';
 
@@ -69,6 +70,7 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
 
   // Middlewares
   bot.use(observe(deps)); // deps on ctx, metrics, error boundary
+  bot.use(cleanUpdate(deps)); // no NUL, nothing longer than Telegram allows
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
   // Without Redis the seen update ids get their own store, so busy user caches never evict them early.
   const seen = opts.redis ? deps.cache : createMemoryCache(DEDUPE_MEMORY_ENTRIES);

@@ -667,6 +667,25 @@ describe('admin JSON API', () => {
       expect(bad.json().error.details.issues[0].path).toBe('status');
     });
 
+    it('a NUL in the search, a page query or a form is removed, not a 500', async () => {
+      const search = await as(owner, { url: `/admin/api/users?q=${encodeURIComponent('Iv\u0000an')}` });
+      expect(search.statusCode, search.body).toBe(200);
+      expect(search.json().items.length).toBeGreaterThan(0);
+      const page = await as(owner, {
+        url: `/admin/users?q=${encodeURIComponent('\u0000')}`,
+        headers: { accept: 'text/html' },
+      });
+      expect(page.statusCode).toBe(200);
+      const ban = await as(owner, {
+        method: 'POST',
+        url: '/admin/api/users/200011/ban',
+        payload: { reason: 'bad\u0000actor' },
+      });
+      expect(ban.statusCode, ban.body).toBe(200);
+      expect((await t.app.users.get(200_011)).ban_reason).toBe('badactor');
+      await as(owner, { method: 'POST', url: '/admin/api/users/200011/unban' });
+    });
+
     it('bans (the cached user changes at once), unbans, and audits both in the same transaction', async () => {
       const id = 200_010;
       expect((await t.app.users.findCached(id))!.banned_at).toBeNull();
