@@ -99,19 +99,17 @@ export function issueLoginCsrf(app: App, req: FastifyRequest, reply: FastifyRepl
 
 /**
  * A browser always names the page a cross-site request came from (Origin, or at least
- * Sec-Fetch-Site); a request with neither is a non-browser client, which CSRF cannot involve.
+ * Sec-Fetch-Site); a request with neither is a non-browser client, which CSRF cannot involve. The
+ * origin must be this server's exactly — scheme, host and port (a default port equals none) — or
+ * the public one (PUBLIC_URL: behind a proxy the request's own Host may have lost its port).
  */
-function sameOrigin(req: FastifyRequest): boolean {
+function sameOrigin(req: FastifyRequest, publicOrigin: string | undefined): boolean {
   const origin = req.headers.origin;
   // "null" is what a browser sends under a no-referrer policy; Sec-Fetch-Site then decides.
   if (typeof origin === 'string' && origin !== 'null') {
     try {
-      const from = new URL(origin);
-      const self = new URL(`${from.protocol}//${req.host}`);
-      // Same host name; ports compared as URLs normalise them (a default port equals none).
-      return (
-        from.hostname === self.hostname && (from.port === self.port || self.port === '' || from.port === '')
-      );
+      const from = new URL(origin).origin;
+      return from === new URL(`${req.protocol}://${req.host}`).origin || from === publicOrigin;
     } catch {
       return false;
     }
@@ -204,9 +202,10 @@ export function installAuth(f: FastifyInstance, app: App): void {
     }
   });
 
+  const publicOrigin = app.config.PUBLIC_URL ? new URL(app.config.PUBLIC_URL).origin : undefined;
   f.addHook('preHandler', async (req, reply) => {
     if (isSafeMethod(req.method)) return;
-    if (!sameOrigin(req)) {
+    if (!sameOrigin(req, publicOrigin)) {
       req.log.warn({ url: req.url, origin: req.headers.origin }, 'cross-site admin request refused');
       return sendError(reply, 403, 'csrf_failed', 'Cross-site request refused.');
     }

@@ -90,3 +90,20 @@ export async function systemHealth(app: App): Promise<SystemHealth> {
     bot,
   };
 }
+
+function statusOnly(c: Check): Check {
+  return c.status === 'error' ? { status: 'error', reason: 'unavailable' } : c;
+}
+
+/**
+ * What a viewer sees: whether each dependency is up, not why not — an error's text names the
+ * servers' addresses and ports, which stay with admins.
+ */
+export function healthSummary(h: SystemHealth): SystemHealth {
+  return {
+    ...h,
+    db: statusOnly(h.db),
+    redis: statusOnly(h.redis),
+    queue: { ...h.queue, status: statusOnly(h.queue.status) },
+  };
+}

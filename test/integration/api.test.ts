@@ -162,6 +162,17 @@ describe('API role with an unreachable Redis', () => {
       expect(ready.json().checks.redis.status).toBe('error');
       expect(ready.json().checks.db).toEqual({ status: 'ok' });
       expect((await f.inject('/health')).statusCode).toBe(200);
+
+      // Someone outside (through the proxy) learns that it is down, not where it lives.
+      for (const url of ['/health/redis', '/api/v1/health/redis', '/api/v1/health/ready']) {
+        const outside = await f.inject({ url, remoteAddress: '203.0.113.7' });
+        expect(outside.statusCode, url).toBe(503);
+        expect(outside.body, url).not.toContain('127.0.0.1');
+        expect(outside.body, url).not.toContain('ECONNREFUSED');
+        expect(outside.body, url).toContain('unavailable');
+      }
+      const lan = await f.inject({ url: '/health/redis', remoteAddress: '10.1.2.3' });
+      expect(lan.json().reason).toContain('ECONNREFUSED');
     } finally {
       await f.close();
       await t.close();

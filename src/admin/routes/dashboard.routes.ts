@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../app.js';
 import { hasRole } from '../auth.js';
 import { sendPage } from '../respond.js';
-import { systemHealth } from '../system-health.js';
+import { healthSummary, systemHealth } from '../system-health.js';
 import { dashboardBody } from '../views/dashboard.view.js';
 
 /**
@@ -23,7 +23,7 @@ export function dashboardRoutes(app: App) {
         app.stats.dashboard({ fresh: wantsFresh(req) }),
         systemHealth(app),
       ]);
-      return { stats, health };
+      return { stats, health: hasRole(req.admin, 'admin') ? health : healthSummary(health) };
     };
 
     for (const url of ['/admin', '/admin/']) {

@@ -6,7 +6,7 @@ import type { App } from '../../app.js';
 import type { AuditChange } from '../../domain/admin/index.js';
 import type { BullmqJobQueue } from '../../platform/queue/index.js';
 import type { JobDefinitions } from '../../platform/queue/queue.js';
-import { actorOf, isSafeMethod } from '../auth.js';
+import { actorOf, hasRole, isSafeMethod } from '../auth.js';
 import { sendPage } from '../respond.js';
 import { queuesBody } from '../views/queues.view.js';
 
@@ -42,6 +42,29 @@ function boardChange(req: FastifyRequest): AuditChange {
   };
 }
 
+/**
+ * What a viewer may see of the Redis server behind the queues: load, not the server's identity or
+ * where its clients connect from (version, OS, port and the workers' addresses stay with admins).
+ */
+const VIEWER_SUMMARIES: Record<string, (body: Record<string, unknown>) => unknown> = {
+  [`${BASE}/api/redis/stats`]: ({ backend, memory, clients }) => ({ backend, memory, clients }),
+  [`${BASE}/api/queues/:queueName/workers`]: ({ workers }) => ({
+    workers: Array.isArray(workers)
+      ? workers.map((w: Record<string, unknown>) => ({ id: w.id, name: w.name, age: w.age }))
+      : workers,
+  }),
+};
+
+function viewerSummary(req: FastifyRequest, payload: unknown): unknown {
+  const summarize = VIEWER_SUMMARIES[req.routeOptions.url ?? ''];
+  if (!summarize || hasRole(req.admin, 'admin') || typeof payload !== 'string') return payload;
+  try {
+    return JSON.stringify(summarize(JSON.parse(payload) as Record<string, unknown>));
+  } catch {
+    return payload;
+  }
+}
+
 /** bull-board's page links Google Fonts; the panel loads nothing from outside (and the CSP refuses it). */
 function withoutExternalLinks(html: string): string {
   return html.replace(/<link\b[^>]*\bhref="https?:\/\/[^"]*"[^>]*>/g, '');
@@ -56,7 +79,8 @@ function bullmqOf(app: App): BullmqJobQueue<JobDefinitions> | undefined {
 
 /**
  * `/admin/queues`: bull-board over the BullMQ queues, behind the admin's sessions and roles
- * (viewers read, admins act; bull-board's own requests are checked by origin). Without Redis the
+ * (viewers read — the Redis server's details only as a summary — admins act; bull-board's own
+ * requests are checked by origin). Without Redis the
  * in-process queue has no bull-board; a page shows its counts instead.
  */
 export function queuesRoutes(app: App) {
@@ -117,9 +141,9 @@ export function queuesRoutes(app: App) {
             req.log.error({ err, auditId: id }, 'failed queue change not marked in the audit log');
           });
         }
-        return typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')
-          ? withoutExternalLinks(payload)
-          : payload;
+        if (typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html'))
+          return withoutExternalLinks(payload);
+        return reply.statusCode === 200 ? viewerSummary(req, payload) : payload;
       });
       await board.register(serverAdapter.registerPlugin(), { prefix: BASE });
     });

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { App } from '../../app.js';
 import { pendingMigrations } from '../../platform/db/migrator.js';
 import { errorMessage } from '../../platform/errors.js';
@@ -35,7 +35,29 @@ export async function checkRedis(app: App): Promise<Check> {
   }
 }
 
-/** Liveness, dependency checks and readiness. Answers 503 with a reason when a check fails. */
+/** Loopback, private (RFC 1918, IPv6 ULA) and link-local addresses, IPv4-mapped ones included. */
+const INTERNAL =
+  /^(::ffff:)?(127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|169\.254\.)|^(::1$|f[cd][0-9a-f]{2}:|fe[89ab][0-9a-f]:)/i;
+
+/** A probe or an operator inside the deployment, not the public coming through the proxy. */
+export function isInternalAddress(ip: string | undefined): boolean {
+  return ip !== undefined && INTERNAL.test(ip);
+}
+
+/**
+ * Why a check failed names servers, addresses and ports: only probes and operators from inside
+ * (a private or loopback address) read it; the public reads that it is unavailable.
+ */
+function forCaller(req: FastifyRequest, check: Check): Check {
+  return check.status === 'error' && !isInternalAddress(req.ip)
+    ? { status: 'error', reason: 'unavailable' }
+    : check;
+}
+
+/**
+ * Liveness, dependency checks and readiness. Answers 503 with a reason when a check fails (the
+ * details to internal callers only).
+ */
 export function healthRoutes(app: App) {
   return async (f: FastifyInstance) => {
     f.get(
@@ -58,9 +80,9 @@ export function healthRoutes(app: App) {
       f.get(
         path,
         { schema: { tags: ['health'], summary, response: { 200: checkSchema, 503: checkSchema } } },
-        async (_req, reply) => {
+        async (req, reply) => {
           const res = await check(app);
-          return reply.status(res.status === 'error' ? 503 : 200).send(res);
+          return reply.status(res.status === 'error' ? 503 : 200).send(forCaller(req, res));
         },
       );
     }
@@ -77,7 +99,7 @@ export function healthRoutes(app: App) {
           },
         },
       },
-      async (_req, reply) => {
+      async (req, reply) => {
         const [db, redis] = await Promise.all([checkDb(app), checkRedis(app)]);
         let migrations: Check = { status: 'ok' };
         if (db.status === 'ok') {
@@ -89,7 +111,8 @@ export function healthRoutes(app: App) {
           : { status: 'ok' };
         const checks = { db, redis, migrations, shutdown };
         const ok = Object.values(checks).every((c) => c.status !== 'error');
-        return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'error', checks });
+        const shown = Object.fromEntries(Object.entries(checks).map(([k, c]) => [k, forCaller(req, c)]));
+        return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'error', checks: shown });
       },
     );
   };
