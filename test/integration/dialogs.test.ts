@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
 import { ChatRepository } from '../../src/domain/chat/chat.repository.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { silentLogger } from '../helpers/db.js';
 
 describe('dialogs', () => {
   let t: TestApp;
@@ -18,6 +20,33 @@ describe('dialogs', () => {
     const all = await t.app.db.selectFrom('dialogs').selectAll().where('user_id', '=', id).execute();
     expect(all).toHaveLength(10);
     expect(all.filter((d) => d.is_active)).toHaveLength(1);
+  });
+
+  it('two replicas taking the first message of a chat at once share one dialog', async () => {
+    // A second App on the same database: its own connection pool, like a second api replica.
+    const replica = createApp(t.app.config, { logger: silentLogger, role: 'replica' });
+    try {
+      const users = Array.from({ length: 10 }, (_, i) => 9_110 + i);
+      for (const id of users) await t.app.users.register({ id, first_name: 'R' });
+      const results = await Promise.all(
+        users.flatMap((id) => [
+          t.app.dialogs.ensureActive(id, 'from replica one'),
+          replica.dialogs.ensureActive(id, 'from replica two'),
+          // A /new racing with the first message ends with one active dialog too.
+          ...(id === 9_119 ? [replica.dialogs.create(id, 'new')] : []),
+        ]),
+      );
+      for (const id of users.slice(0, -1)) {
+        const mine = results.filter((d) => d.user_id === id);
+        expect(new Set(mine.map((d) => d.id)).size, `user ${id}`).toBe(1);
+        const rows = await t.app.db.selectFrom('dialogs').selectAll().where('user_id', '=', id).execute();
+        expect(rows, `user ${id}`).toHaveLength(1);
+      }
+      const last = await t.app.db.selectFrom('dialogs').selectAll().where('user_id', '=', 9_119).execute();
+      expect(last.filter((d) => d.is_active)).toHaveLength(1);
+    } finally {
+      await replica.close();
+    }
   });
 
   it("switches, deletes (the next most recent becomes active) and refuses other users' dialogs", async () => {

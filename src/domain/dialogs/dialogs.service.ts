@@ -1,6 +1,6 @@
 import type { Dialog } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
-import { NotFoundError, ValidationError } from '../../platform/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { DialogScope, DialogSummary, DialogsRepository } from './dialogs.repository.js';
 
@@ -46,9 +46,25 @@ export class DialogsService {
     return this.repo.countByUser(userId);
   }
 
-  /** The active dialog, created with `title` when there is none. */
+  /**
+   * The active dialog, created with `title` when there is none. The database keeps one active
+   * dialog per user and chat: of two first messages at once (two api replicas), one creates it and
+   * the other gets that one.
+   */
   async ensureActive(owner: DialogOwner, title: string): Promise<Dialog> {
-    return (await this.repo.findActive(scopeOf(owner))) ?? this.create(owner, title);
+    const scope = scopeOf(owner);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const active = await this.repo.findActive(scope);
+      if (active) return active;
+      const created = await this.repo.insertActive(scope, cleanTitle(title) || 'Dialog');
+      if (created) {
+        this.logger.info({ ...scope, dialogId: created.id }, 'dialog created');
+        return created;
+      }
+      this.logger.info(scope, 'dialog created by a concurrent request; using it');
+    }
+    // The winner was switched away from between our statements each time: exceedingly rare.
+    throw new ConflictError('the active dialog keeps changing; try again');
   }
 
   /** Start a new dialog and make it the active one. */
@@ -56,8 +72,13 @@ export class DialogsService {
     const scope = scopeOf(owner);
     const dialog = await this.tx.run(async () => {
       await this.repo.lockUser(scope.userId);
-      await this.repo.deactivateAll(scope);
-      return this.repo.insert(scope, cleanTitle(title) || 'Dialog');
+      // A first message's dialog (created without the lock) may land between the two statements.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        await this.repo.deactivateAll(scope);
+        const created = await this.repo.insertActive(scope, cleanTitle(title) || 'Dialog');
+        if (created) return created;
+      }
+      throw new ConflictError('the active dialog keeps changing; try again');
     });
     this.logger.info({ ...scope, dialogId: dialog.id }, 'dialog created');
     return dialog;
