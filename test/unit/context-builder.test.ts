@@ -102,9 +102,26 @@ describe('splitForSummary and summaryRequest', () => {
     const { keep, fold } = splitForSummary(newestFirst(...messages), 120);
     expect(keep.map((m) => m.id)).toEqual([messages[5]!.id, messages[4]!.id]);
     expect(fold.map((m) => m.id)).toEqual(messages.slice(0, 4).map((m) => m.id));
-    const request = summaryRequest('before', fold.slice(0, 2));
-    expect(request[1]!.content).toContain('Previous summary:\nbefore');
-    expect(request[1]!.content).toContain(`User: ${messages[0]!.content}`);
-    expect(request[1]!.content).toContain(`Assistant: ${messages[1]!.content}`);
+    const request = summaryRequest('before', fold.slice(0, 2), 1_000);
+    expect(request.folded).toBe(2);
+    expect(request.messages[1]!.content).toContain('Previous summary:\nbefore');
+    expect(request.messages[1]!.content).toContain(`User: ${messages[0]!.content}`);
+    expect(request.messages[1]!.content).toContain(`Assistant: ${messages[1]!.content}`);
+  });
+
+  it('bounds the request like every other: 278k characters to fold with an 8,000-token context', () => {
+    const budget = 8_000 - 1_024;
+    const fold = Array.from({ length: 40 }, (_, i) =>
+      msg(i % 2 ? 'assistant' : 'user', `${i} ${'z'.repeat(6_950)}`),
+    );
+    const request = summaryRequest('p'.repeat(50_000), fold, budget);
+    const tokens = request.messages.reduce((n, m) => n + estimateTokens(m.content), 0);
+    expect(tokens).toBeLessThanOrEqual(budget);
+    expect(request.folded).toBeGreaterThan(0);
+    expect(request.folded).toBeLessThan(fold.length);
+    // The oldest go first; one alone larger than the budget is cut, not skipped.
+    const huge = summaryRequest(null, [msg('user', 'q'.repeat(278_000))], budget);
+    expect(huge.folded).toBe(1);
+    expect(huge.messages.reduce((n, m) => n + estimateTokens(m.content), 0)).toBeLessThanOrEqual(budget);
   });
 });

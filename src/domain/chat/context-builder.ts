@@ -106,16 +106,57 @@ export function splitForSummary(
   return { keep: byId.slice(0, cut), fold: byId.slice(cut).reverse() };
 }
 
-/** The request that folds older messages into the rolling summary. */
-export function summaryRequest(previous: string | null, fold: Message[]): ChatMessage[] {
-  const transcript = fold
-    .map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`)
-    .join('\n\n');
-  return [
-    { role: 'system', content: SUMMARY_INSTRUCTIONS },
-    {
-      role: 'user',
-      content: `Previous summary:\n${previous ?? '(none)'}\n\nNew messages:\n${transcript}`,
-    },
-  ];
+/** The start of `text` that fits in `tokens` by the same estimate (for the summary, oldest first). */
+function headWithin(text: string, tokens: number): string {
+  const chars = [...text];
+  let units = 0;
+  let end = 0;
+  while (end < chars.length && (units + charUnits(chars[end] as string)) / 4 + 4 <= tokens) {
+    units += charUnits(chars[end] as string);
+    end += 1;
+  }
+  return chars.slice(0, end).join('');
+}
+
+export interface SummaryRequest {
+  messages: ChatMessage[];
+  /** How many of the messages offered went in, oldest first; the rest wait for the next summary. */
+  folded: number;
+  estimatedTokens: number;
+}
+
+/**
+ * The request that folds older messages into the rolling summary, within `budgetTokens` like every
+ * other request: the previous summary (its end, when alone it would take more than half), then as
+ * many of the oldest messages as fit — the first one cut when even it does not.
+ */
+export function summaryRequest(
+  previous: string | null,
+  fold: Message[],
+  budgetTokens: number,
+): SummaryRequest {
+  const head = `Previous summary:\n${previous ? tailWithin(previous, Math.floor(budgetTokens / 2)) : '(none)'}\n\nNew messages:\n`;
+  let used = estimateTokens(SUMMARY_INSTRUCTIONS) + estimateTokens(head);
+  const lines: string[] = [];
+  for (const m of fold) {
+    const line = `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`;
+    const cost = estimateTokens(line);
+    if (used + cost > budgetTokens) {
+      if (lines.length === 0 && budgetTokens - used > 8) {
+        lines.push(headWithin(line, budgetTokens - used));
+        used = budgetTokens;
+      }
+      break;
+    }
+    lines.push(line);
+    used += cost;
+  }
+  return {
+    messages: [
+      { role: 'system', content: SUMMARY_INSTRUCTIONS },
+      { role: 'user', content: `${head}${lines.join('\n\n')}` },
+    ],
+    folded: lines.length,
+    estimatedTokens: used,
+  };
 }

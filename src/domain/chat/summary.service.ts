@@ -23,7 +23,9 @@ export class SummaryService {
 
   /**
    * The `chat.summarize` job: fold the messages that no longer fit (all but the newest half of the
-   * budget) into the dialog's summary, so later answers still know what was said.
+   * budget) into the dialog's summary, so later answers still know what was said. One request is
+   * bounded by the context like any other; what it cannot take is folded by the next run (every
+   * answer that drops messages queues one).
    */
   async summarize(dialogId: number, signal?: AbortSignal): Promise<{ folded: number }> {
     const dialog = await this.d.dialogs.find(dialogId);
@@ -33,18 +35,23 @@ export class SummaryService {
       history,
       Math.floor((this.d.contextTokens - this.d.maxAnswerTokens) / 2),
     );
-    const last = fold.at(-1);
+    const request = summaryRequest(dialog.summary, fold, this.d.contextTokens - this.d.maxAnswerTokens);
+    const last = fold[request.folded - 1];
     if (!last) return { folded: 0 };
     const model = await this.d.settings.get('llm.model');
-    const result = await this.d.llm.stream({
-      messages: summaryRequest(dialog.summary, fold),
-      model: model || undefined,
-      signal,
-    });
+    const result = await this.d.llm.stream({ messages: request.messages, model: model || undefined, signal });
     if (!result.text.trim()) return { folded: 0 };
     await this.d.repo.saveSummary(dialog.id, result.text.trim(), last.id);
     this.d.metrics.summaries.inc();
-    this.d.logger.info({ dialogId, folded: fold.length }, 'dialog summary updated');
-    return { folded: fold.length };
+    this.d.logger.info(
+      {
+        dialogId,
+        folded: request.folded,
+        left: fold.length - request.folded,
+        tokens: request.estimatedTokens,
+      },
+      'dialog summary updated',
+    );
+    return { folded: request.folded };
   }
 }
