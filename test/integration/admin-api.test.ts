@@ -678,12 +678,12 @@ describe('admin JSON API', () => {
       expect(page.statusCode).toBe(200);
       const ban = await as(owner, {
         method: 'POST',
-        url: '/admin/api/users/200011/ban',
+        url: '/admin/api/users/200013/ban',
         payload: { reason: 'bad\u0000actor' },
       });
       expect(ban.statusCode, ban.body).toBe(200);
-      expect((await t.app.users.get(200_011)).ban_reason).toBe('badactor');
-      await as(owner, { method: 'POST', url: '/admin/api/users/200011/unban' });
+      expect((await t.app.users.get(200_013)).ban_reason).toBe('badactor');
+      await as(owner, { method: 'POST', url: '/admin/api/users/200013/unban' });
     });
 
     it('bans (the cached user changes at once), unbans, and audits both in the same transaction', async () => {
@@ -837,6 +837,38 @@ describe('admin JSON API', () => {
         .where('action', '=', 'setting.reset')
         .executeTakeFirstOrThrow();
       expect(resetRow).toMatchObject({ before: value, after: settingDefinitions.plans.default });
+    });
+
+    it('saving the value in effect changes nothing: no audit row, and a default stays a default', async () => {
+      const rows = async () =>
+        Number(
+          (
+            await t.app.db
+              .selectFrom('admin_audit_log')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .where('target_id', '=', 'quota.period_hours')
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      const isDefault = async () =>
+        (await as(owner, { url: '/admin/api/settings' }))
+          .json()
+          .items.find((i: { key: string }) => i.key === 'quota.period_hours').isDefault;
+      const put = (value: unknown) =>
+        as(owner, { method: 'PUT', url: '/admin/api/settings/quota.period_hours', payload: { value } });
+      const unchanged = await put(settingDefinitions['quota.period_hours'].default);
+      expect(unchanged.statusCode).toBe(200);
+      expect(await rows()).toBe(0);
+      expect(await isDefault()).toBe(true);
+      expect(
+        (await as(owner, { method: 'DELETE', url: '/admin/api/settings/quota.period_hours' })).statusCode,
+      ).toBe(204);
+      expect(await rows()).toBe(0);
+      // A real change is audited once; saving it again is not.
+      await put(6);
+      await put(6);
+      expect(await rows()).toBe(1);
+      expect(await isDefault()).toBe(false);
     });
 
     it('a change whose audit row cannot be written is not made (one transaction)', async () => {

@@ -151,7 +151,7 @@ describe('settings', () => {
         .executeTakeFirstOrThrow();
       seen.push(row.value);
     });
-    expect(seen).toEqual([{ before: 24, after: 8 }, 8]);
+    expect(seen).toEqual([{ before: 24, after: 8, changed: true }, 8]);
 
     // …and a failing side write rolls it back.
     const failing = t.app.tx.run(async () => {

@@ -5,7 +5,8 @@ import type { Actor, AuditService } from './audit.service.js';
 
 /**
  * Settings changed from the panel: each change and its audit row (the effective value before and
- * after, defaults included) commit in one transaction, so no change lands unaudited.
+ * after, defaults included) commit in one transaction, so no change lands unaudited; a save that
+ * changes nothing writes nothing, audit row included.
  */
 export class SettingsAdminService {
   constructor(
@@ -16,7 +17,8 @@ export class SettingsAdminService {
 
   set<K extends SettingKey>(actor: Actor, key: K, value: unknown): Promise<SettingValue<K>> {
     return this.tx.run(async () => {
-      const { before, after } = await this.settings.set(key, value);
+      const { before, after, changed } = await this.settings.set(key, value);
+      if (!changed) return after;
       await this.audit.record(actor, {
         action: 'setting.update',
         targetType: 'setting',
@@ -30,7 +32,8 @@ export class SettingsAdminService {
 
   reset(actor: Actor, key: SettingKey): Promise<void> {
     return this.tx.run(async () => {
-      const { before, after } = await this.settings.reset(key);
+      const { before, after, changed } = await this.settings.reset(key);
+      if (!changed) return;
       await this.audit.record(actor, {
         action: 'setting.reset',
         targetType: 'setting',

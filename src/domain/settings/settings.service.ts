@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { InvalidationBus } from '../../platform/cache.js';
 import type { Transactor } from '../../platform/db/transactor.js';
 import { ValidationError } from '../../platform/errors.js';
@@ -17,10 +18,14 @@ export interface SettingView {
   isDefault: boolean;
 }
 
-/** A setting's effective value (the default when nothing valid is stored) before and after a change. */
+/**
+ * A setting's effective value (the default when nothing valid is stored) before and after a change;
+ * `changed` is false when the write would have changed nothing, and nothing was written.
+ */
 export interface SettingChange<V> {
   before: unknown;
   after: V;
+  changed: boolean;
 }
 
 interface CacheState {
@@ -65,34 +70,49 @@ export class SettingsService {
    */
   async set<K extends SettingKey>(key: K, value: unknown): Promise<SettingChange<SettingValue<K>>> {
     const parsed = this.validate(key, value);
-    const before = await this.change(key, () =>
-      this.repo.upsert(key, parsed, settingDefinitions[key].description),
-    );
-    this.logger.info({ setting: key }, 'setting changed');
-    return { before, after: parsed };
+    // Saving the value in effect is no change: a default stays a default (not "customized").
+    const { before, changed } = await this.change(key, async (current) => {
+      if (isDeepStrictEqual(current, parsed)) return false;
+      await this.repo.upsert(key, parsed, settingDefinitions[key].description);
+      return true;
+    });
+    this.logger.info({ setting: key, changed }, changed ? 'setting changed' : 'setting saved unchanged');
+    return { before, after: parsed, changed };
   }
 
   /** Go back to the built-in default. */
   async reset<K extends SettingKey>(key: K): Promise<SettingChange<SettingValue<K>>> {
-    const before = await this.change(key, () => this.repo.delete(key));
-    this.logger.info({ setting: key }, 'setting reset to default');
-    return { before, after: settingDefinitions[key].default as SettingValue<K> };
+    const { before, changed } = await this.change(key, (_current, stored) =>
+      stored ? this.repo.delete(key).then(() => true) : Promise.resolve(false),
+    );
+    this.logger.info(
+      { setting: key, changed },
+      changed ? 'setting reset to default' : 'setting already default',
+    );
+    return { before, after: settingDefinitions[key].default as SettingValue<K>, changed };
   }
 
   /**
-   * Write under the key's lock; every process drops its cached value once the change committed.
-   * Returns the effective value the change replaced.
+   * Under the key's lock, `write` decides from the effective value (and whether one is stored)
+   * whether to write; every process drops its cached value once a change committed. Returns the
+   * effective value before.
    */
-  private change(key: SettingKey, write: () => Promise<void>): Promise<unknown> {
+  private change(
+    key: SettingKey,
+    write: (current: unknown, stored: boolean) => Promise<boolean>,
+  ): Promise<{ before: unknown; changed: boolean }> {
     return this.tx.run(async () => {
       await this.repo.lock(key);
-      const before = this.parseStored(key, await this.repo.find(key));
-      await write();
-      await this.tx.afterCommit(async () => {
-        this.invalidate(key);
-        await this.bus.publish('settings', key);
-      });
-      return before;
+      const stored = await this.repo.find(key);
+      const before = this.parseStored(key, stored);
+      const changed = await write(before, stored !== undefined);
+      if (changed) {
+        await this.tx.afterCommit(async () => {
+          this.invalidate(key);
+          await this.bus.publish('settings', key);
+        });
+      }
+      return { before, changed };
     });
   }
 
