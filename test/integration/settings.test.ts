@@ -168,7 +168,7 @@ describe('settings', () => {
     ).rejects.toThrow('audit down');
     expect(await t.app.settings.get('quota.period_hours')).toBe(8);
 
-    expect(await t.app.settings.reset('quota.period_hours')).toEqual({ before: 8, after: 24 });
+    expect(await t.app.settings.reset('quota.period_hours')).toEqual({ before: 8, after: 24, changed: true });
     expect(await t.app.settings.get('quota.period_hours')).toBe(24);
   });
 
