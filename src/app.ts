@@ -346,6 +346,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       redisPrefix: config.REDIS_PREFIX,
       users,
       subscriptions,
+      dialogs,
       settings,
       broadcasts,
       logger,

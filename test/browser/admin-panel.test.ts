@@ -5,6 +5,7 @@ import type { App } from '../../src/app.js';
 import { startRole } from '../../src/cli/roles.js';
 import { loadConfig } from '../../src/config.js';
 import { EmulatorClient } from '../../src/dev/bot-api-emulator/index.js';
+import { ChatRepository } from '../../src/domain/chat/chat.repository.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { bootstrapPasswordFor } from '../helpers/admin.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
@@ -331,6 +332,36 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
     answer = 'accept';
   });
 
+  it("lists a user's dialogs on their page and reads one; the read is in the audit log", async () => {
+    const alice = PEOPLE[0]!;
+    const dialog = await app.dialogs.create(alice.id, 'Holiday plans');
+    const chat = new ChatRepository(app.tx);
+    await chat.insertMessage({ dialogId: dialog.id, role: 'user', content: 'Sea or mountains?' });
+    await chat.insertMessage({
+      dialogId: dialog.id,
+      role: 'assistant',
+      content: 'Mountains,\nin September.',
+    });
+    await page.goto(`${url}/admin/users/${alice.id}`);
+    const list = page.locator('[data-testid=user-dialog-list]');
+    expect(await list.textContent()).toContain('Holiday plans');
+    await screenshot(page, 'admin-user-dialogs');
+    await list.getByRole('link', { name: 'Read' }).first().click();
+    await page.waitForURL(`${url}/admin/users/${alice.id}/dialogs/${dialog.id}`);
+    const transcript = page.locator('[data-testid=dialog-transcript] li');
+    expect(await transcript.allTextContents()).toEqual([
+      expect.stringContaining('Sea or mountains?'),
+      expect.stringContaining('Mountains,\nin September.'),
+    ]);
+    await screenshot(page, 'admin-user-dialog-read');
+    const audit = await app.db
+      .selectFrom('admin_audit_log')
+      .select(['admin_username', 'target_id'])
+      .where('action', '=', 'user.read_dialog')
+      .execute();
+    expect(audit).toEqual([{ admin_username: OWNER.username, target_id: String(alice.id) }]);
+  });
+
   it('shows the audit log, queues and admins pages', async () => {
     await page.goto(`${url}/admin/audit`);
     const actions = await page.$$eval('tr[data-audit-id] code', (els) => els.map((e) => e.textContent));
@@ -371,6 +402,7 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
         dashboard: '/admin',
         users: '/admin/users',
         user: `/admin/users/${PEOPLE[0]!.id}`,
+        dialog: `/admin/users/${PEOPLE[0]!.id}/dialogs/${(await app.dialogs.active(PEOPLE[0]!.id))!.id}`,
         settings: '/admin/settings',
         broadcasts: '/admin/broadcasts',
         'broadcast-new': '/admin/broadcasts/new',

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapAdmin, registerAdmin } from '../../src/admin/index.js';
 import { renderEntities } from '../../src/admin/views/telegram-preview.js';
 import type { App } from '../../src/app.js';
+import { ChatRepository } from '../../src/domain/chat/chat.repository.js';
 import { settingDefinitions } from '../../src/domain/settings/settings.definitions.js';
 import { parseTelegramHtml } from '../../src/integrations/telegram/format/telegram-html.js';
 import { createHttpServer } from '../../src/platform/http.js';
@@ -665,6 +666,67 @@ describe('admin JSON API', () => {
       const bad = await as(owner, { url: '/admin/api/users?status=weird' });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.details.issues[0].path).toBe('status');
+    });
+
+    it("lists a user's dialogs on their page; an admin reads one, and the read is audited", async () => {
+      const id = 200_014;
+      const dialog = await t.app.dialogs.create(id, 'Trip to Kyoto');
+      const group = await t.app.dialogs.create({ userId: id, chatId: -100_777 }, 'Group talk');
+      const chat = new ChatRepository(t.app.tx);
+      await chat.insertMessage({ dialogId: dialog.id, role: 'user', content: 'Where should I stay?' });
+      await chat.insertMessage({ dialogId: dialog.id, role: 'assistant', content: 'Near Gion.' });
+      const detail = (await as(owner, { url: `/admin/api/users/${id}` })).json();
+      expect(
+        detail.dialogs.map((d: { title: string; message_count: number }) => [
+          d.title,
+          Number(d.message_count),
+        ]),
+      ).toEqual([
+        ['Trip to Kyoto', 2],
+        ['Group talk', 0],
+      ]);
+      const page = await as(owner, { url: `/admin/users/${id}`, headers: { accept: 'text/html' } });
+      expect(page.body).toContain(`/admin/users/${id}/dialogs/${dialog.id}`);
+      expect(page.body).toContain(`group -100777`);
+
+      await as(owner, {
+        method: 'POST',
+        url: '/admin/api/admins',
+        payload: { username: 'peeker', password: 'peeker-password-1', role: 'viewer' },
+      });
+      const viewer = await login('peeker', 'peeker-password-1');
+      const viewerPage = await as(viewer, { url: `/admin/users/${id}`, headers: { accept: 'text/html' } });
+      expect(viewerPage.body).toContain('Trip to Kyoto');
+      expect(viewerPage.body).not.toContain(`/dialogs/${dialog.id}`);
+      expect((await as(viewer, { url: `/admin/api/users/${id}/dialogs/${dialog.id}` })).statusCode).toBe(403);
+
+      const read = await as(owner, { url: `/admin/api/users/${id}/dialogs/${dialog.id}` });
+      expect(read.statusCode, read.body).toBe(200);
+      expect(read.json().messages.map((m: { role: string; content: string }) => [m.role, m.content])).toEqual(
+        [
+          ['user', 'Where should I stay?'],
+          ['assistant', 'Near Gion.'],
+        ],
+      );
+      const html = await as(owner, {
+        url: `/admin/users/${id}/dialogs/${dialog.id}`,
+        headers: { accept: 'text/html' },
+      });
+      expect(html.body).toContain('Near Gion.');
+      // Another user's dialog is not found under this user.
+      expect((await as(owner, { url: `/admin/api/users/200015/dialogs/${dialog.id}` })).statusCode).toBe(404);
+      const audit = await t.app.db
+        .selectFrom('admin_audit_log')
+        .selectAll()
+        .where('action', '=', 'user.read_dialog')
+        .where('target_id', '=', String(id))
+        .execute();
+      expect(audit).toHaveLength(2);
+      expect(audit[0]).toMatchObject({
+        admin_username: 'owner',
+        after: { dialogId: dialog.id, messages: 2 },
+      });
+      expect(group.id).not.toBe(dialog.id);
     });
 
     it('a NUL in the search, a page query or a form is removed, not a 500', async () => {

@@ -31,6 +31,7 @@ describe('admin session lifetime', () => {
       redisPrefix: t.app.config.REDIS_PREFIX,
       users: t.app.users,
       subscriptions: t.app.subscriptions,
+      dialogs: t.app.dialogs,
       settings: t.app.settings,
       broadcasts: t.app.broadcasts,
       logger: silentLogger,

@@ -5,7 +5,7 @@ import { SearchTooSlowError } from '../../domain/users/users.repository.js';
 import { actorOf, csrfTokenOf, hasRole } from '../auth.js';
 import { issuesOf, parse, redirectTo, sendPage } from '../respond.js';
 import { notice } from '../views/components.js';
-import { displayName, userDetailBody, userResults, usersBody } from '../views/users.view.js';
+import { dialogBody, displayName, userDetailBody, userResults, usersBody } from '../views/users.view.js';
 
 const PAGE_SIZE = 50;
 
@@ -18,6 +18,9 @@ const listQuery = z.object({
 });
 
 const idParams = z.object({ id: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
+const dialogParams = idParams.extend({
+  dialogId: z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+});
 
 const banBody = z.object({ reason: z.string().max(500).optional().nullable() });
 
@@ -67,13 +70,14 @@ export function usersRoutes(app: App) {
 
   const detail = async (id: number) => {
     const user = await app.users.get(id);
-    const [subscription, quota, usage, audit] = await Promise.all([
+    const [subscription, quota, usage, audit, dialogs] = await Promise.all([
       app.subscriptions.get(id).catch(() => undefined),
       app.subscriptions.quota(id).catch(() => undefined),
       app.stats.userUsage(id),
       app.admin.audit.list({ limit: 20, targetType: 'user', targetId: String(id) }),
+      app.admin.users.listDialogs(id),
     ]);
-    return { user, subscription, quota, usage, audit };
+    return { user, subscription, quota, usage, audit, dialogs };
   };
 
   const plans = async () => Object.keys(await app.settings.get('plans'));
@@ -142,6 +146,24 @@ export function usersRoutes(app: App) {
       });
       return sendPage(req, reply, { title: displayName(d.user), section: 'users', body });
     });
+
+    // A user's conversation is private: admins read it (audited), viewers see only its title and size.
+    const reader = { config: { adminAccess: 'admin' as const } };
+    const readDialog = (req: FastifyRequest) => {
+      const { id, dialogId } = parse(dialogParams, req.params);
+      return app.admin.users.readDialog(actorOf(req), id, dialogId);
+    };
+    f.get('/admin/users/:id/dialogs/:dialogId', reader, async (req, reply) => {
+      const { id } = parse(idParams, req.params);
+      const user = await app.users.get(id);
+      const read = await readDialog(req);
+      return sendPage(req, reply, {
+        title: `${displayName(user)}: ${read.dialog.title}`,
+        section: 'users',
+        body: dialogBody({ user, ...read }),
+      });
+    });
+    f.get('/admin/api/users/:id/dialogs/:dialogId', reader, (req) => readDialog(req));
 
     for (const action of Object.keys(actions) as (keyof typeof actions)[]) {
       f.post(`/admin/users/:id/${action}`, async (req, reply) => {

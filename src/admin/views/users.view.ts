@@ -1,7 +1,8 @@
+import type { DialogSummary } from '../../domain/dialogs/dialogs.service.js';
 import type { UserUsage } from '../../domain/stats/stats.repository.js';
 import type { QuotaView } from '../../domain/subscriptions/subscriptions.service.js';
 import type { UserListItem, UserSearch } from '../../domain/users/users.repository.js';
-import type { AdminAuditEntry, Subscription, User } from '../../platform/db/schema.js';
+import type { AdminAuditEntry, Dialog, Message, Subscription, User } from '../../platform/db/schema.js';
 import { html, type SafeHtml } from '../html.js';
 import {
   actionButton,
@@ -97,6 +98,7 @@ export function usersBody(v: UserListView): SafeHtml {
 
 export interface UserDetailView {
   user: User;
+  dialogs: DialogSummary[];
   subscription: Subscription | undefined;
   quota: QuotaView | undefined;
   usage: UserUsage;
@@ -143,6 +145,7 @@ export function userDetailBody(v: UserDetailView): SafeHtml {
       </dl>
     </section>
   </div>
+  ${dialogsCard(v, base)}
   ${v.canEdit ? actions(v, base) : html`<p class="muted">You have read-only access.</p>`}
   <section class="card">
     <h2>Admin actions on this user</h2>
@@ -198,5 +201,57 @@ function actions(v: UserDetailView, base: string): SafeHtml {
         ${actionButton({ action: `${base}/reset-quota`, label: 'Reset quota', csrf: v.csrf, kind: 'secondary', confirm: 'Reset the used messages and images to zero?' })}
       </div>
     </div>
+  </section>`;
+}
+
+/** Where a dialog lives: the user's private chat with the bot, or a group. */
+function chatLabel(d: Pick<Dialog, 'chat_id' | 'user_id'>): string {
+  return d.chat_id === d.user_id ? 'private' : `group ${d.chat_id}`;
+}
+
+function dialogsCard(v: UserDetailView, base: string): SafeHtml {
+  return html`<section class="card" data-testid="user-dialog-list">
+    <h2>Dialogs</h2>
+    ${
+      v.dialogs.length
+        ? html`<div class="table-wrap"><table><thead><tr><th>Title</th><th>Chat</th><th>Messages</th><th>Last used</th><th></th></tr></thead><tbody>
+          ${v.dialogs.map(
+            (d) => html`<tr>
+              <td>${d.title}${d.is_active ? html` ${badge('active', 'ok')}` : ''}</td>
+              <td>${chatLabel(d)}</td>
+              <td>${fmtNum(Number(d.message_count))}</td>
+              <td class="nowrap">${fmtDate(d.updated_at)}</td>
+              <td>${v.canEdit ? html`<a href="${base}/dialogs/${d.id}">Read</a>` : ''}</td>
+            </tr>`,
+          )}
+        </tbody></table></div>
+        ${v.canEdit ? html`<p class="muted small">Reading a conversation is recorded in the audit log.</p>` : ''}`
+        : html`<p class="muted">No dialogs yet.</p>`
+    }
+  </section>`;
+}
+
+export interface DialogReadView {
+  user: User;
+  dialog: Dialog;
+  messages: Message[];
+}
+
+/** One conversation as an admin reads it: who said what, when, newest last. */
+export function dialogBody(v: DialogReadView): SafeHtml {
+  const { dialog, messages } = v;
+  return html`<p><a href="/admin/users/${v.user.id}">← ${displayName(v.user)}</a></p>
+  <section class="card">
+    <h2>${dialog.title}</h2>
+    <p class="muted small">${chatLabel(dialog)} · ${fmtNum(messages.length)} newest messages · started ${fmtDate(dialog.created_at)}</p>
+    ${dialog.system_prompt ? html`<p><strong>Persona:</strong> <span class="pre">${dialog.system_prompt}</span></p>` : ''}
+    <ol class="transcript" data-testid="dialog-transcript">
+      ${messages.map(
+        (m) => html`<li class="msg ${m.role}">
+          <div class="small muted">${m.role} · ${fmtDate(m.created_at)}</div>
+          <div class="pre">${m.content}</div>
+        </li>`,
+      )}
+    </ol>
   </section>`;
 }

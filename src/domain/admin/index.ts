@@ -4,6 +4,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import type { Redis } from '../../platform/redis.js';
 import type { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import type { DialogsService } from '../dialogs/dialogs.service.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import type { UsersService } from '../users/users.service.js';
@@ -44,6 +45,7 @@ export interface AdminServicesDeps {
   redisPrefix: string;
   users: UsersService;
   subscriptions: SubscriptionsService;
+  dialogs: DialogsService;
   settings: SettingsService;
   broadcasts: BroadcastsService;
   logger: Logger;
@@ -76,7 +78,7 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
       deps.clock,
     ),
     accounts: new AdminAccountsService(deps.tx, deps.repos.admin, audit, logger),
-    users: new UserAdminService(deps.tx, deps.users, deps.subscriptions, audit),
+    users: new UserAdminService(deps.tx, deps.users, deps.subscriptions, deps.dialogs, audit),
     settings: new SettingsAdminService(deps.tx, deps.settings, audit),
     broadcasts: new BroadcastAdminService(deps.tx, deps.broadcasts, audit),
   };

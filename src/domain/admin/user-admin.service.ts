@@ -1,6 +1,8 @@
-import type { Subscription, User } from '../../platform/db/schema.js';
+import type { Dialog, Message, Subscription, User } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
+import { NotFoundError } from '../../platform/errors.js';
 import type { Change } from '../change.js';
+import type { DialogSummary, DialogsService } from '../dialogs/dialogs.service.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import type { UsersService } from '../users/users.service.js';
 import type { Actor, AuditService } from './audit.service.js';
@@ -30,8 +32,39 @@ export class UserAdminService {
     private readonly tx: Transactor,
     private readonly users: UsersService,
     private readonly subscriptions: SubscriptionsService,
+    private readonly dialogs: DialogsService,
     private readonly audit: AuditService,
   ) {}
+
+  /** The user's dialogs in every chat: titles and counts, no content (reading one is audited). */
+  listDialogs(userId: number): Promise<DialogSummary[]> {
+    return this.dialogs.listAll(userId);
+  }
+
+  /**
+   * Read one of the user's conversations: the newest `limit` messages. A private conversation read
+   * by staff is itself an action: its audit row commits with the read or the read fails.
+   */
+  readDialog(
+    actor: Actor,
+    userId: number,
+    dialogId: number,
+    limit = 200,
+  ): Promise<{ dialog: Dialog; messages: Message[] }> {
+    return this.tx.run(async () => {
+      const dialog = await this.dialogs.find(dialogId);
+      if (!dialog || dialog.user_id !== userId)
+        throw new NotFoundError(`dialog ${dialogId} of user ${userId} not found`);
+      const messages = await this.dialogs.transcript(dialogId, limit);
+      await this.audit.record(actor, {
+        action: 'user.read_dialog',
+        targetType: 'user',
+        targetId: userId,
+        after: { dialogId, chatId: dialog.chat_id, messages: messages.length },
+      });
+      return { dialog, messages };
+    });
+  }
 
   /** Run a change of the user row and write its audit row in the same transaction. */
   private userChange(

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Dialog } from '../../platform/db/schema.js';
+import type { Dialog, Message } from '../../platform/db/schema.js';
 import { Repository } from '../../platform/db/transactor.js';
 
 export interface DialogSummary extends Dialog {
@@ -58,6 +58,37 @@ export class DialogsRepository extends Repository {
       .orderBy('d.updated_at', 'desc')
       .limit(limit)
       .execute() as Promise<DialogSummary[]>;
+  }
+
+  /** Every dialog of a user in all chats, most recently used first (for the admin panel). */
+  listByUser(userId: number, limit: number): Promise<DialogSummary[]> {
+    return this.db
+      .selectFrom('dialogs as d')
+      .selectAll('d')
+      .select((eb) =>
+        eb
+          .selectFrom('messages as m')
+          .whereRef('m.dialog_id', '=', 'd.id')
+          .select((e) => e.fn.countAll<number>().as('n'))
+          .as('message_count'),
+      )
+      .where('d.user_id', '=', userId)
+      .orderBy('d.updated_at', 'desc')
+      .orderBy('d.id', 'desc')
+      .limit(limit)
+      .execute() as Promise<DialogSummary[]>;
+  }
+
+  /** The newest `limit` messages of a dialog, oldest first. */
+  async recentMessages(dialogId: number, limit: number): Promise<Message[]> {
+    const rows = await this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('dialog_id', '=', dialogId)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.reverse();
   }
 
   async deactivateAll(scope: DialogScope): Promise<void> {

@@ -1,10 +1,10 @@
-import type { Dialog } from '../../platform/db/schema.js';
+import type { Dialog, Message } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { DialogScope, DialogSummary, DialogsRepository } from './dialogs.repository.js';
 
-export type { DialogScope };
+export type { DialogScope, DialogSummary };
 
 export const TITLE_MAX = 60;
 /** A dialog's own system prompt (/persona): long enough for a real persona, short of eating the context. */
@@ -86,6 +86,16 @@ export class DialogsService {
 
   list(owner: DialogOwner, limit = 10): Promise<DialogSummary[]> {
     return this.repo.listRecent(scopeOf(owner), limit);
+  }
+
+  /** Every dialog of the user, in all chats, most recently used first. */
+  listAll(userId: number, limit = 50): Promise<DialogSummary[]> {
+    return this.repo.listByUser(userId, limit);
+  }
+
+  /** A dialog's newest messages, oldest first. */
+  transcript(dialogId: number, limit = 200): Promise<Message[]> {
+    return this.repo.recentMessages(dialogId, limit);
   }
 
   private async owned(scope: DialogScope, dialogId: number): Promise<Dialog> {
