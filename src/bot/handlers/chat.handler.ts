@@ -1,4 +1,5 @@
 import { Composer } from 'grammy';
+import { CONTINUE_CALLBACK } from '../../integrations/telegram/reply-stream.js';
 import type { BotContext } from '../context.js';
 import { formatDate } from './status.handler.js';
 
@@ -26,10 +27,26 @@ chatHandler.on('message:text', async (ctx, next) => {
     (me !== undefined && text.includes(`@${me}`));
   if (!addressed) return;
   ctx.handler = 'chat';
-  const result = await ctx.deps.chat.accept(ctx.user, text, {
-    chatId: ctx.chat.id,
-    telegramMessageId: ctx.message.message_id,
-  });
+  await ask(ctx, text, ctx.message.message_id);
+});
+
+/**
+ * "Continue" under an answer cut at the token limit: a new user turn asking for the rest. Keyed by
+ * the note's message id, so a second press (or a re-delivered update) is not a second question.
+ */
+chatHandler.callbackQuery(CONTINUE_CALLBACK, async (ctx) => {
+  ctx.handler = 'chat-continue';
+  const note = ctx.callbackQuery.message;
+  await ctx.answerCallbackQuery();
+  if (!ctx.user || !note) return;
+  await ctx.editMessageReplyMarkup().catch(() => {}); // the button did its job; a failure changes nothing
+  await ask(ctx, ctx.t('ai-continue-prompt'), note.message_id);
+});
+
+async function ask(ctx: BotContext, text: string, telegramMessageId: number): Promise<void> {
+  const chatId = ctx.chat?.id;
+  if (!ctx.user || chatId === undefined) return;
+  const result = await ctx.deps.chat.accept(ctx.user, text, { chatId, telegramMessageId });
   if (result.kind === 'not_configured') await ctx.reply(ctx.t('ai-not-configured'));
   else if (result.kind === 'quota_exceeded') {
     await ctx.reply(
@@ -38,4 +55,4 @@ chatHandler.on('message:text', async (ctx, next) => {
         : ctx.t('quota-exceeded-never'),
     );
   }
-});
+}

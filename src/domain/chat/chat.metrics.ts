@@ -21,6 +21,10 @@ export function createChatMetrics(metrics: Metrics) {
       name: 'vitte_chat_reply_lease_lost_total',
       help: 'Replies given up because another job took the dialog over (a stall longer than the lease)',
     }),
+    cut: metrics.counter({
+      name: 'vitte_chat_replies_cut_total',
+      help: 'Answers delivered cut at LLM_MAX_TOKENS (finish_reason "length"), offered to continue',
+    }),
     summaries: metrics.counter({
       name: 'vitte_chat_summaries_total',
       help: 'Rolling dialog summaries written',

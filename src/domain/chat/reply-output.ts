@@ -11,6 +11,14 @@ export interface DeliveryProgress extends Record<string, unknown> {
   placeholderId?: number | undefined;
 }
 
+export interface DeliverOptions {
+  /**
+   * The answer stopped at the token limit (finish_reason "length"): it ends with a note saying so
+   * and a button that asks for the rest (a new user turn).
+   */
+  cut?: boolean;
+}
+
 /** Sending failed. `permanent`: retrying cannot help (blocked, chat gone); `blocked`: do not even tell the user. */
 export class ReplyDeliveryError extends Error {
   override name = 'ReplyDeliveryError';
@@ -43,6 +51,7 @@ export interface ReplyOutput {
     text: string,
     progress: DeliveryProgress,
     onSent: (progress: DeliveryProgress) => Promise<void>,
+    opts?: DeliverOptions,
   ): Promise<void>;
   /**
    * Tell the user the answer failed: in the given placeholder message, or the one this output used;

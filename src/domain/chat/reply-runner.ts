@@ -64,6 +64,7 @@ interface Round {
 
 interface AnswerMetadata {
   quota_units?: number;
+  finish_reason?: string | null;
   delivery?: DeliveryProgress;
 }
 
@@ -298,10 +299,17 @@ export class ReplyRunner {
     const meta = answer.metadata as AnswerMetadata;
     let progress: DeliveryProgress = meta.delivery ?? { sent: [] };
     try {
-      await r.output.deliver(answer.content, progress, async (p) => {
-        progress = p;
-        if (!(await this.d.repo.recordDelivery(answer.id, p, lease))) throw new LeaseLostError();
-      });
+      const cut = meta.finish_reason === 'length';
+      await r.output.deliver(
+        answer.content,
+        progress,
+        async (p) => {
+          progress = p;
+          if (!(await this.d.repo.recordDelivery(answer.id, p, lease))) throw new LeaseLostError();
+        },
+        { cut },
+      );
+      if (cut) this.d.metrics.cut.inc();
       await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);
       return true;
     } catch (err) {

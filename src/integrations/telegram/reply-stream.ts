@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Api, GrammyError } from 'grammy';
+import type { InlineKeyboardMarkup } from 'grammy/types';
 import { resolveLocale, type Translator } from '../../bot/i18n.js';
 import {
+  type DeliverOptions,
   type DeliveryProgress,
   ReplyDeliveryError,
   type ReplyFailure,
@@ -34,6 +36,9 @@ const FAILURE_KEYS: Record<ReplyFailure, string> = {
   failed: 'ai-failed',
   incomplete: 'ai-incomplete',
 };
+
+/** The button under an answer cut at the token limit; the bot's chat handler answers it. */
+export const CONTINUE_CALLBACK = 'ai:continue';
 
 function isNotModified(err: unknown): boolean {
   return err instanceof GrammyError && /message is not modified/i.test(err.description);
@@ -162,18 +167,28 @@ class TelegramReplyStream implements ReplyOutput {
     text: string,
     progress: DeliveryProgress,
     onSent: (progress: DeliveryProgress) => Promise<void>,
+    opts: DeliverOptions = {},
   ): Promise<void> {
     await this.settle();
     const parts = answerParts(text);
+    // An answer cut at the token limit ends with a note and the button that asks for the rest: one
+    // more part, so a resumed delivery sends it exactly once too.
+    if (opts.cut) parts.push(escapeHtml(this.deps.i18n.t(this.locale, 'ai-cut')));
+    const continueButton = {
+      inline_keyboard: [
+        [{ text: this.deps.i18n.t(this.locale, 'button-continue'), callback_data: CONTINUE_CALLBACK }],
+      ],
+    };
     const sent = [...progress.sent];
     const placeholderId = progress.placeholderId;
     try {
       for (let i = sent.length; i < parts.length; i++) {
         const part = parts[i] as string;
+        const markup = opts.cut && i === parts.length - 1 ? continueButton : undefined;
         const id =
           i === 0 && placeholderId !== undefined
             ? await this.editOrSend(placeholderId, part)
-            : await this.send(part);
+            : await this.send(part, markup);
         sent.push(id);
         await onSent({ sent: [...sent], placeholderId });
       }
@@ -191,13 +206,15 @@ class TelegramReplyStream implements ReplyOutput {
     else await this.send(text);
   }
 
-  private async send(html: string): Promise<number> {
+  private async send(html: string, markup?: InlineKeyboardMarkup): Promise<number> {
+    const extra = markup ? { reply_markup: markup } : {};
     try {
-      return (await this.deps.api.sendMessage(this.target.chatId, html, { parse_mode: 'HTML' })).message_id;
+      return (await this.deps.api.sendMessage(this.target.chatId, html, { parse_mode: 'HTML', ...extra }))
+        .message_id;
     } catch (err) {
       if (!isParseError(err)) throw err;
       this.deps.logger.warn({ err, chatId: this.target.chatId }, 'HTML rejected; sending plain text');
-      return (await this.deps.api.sendMessage(this.target.chatId, htmlToPlainText(html))).message_id;
+      return (await this.deps.api.sendMessage(this.target.chatId, htmlToPlainText(html), extra)).message_id;
     }
   }
 
