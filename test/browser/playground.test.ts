@@ -125,4 +125,45 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
     expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
+
+  it('sends a text longer than a message as several, split where a Telegram client splits it', async () => {
+    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
+    await page.addInitScript(() => {
+      localStorage.setItem(
+        'vitte-playground-user',
+        JSON.stringify({ id: 434343, first_name: 'Writer', language_code: 'en' }),
+      );
+    });
+    await page.goto(`${url}/playground`);
+    await page.waitForSelector('body[data-connected="true"]');
+    const paragraph = (i: number) => `Paragraph ${i}: ${'lorem ipsum '.repeat(150).trim()}.`;
+    const text = Array.from({ length: 10 }, (_, i) => paragraph(i)).join('\n\n');
+    expect(text.length).toBeGreaterThan(2 * 4096);
+    llm.enqueue({ text: 'That was long.' });
+    await page.fill('[data-testid="message-input"]', text);
+    await page.keyboard.press('Enter');
+    // Ten paragraphs of about 1,800 characters: two fit in a message, so five messages.
+    const mine = page.locator('[data-testid="user-message"]');
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="user-message"]').length === 5);
+    expect((await mine.first().textContent())?.startsWith('Paragraph 0:')).toBe(true);
+    // What the bot received, as stored with the dialog.
+    const received = () =>
+      app!.db
+        .selectFrom('messages')
+        .innerJoin('dialogs', 'dialogs.id', 'messages.dialog_id')
+        .select('messages.content')
+        .where('dialogs.user_id', '=', 434343)
+        .where('messages.role', '=', 'user')
+        .orderBy('messages.id')
+        .execute();
+    await expect.poll(async () => (await received()).length).toBe(5);
+    const sentParts = (await received()).map((m) => m.content);
+    expect(sentParts).toHaveLength(5);
+    for (const part of sentParts) expect(part.length).toBeLessThanOrEqual(4096);
+    // Cut between paragraphs, nothing lost.
+    expect(sentParts.join('\n\n')).toBe(text);
+    await page.locator('[data-testid="bot-message"]', { hasText: 'That was long.' }).waitFor();
+    await screenshot(page, 'playground-long-message');
+    await page.close();
+  }, 60_000);
 });

@@ -138,8 +138,11 @@ describe('playground server', () => {
     const user = { id: 7001, first_name: 'Pia', language_code: 'ru' };
     const res = await post('/playground/api/messages', { user, text: 'hi from the page' });
     expect(res.status).toBe(200);
-    const update = (await res.json()) as { message: { text: string; from: { language_code: string } } };
-    expect(update.message).toMatchObject({
+    const { updates } = (await res.json()) as {
+      updates: { message: { text: string; from: { language_code: string } } }[];
+    };
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.message).toMatchObject({
       text: 'hi from the page',
       from: { id: 7001, language_code: 'ru' },
     });

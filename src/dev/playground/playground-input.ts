@@ -1,3 +1,4 @@
+import { splitPlainText, TELEGRAM_MESSAGE_LIMIT } from '../../integrations/telegram/format/split.js';
 import { ValidationError } from '../../platform/errors.js';
 import type { UserInput } from '../bot-api-emulator/index.js';
 
@@ -26,10 +27,18 @@ export function readUser(value: unknown): UserInput {
   return { id, first_name: firstName, ...(username ? { username } : {}), language_code: language };
 }
 
-export function readText(value: unknown): string {
+/** A long paste is sent as up to this many messages, as a Telegram client would. */
+const MAX_MESSAGES = 8;
+export const MAX_TEXT = MAX_MESSAGES * TELEGRAM_MESSAGE_LIMIT;
+
+/**
+ * The text typed in the playground as the messages a Telegram client sends for it: one, or — past
+ * 4096 characters — several, cut at a paragraph, line or word boundary like Telegram's clients do.
+ */
+export function readText(value: unknown): string[] {
   if (typeof value !== 'string' || value.trim() === '') throw new ValidationError('text must not be empty');
-  if (value.length > 4096) throw new ValidationError('text must be at most 4096 characters');
-  return value;
+  if (value.length > MAX_TEXT) throw new ValidationError(`text must be at most ${MAX_TEXT} characters`);
+  return value.length <= TELEGRAM_MESSAGE_LIMIT ? [value] : splitPlainText(value);
 }
 
 export function readPositiveInt(value: unknown, name: string): number {

@@ -79,7 +79,11 @@ export async function registerPlayground(app: FastifyInstance, opts: PlaygroundO
     '/playground/api/messages',
     proxy(async (req) => {
       const b = body(req.body);
-      return client.injectMessage({ user: readUser(b.user), text: readText(b.text) });
+      const user = readUser(b.user);
+      const updates = [];
+      // In order, one after the other: the bot gets them as a client's split message arrives.
+      for (const text of readText(b.text)) updates.push(await client.injectMessage({ user, text }));
+      return { updates };
     }),
   );
 

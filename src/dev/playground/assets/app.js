@@ -164,9 +164,10 @@ async function send(text) {
   const trimmed = text.trim();
   if (!trimmed) return;
   try {
-    const update = await api('POST', '/messages', { user: userPayload(), text });
+    // A text longer than a message arrives as several, as Telegram's clients send it.
+    const { updates } = await api('POST', '/messages', { user: userPayload(), text });
     // The SSE echo usually arrives first; upsert keeps a single bubble either way.
-    if (update.message) view.upsertMessage(update.message, false);
+    for (const update of updates) if (update.message) view.upsertMessage(update.message, false);
     view.scrollToBottom(true);
     if ($('reply-keyboard').dataset.oneTime === 'true') setReplyKeyboard(null);
   } catch (err) {
