@@ -164,6 +164,29 @@ for (const mode of ['polling', 'webhook'] as const) {
       ]);
     });
 
+    it('the refusal names the support contact when the operator set one', async () => {
+      await expect(s.app.settings.set('support.contact', 'call me maybe')).rejects.toThrow(/invalid value/);
+      await s.app.settings.set('support.contact', '@vitte_help');
+      try {
+        const user = ann(5009);
+        await s.tg.injectMessage({ user, text: '/start' });
+        await s.tg.waitForBotMessage(user.id);
+        await s.app.db
+          .updateTable('users')
+          .set({ banned_at: new Date() })
+          .where('id', '=', user.id)
+          .execute();
+        await s.app.cache.delete(`user:${user.id}`);
+        await s.tg.injectMessage({ user, text: '/status' });
+        const refusal = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('suspended')));
+        expect(refusal.text).toBe(
+          'Your access to this bot has been suspended. If you think this is a mistake, write to @vitte_help.',
+        );
+      } finally {
+        await s.app.settings.reset('support.contact');
+      }
+    });
+
     it('publishes the command menu in English and Russian', async () => {
       const commands = await s.tg.commands();
       const ru = commands.find((c) => c.language_code === 'ru');

@@ -179,6 +179,7 @@ const EDITORS: Record<string, SettingEditor> = {
   'messages.retention_days': integer,
   'retention.stages': stages,
   'retention.window': window,
+  'support.contact': line,
 };
 
 export function editorFor(key: string): SettingEditor {

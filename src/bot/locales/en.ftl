@@ -33,6 +33,7 @@ language-changed = Done! I will speak English now.
 unknown-command = I don't know the command { $command }. /help lists the ones I know.
 not-text = I can only read text messages for now.
 banned = Your access to this bot has been suspended. If you think this is a mistake, contact support.
+banned-contact = Your access to this bot has been suspended. If you think this is a mistake, write to { $contact }.
 rate-limited = You are sending messages too fast. Please wait { $seconds } s and try again.
 error-generic = Sorry, something went wrong on my side. Please try again in a moment.
 quota-exceeded = You have used all your messages for this period. The quota resets { $resetsAt }.

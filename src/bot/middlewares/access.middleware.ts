@@ -1,6 +1,7 @@
 import type { Middleware } from 'grammy';
 import type { RateLimiter } from '../../platform/rate-limit.js';
 import type { BotContext, BotDeps } from '../context.js';
+import { bannedNotice } from '../support-contact.js';
 
 const DAY_MS = 24 * 3_600_000;
 
@@ -18,7 +19,7 @@ export function refuseBanned(): Middleware<BotContext> {
       ctx.chat?.type === 'private' &&
       (await ctx.deps.cache.setIfAbsent(`banned-notice:${user.id}`, 1, DAY_MS))
     ) {
-      await ctx.reply(ctx.t('banned'));
+      await ctx.reply(await bannedNotice(ctx));
     }
   };
 }

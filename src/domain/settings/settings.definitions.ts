@@ -103,6 +103,19 @@ export const settingDefinitions = {
       .refine((w) => w.start_hour < w.end_hour, 'start_hour must be before end_hour'),
     default: { start_hour: 10, end_hour: 21, time_zone: 'Europe/Moscow' },
   },
+  'support.contact': {
+    description:
+      'Where users get help: an @username or a URL, named in the ban message (and /paysupport). Empty: no contact is named.',
+    schema: z
+      .string()
+      .trim()
+      .max(200)
+      .refine(
+        (v) => v === '' || /^@[A-Za-z0-9_]{5,32}$/.test(v) || /^https?:\/\/\S+$/.test(v),
+        'an @username (5-32 letters, digits or _) or an http(s) URL',
+      ),
+    default: '',
+  },
 } satisfies Record<string, { description: string; schema: z.ZodType; default: unknown }>;
 
 function isTimeZone(tz: string): boolean {
