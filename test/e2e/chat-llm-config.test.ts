@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeLlm, type FakeLlm } from '../../src/dev/fake-llm/index.js';
+import { migrateUp } from '../../src/platform/db/migrator.js';
+import { createTestDatabase, silentLogger } from '../helpers/db.js';
+import { startVitte } from '../helpers/process.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 
 /** A provider that refuses our key: users hear a neutral "not available", never an operator's problem. */
@@ -45,4 +48,55 @@ describe('chat with a wrong LLM key', () => {
     expect(await s.app.metrics.text()).toContain('vitte_llm_config_errors_total{status="401"} 3');
     expect(llm.stats().requests).toBe(3);
   });
+});
+
+/** The operator's mistake is logged as an error once (by the LLM client), not once more per reply. */
+describe('the log of a reply that fails on a configuration error', () => {
+  it('"reply failed" is a warning; the one error line is the LLM client\'s', async () => {
+    const llm = await createFakeLlm({ apiKey: 'the-right-key' });
+    const testDb = await createTestDatabase('llm_config_log');
+    const db = testDb.open();
+    await migrateUp(db.db, silentLogger);
+    await db.close();
+    const p = startVitte(['all'], {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: testDb.url ?? '',
+      DATA_DIR: testDb.dataDir,
+      EMULATOR_PORT: '0',
+      LLM_BASE_URL: llm.url,
+      LLM_API_KEY: 'a-wrong-key',
+    });
+    try {
+      // Both waiters first: the two lines can come in one read.
+      const [listening] = await Promise.all([
+        p.waitForLog((l) => l.msg === 'listening', 60_000),
+        p.waitForLog((l) => String(l.msg).startsWith('admin panel:'), 60_000),
+      ]);
+      const base = String(listening.url);
+      for (const text of ['one', 'two']) {
+        const failed = p.waitForLog((l) => l.msg === 'reply failed');
+        const sent = await fetch(`${base}/playground/api/messages`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ user: { id: 66_101, first_name: 'Log' }, text }),
+        });
+        expect(sent.status).toBe(200);
+        await failed;
+      }
+      const lines = p
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { level: number; msg: string });
+      expect(lines.filter((l) => l.msg === 'reply failed').map((l) => l.level)).toEqual([40, 40]);
+      expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([
+        expect.stringMatching(/^LLM configuration error/),
+      ]);
+    } finally {
+      await p.stop();
+      await llm.close();
+      await testDb.drop();
+    }
+  }, 90_000);
 });

@@ -7,6 +7,7 @@ import {
   LlmRequestError,
 } from '../../integrations/llm/llm-client.js';
 import type { Dialog, Message, User } from '../../platform/db/schema.js';
+import { errorMessage } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { JobTimeoutError } from '../../platform/queue/index.js';
 import type { SettingsService } from '../settings/settings.service.js';
@@ -279,7 +280,10 @@ export class ReplyRunner {
 
   /** The answer cannot be written: the quota comes back before the user hears about it. */
   private async giveUp(r: Round, units: number, upTo: number, kind: GenerationErrorKind, err: unknown) {
-    r.log.error({ err }, 'reply failed');
+    // A configuration error is the operator's, and the LLM client has logged its cause once as an
+    // error: each reply it fails is a warning, not one more error per user message.
+    if (kind === 'not_configured') r.log.warn({ err: errorMessage(err) }, 'reply failed');
+    else r.log.error({ err }, 'reply failed');
     this.d.metrics.replies.inc({ outcome: kind === 'busy' ? 'busy' : 'failed' });
     // The messages stay in the history.
     await this.d.subscriptions.refundMessages(r.dialog.user_id, units);
