@@ -1,8 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { I18n } from '@grammyjs/i18n';
 import type { Api } from 'grammy';
-import type { BotContext } from './bot/context.js';
-import { createI18n, resolveLocale } from './bot/i18n.js';
 import { type Config, configSecrets } from './config.js';
 import { AdminRepository } from './domain/admin/admin.repository.js';
 import { AuditRepository } from './domain/admin/audit.repository.js';
@@ -38,6 +35,7 @@ import {
 import { createDatabase, type Database, type Db } from './platform/db/database.js';
 import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
+import { createI18n, resolveLocale, type Translator } from './platform/i18n/i18n.js';
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { Metrics } from './platform/metrics.js';
@@ -72,7 +70,8 @@ export interface App {
   readonly chat: ChatService;
   readonly llm: LlmClient;
   readonly queue: JobQueue<Jobs>;
-  readonly i18n: I18n<BotContext>;
+  /** Translations for what the app sends outside an update (replies, notices); the bot adds its middleware. */
+  readonly i18n: Translator;
   /** Bot API client for sending, with bounded retries; undefined when no BOT_TOKEN is configured. */
   readonly telegram: Api | undefined;
   /** The same without retries, for callers that handle 429 themselves (drafts, broadcasts). */
@@ -176,7 +175,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger.child({ component: 'subscriptions' }),
   );
   const users = new UsersService(tx, repos.users, settings, cache, logger.child({ component: 'users' }));
-  const i18n = createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code));
+  const i18n = createI18n();
   const telegramApi = (maxRetries: number) =>
     config.BOT_TOKEN
       ? createTelegramApi({

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Api, GrammyError } from 'grammy';
-import { resolveLocale, type Translator } from '../../bot/i18n.js';
 import {
   type DeliveryProgress,
   ReplyDeliveryError,
@@ -9,6 +8,7 @@ import {
   type ReplyOutputFactory,
   type ReplyTarget,
 } from '../../domain/chat/reply-output.js';
+import { resolveLocale, type Translator } from '../../platform/i18n/i18n.js';
 import type { Logger } from '../../platform/logger.js';
 import { markdownToTelegramHtml } from './format/markdown.js';
 import { splitTelegramHtml } from './format/split.js';
