@@ -6,7 +6,7 @@ import { AuditRepository } from './domain/admin/audit.repository.js';
 import { type AdminServices, createAdminServices } from './domain/admin/index.js';
 import { BroadcastsRepository } from './domain/broadcasts/broadcasts.repository.js';
 import { BroadcastsService } from './domain/broadcasts/broadcasts.service.js';
-import { telegramSender } from './domain/broadcasts/delivery-sender.js';
+
 import { ChatService } from './domain/chat/chat.service.js';
 import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
 import { DialogsService } from './domain/dialogs/dialogs.service.js';
@@ -24,6 +24,7 @@ import { UsersService } from './domain/users/users.service.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
 import { createTelegramApi } from './integrations/telegram/telegram-api.js';
+import { telegramSender } from './integrations/telegram/telegram-sender.js';
 import {
   type Cache,
   createMemoryBus,
