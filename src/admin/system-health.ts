@@ -1,9 +1,7 @@
-import { checkDb, checkRedis } from '../api/routes/health.routes.js';
 import type { App } from '../app.js';
 import { errorMessage } from '../platform/errors.js';
+import { type Check, checkDb, checkRedis } from '../platform/health.js';
 import type { QueueCounts } from '../platform/queue/index.js';
-
-type Check = Awaited<ReturnType<typeof checkDb>>;
 
 export interface SystemHealth {
   db: Check;
@@ -14,8 +12,8 @@ export interface SystemHealth {
 /** Live (uncached) health for the dashboard: database, Redis and the depth of every queue. */
 export async function systemHealth(app: App): Promise<SystemHealth> {
   const [db, redis, queue] = await Promise.all([
-    checkDb(app),
-    checkRedis(app),
+    checkDb(app.database),
+    checkRedis(app.redis),
     app.queue.counts().then(
       (counts) => ({ status: { status: 'ok' } as Check, counts }),
       (err: unknown) => ({ status: { status: 'error', reason: errorMessage(err) } as Check, counts: {} }),

@@ -9,8 +9,6 @@ import { type App, createApp, packageVersion } from '../app.js';
 import { type BotContext, createBot, publishCommands } from '../bot/index.js';
 import { startPolling } from '../bot/polling.js';
 import { type Config, redactConfig } from '../config.js';
-import { createBotApiEmulator } from '../dev/bot-api-emulator/index.js';
-import { registerPlayground } from '../dev/playground/index.js';
 import { migrateUp, pendingMigrations } from '../platform/db/migrator.js';
 import { createErrorReporter } from '../platform/error-reporting.js';
 import { createHttpServer } from '../platform/http.js';
@@ -55,6 +53,8 @@ async function withEmulator(config: Readonly<Config>, role: Role) {
   if (config.BOT_TOKEN || role !== 'all') return { config, emulator: undefined };
   // The playground lets anyone speak as any Telegram user: a development tool, never a production one.
   if (config.NODE_ENV === 'production') throw new Error('NODE_ENV=production: set BOT_TOKEN');
+  // Loaded only here, so production roles never load development code.
+  const { createBotApiEmulator } = await import('../dev/bot-api-emulator/index.js');
   const emulator = await createBotApiEmulator({ host: '127.0.0.1', port: config.EMULATOR_PORT });
   return {
     config: Object.freeze({ ...config, BOT_TOKEN: emulator.token, TELEGRAM_API_ROOT: emulator.url }),
@@ -136,7 +136,10 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
         }),
       );
     }
-    if (emulator) await server.register(registerPlayground, { emulatorUrl: emulator.url });
+    if (emulator) {
+      const { registerPlayground } = await import('../dev/playground/index.js');
+      await server.register(registerPlayground, { emulatorUrl: emulator.url });
+    }
 
     const url = await listen(app, server, role, role === 'admin' ? config.ADMIN_PORT : config.API_PORT);
     if (role === 'worker' || role === 'all') {
