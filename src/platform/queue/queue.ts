@@ -306,8 +306,3 @@ export function mergeHandlers<D extends JobDefinitions>(...parts: Partial<JobHan
 export function retention(given: Partial<Retention> | undefined, fallback: Retention): Retention {
   return { count: given?.count ?? fallback.count, ageSeconds: given?.ageSeconds ?? fallback.ageSeconds };
 }
-
-/** Delay before retry number `attemptsMade` (1-based), the same formula as BullMQ's exponential backoff. */
-export function backoffDelay(backoffMs: number, attemptsMade: number): number {
-  return Math.round(2 ** (attemptsMade - 1) * backoffMs);
-}
