@@ -70,7 +70,7 @@ async function running(over: Partial<CreateBroadcastInput> = {}) {
 
 function issuesOf(err: unknown): { path: string; message: string }[] {
   expect(err).toBeInstanceOf(ValidationError);
-  return ((err as ValidationError).details?.issues as { path: string; message: string }[]) ?? [];
+  return [...(err as ValidationError).issues];
 }
 
 beforeAll(async () => {
