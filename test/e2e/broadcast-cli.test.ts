@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { createUser } from '../helpers/factories.js';
 import { type RunningProcess, runVitte, startVitte } from '../helpers/process.js';
 import { has, TEST_REDIS_URL } from '../helpers/services.js';
 
@@ -22,17 +25,21 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
   beforeAll(async () => {
     emulator = await createBotApiEmulator({ logger: silentLogger });
     testDb = await createTestDatabase('broadcast_cli');
-    const db = testDb.open();
-    await migrateUp(db.db, silentLogger);
-    await db.db
-      .insertInto('users')
-      .values([
-        { id: 61, first_name: 'A', language_code: 'ru' },
-        { id: 62, first_name: 'B', language_code: 'en' },
-        { id: 63, first_name: 'C', language_code: 'ru' },
-      ])
-      .execute();
-    await db.close();
+    // The users the CLI's broadcasts reach, registered by an app of this process.
+    const seeder = createApp(
+      loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: testDb.url!,
+        DATA_DIR: testDb.dataDir,
+      }),
+      { logger: silentLogger, role: 'test' },
+    );
+    await migrateUp(seeder.db, silentLogger);
+    await createUser(seeder, { id: 61, firstName: 'A', languageCode: 'ru' });
+    await createUser(seeder, { id: 62, firstName: 'B', languageCode: 'en' });
+    await createUser(seeder, { id: 63, firstName: 'C', languageCode: 'ru' });
+    await seeder.close();
     env = {
       DATABASE_URL: testDb.url!,
       REDIS_URL: TEST_REDIS_URL,

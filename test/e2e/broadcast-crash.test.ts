@@ -9,6 +9,7 @@ import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api
 import { CLAIM_LEASE_MS } from '../../src/domain/broadcasts/broadcast-delivery.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { createUsers } from '../helpers/factories.js';
 import { type RunningProcess, startVitte } from '../helpers/process.js';
 import { has, TEST_REDIS_URL } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
@@ -109,11 +110,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         role: 'test',
       });
       await migrateUp(control.db, silentLogger);
-      const ids = Array.from({ length: RECIPIENTS }, (_, i) => 900_000 + i);
-      await control.db
-        .insertInto('users')
-        .values(ids.map((id) => ({ id, first_name: `User ${id}` })))
-        .execute();
+      await createUsers(control, RECIPIENTS);
     }, 60_000);
 
     afterAll(async () => {

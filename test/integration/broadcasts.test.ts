@@ -16,33 +16,20 @@ import { parseAudience } from '../../src/domain/broadcasts/broadcasts.validation
 import { DeliveryUnavailableError } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
 import type { Db } from '../../src/platform/db/database.js';
-import type { NewUser } from '../../src/platform/db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/platform/errors.js';
 import { Metrics } from '../../src/platform/metrics.js';
 import type { JobContext, JobQueue } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { createRunningBroadcast, createUsers, type UserSpec } from '../helpers/factories.js';
 import { has } from '../helpers/services.js';
 
 let emulator: BotApiEmulator;
 let t: TestApp;
 let app: App;
-let nextId = 1_000;
 
-async function addUsers(n: number, patch: Partial<NewUser> = {}, plan?: string): Promise<number[]> {
-  const ids = Array.from({ length: n }, () => nextId++);
-  await app.db
-    .insertInto('users')
-    .values(ids.map((id) => ({ id, first_name: `User ${id}`, ...patch })))
-    .execute();
-  if (plan) {
-    await app.db
-      .insertInto('subscriptions')
-      .values(ids.map((id) => ({ user_id: id, plan, messages_limit: 10, images_limit: 1 })))
-      .execute();
-  }
-  return ids;
-}
+/** Users with the given traits (see createUser); their ids. */
+const addUsers = (n: number, spec: Omit<UserSpec, 'id'> = {}) => createUsers(app, n, spec);
 
 const draft = (over: Partial<CreateBroadcastInput> = {}): CreateBroadcastInput => ({
   text: '<b>Hello</b> everyone',
@@ -62,10 +49,7 @@ async function deliveryRow(broadcastId: number, userId: number) {
 
 /** A running broadcast with its recipients chosen, to the given audience. */
 async function running(over: Partial<CreateBroadcastInput> = {}) {
-  const b = await app.broadcasts.create(draft(over));
-  await app.broadcasts.start(b.id);
-  await app.broadcasts.runStart(b.id);
-  return b;
+  return (await createRunningBroadcast(app, over)).broadcast;
 }
 
 function issuesOf(err: unknown): { path: string; message: string }[] {
@@ -182,21 +166,21 @@ describe('BroadcastsService.create', () => {
 describe('audiences', () => {
   it('never include banned, bot-blocked or opted-out users', async () => {
     await addUsers(3);
-    await addUsers(1, { banned_at: new Date() });
-    await addUsers(1, { bot_blocked_at: new Date() });
-    await addUsers(1, { notifications_enabled: false });
+    await addUsers(1, { banned: true });
+    await addUsers(1, { blocked: true });
+    await addUsers(1, { notifications: false });
     expect(await app.broadcasts.countAudience({ kind: 'all' })).toBe(3);
   });
 
   it('select by activity, plan and language', async () => {
     const day = 86_400_000;
-    await addUsers(2, { last_active_at: new Date(Date.now() - 2 * day) });
-    await addUsers(3, { last_active_at: new Date(Date.now() - 10 * day) });
-    await addUsers(4, {}, 'premium');
+    await addUsers(2, { lastActiveAt: new Date(Date.now() - 2 * day) });
+    await addUsers(3, { lastActiveAt: new Date(Date.now() - 10 * day) });
+    await addUsers(4, { plan: 'premium' });
     await addUsers(1, { language: 'ru' });
-    await addUsers(1, { language_code: 'ru-RU' });
-    await addUsers(1, { language: 'en', language_code: 'ru' });
-    await addUsers(1, { language_code: 'rus' });
+    await addUsers(1, { languageCode: 'ru-RU' });
+    await addUsers(1, { language: 'en', languageCode: 'ru' });
+    await addUsers(1, { languageCode: 'rus' });
     expect(await app.broadcasts.countAudience({ kind: 'active', days: 7 })).toBe(2 + 4 + 4);
     expect(await app.broadcasts.countAudience({ kind: 'active', days: 30 })).toBe(13);
     expect(await app.broadcasts.countAudience({ kind: 'plan', plan: 'premium' })).toBe(4);
@@ -222,7 +206,7 @@ describe('state changes', () => {
     const b = await app.broadcasts.create(draft());
     await app.broadcasts.start(b.id);
     expect(await app.broadcasts.runStart(b.id)).toEqual({ total: 5, enqueued: 5 });
-    await addUsers(1, { banned_at: new Date() });
+    await addUsers(1, { banned: true });
     expect(await app.broadcasts.runStart(b.id)).toEqual({ total: 5, enqueued: 0 });
     expect(await app.broadcasts.progress(b.id)).toEqual({
       total: 5,

@@ -6,6 +6,7 @@ import { subscriptionsJobs } from '../../src/domain/subscriptions/subscriptions.
 import type { JobContext } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { createUser } from '../helpers/factories.js';
 
 function ctx(): JobContext {
   return {
@@ -33,8 +34,7 @@ describe('scheduled jobs against real Postgres', () => {
   afterAll(async () => t?.close());
 
   async function user(id: number) {
-    await t.app.users.register({ id, first_name: `M${id}` });
-    return id;
+    return (await createUser(t.app, { id, firstName: `M${id}` })).id;
   }
 
   it('cleanup.old-messages deletes only messages past the retention, in batches', async () => {
