@@ -221,8 +221,10 @@ describe('state changes', () => {
   });
 
   it('pause keeps deliveries pending; resume re-queues them; cancel closes them', async () => {
-    const [u1, u2, u3] = await addUsers(3);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u1, u2, u3],
+    } = await createRunningBroadcast(app, { recipients: 3 });
     await app.broadcasts.pause(b.id);
     expect(await app.broadcasts.deliver(b.id, u1!, { isLastAttempt: false })).toEqual({
       kind: 'skipped',
@@ -441,8 +443,10 @@ describe('broadcast.start and broadcast.tick', () => {
   });
 
   it('tick re-queues deliveries whose worker died; a restart of the in-process queue re-queues at once', async () => {
-    const [u1, u2] = await addUsers(2);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u1, u2],
+    } = await createRunningBroadcast(app, { recipients: 2 });
     // A claim whose lease ran out long ago, and one still held (as by a send in flight).
     const claim = (u: number, until: string) =>
       app.db
@@ -550,8 +554,10 @@ async function expireLease(broadcastId: number, userId: number) {
 
 describe('delivery claims (a token and a lease)', () => {
   it('refuse a second claimer while the lease holds and let it in once the lease ran out', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const repo = new BroadcastsRepository(app.tx);
     const [first, second] = [randomUUID(), randomUUID()];
     expect(await repo.claim(b.id, u!, first, CLAIM_LEASE_MS)).toMatchObject({ attempts: 1 });
@@ -578,8 +584,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a delivery whose first attempt froze mid-send is put off, not sent twice', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const tg = heldSender();
     const service = serviceWith(tg.sender);
     const thaw = tg.hold();
@@ -624,8 +632,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('an attempt frozen past its lease does not overwrite the result of the one that took over', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const tg = heldSender();
     const metrics = new Metrics({ defaultMetrics: false });
     const service = serviceWith(tg.sender, metrics);
@@ -650,8 +660,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a row held by a dead attempt of a cancelled broadcast is closed once its lease ends, not left open', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const repo = new BroadcastsRepository(app.tx);
     await repo.claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS); // the worker dies holding it
     await app.broadcasts.cancel(b.id);
@@ -669,8 +681,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a restart of the in-process queue cancels the held rows of cancelled broadcasts', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     await new BroadcastsRepository(app.tx).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
     await app.broadcasts.cancel(b.id);
     const inline = recordingService(25, 'inline');
@@ -680,8 +694,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a restart of the in-process queue voids every claim, held ones included', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     await new BroadcastsRepository(app.tx).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
     const inline = recordingService(25, 'inline');
     await inline.service.onWorkerStart();
