@@ -88,6 +88,18 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** An App whose Bot API clients exist (BOT_TOKEN is set): what the worker role runs on. */
+export interface TelegramApp extends App {
+  readonly telegram: Api;
+  readonly telegramDirect: Api;
+}
+
+/** The one check, where a role starts, that it can talk to Telegram. */
+export function requireTelegram(app: App, role: string): TelegramApp {
+  if (!app.telegram || !app.telegramDirect) throw new Error(`the ${role} role needs BOT_TOKEN`);
+  return app as TelegramApp;
+}
+
 export interface AppOptions {
   logger?: Logger;
   /** Name shown in Postgres' pg_stat_activity and Redis' CLIENT LIST. */

@@ -5,7 +5,7 @@ import { registerApi } from '../api/index.js';
 import { healthRoutes } from '../api/routes/health.routes.js';
 import { metricsRoutes } from '../api/routes/metrics.routes.js';
 import { webhookRoutes } from '../api/routes/webhook.routes.js';
-import { type App, createApp, packageVersion } from '../app.js';
+import { type App, createApp, packageVersion, requireTelegram } from '../app.js';
 import { type BotContext, createBot, publishCommands } from '../bot/index.js';
 import { startPolling } from '../bot/polling.js';
 import { type Config, redactConfig } from '../config.js';
@@ -143,8 +143,7 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
 
     const url = await listen(app, server, role, role === 'admin' ? config.ADMIN_PORT : config.API_PORT);
     if (role === 'worker' || role === 'all') {
-      needsToken(config, role);
-      await startWorker(app);
+      await startWorker(requireTelegram(app, role));
     }
     if (bot && config.BOT_MODE === 'polling')
       app.lifecycle.onClose('bot-polling', await startPolling(bot, app));

@@ -54,6 +54,16 @@ describe.skipIf(!has('redis'))('BullMQ job queue adapter', () => {
     ]);
   });
 
+  it('removes the schedule a renamed job left in Redis, which would fire a job nobody knows', async () => {
+    const q = make();
+    const cron = q.bullmqQueues().find((b) => b.name === 'cron')!;
+    await cron.upsertJobScheduler('test.renamed', { pattern: '0 0 1 1 *' }, { name: 'test.renamed' });
+    await q.schedule('test.tick', '0 0 1 1 *', { tag: 'current' });
+    expect(await q.retainSchedules(['test.tick'])).toEqual(['test.renamed']);
+    expect((await cron.getJobSchedulers()).map((s) => s.key)).toEqual(['test.tick']);
+    await q.unschedule('test.tick');
+  });
+
   it('fails a job of an unknown name (another deploy) at once, keeping it for inspection', async () => {
     const q = make();
     q.handle({ 'test.tick': async () => undefined, 'test.echo': async () => undefined });

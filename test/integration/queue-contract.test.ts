@@ -387,6 +387,16 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       expect(await q.schedules()).toEqual([]);
     });
 
+    it('retainSchedules removes every schedule but the named ones', async () => {
+      const q = make();
+      await q.schedule('test.tick', '0 0 1 1 *', { tag: 'kept' });
+      await q.schedule('test.echo', '0 0 1 1 *', { text: 'dropped' });
+      expect(await q.retainSchedules(['test.tick'])).toEqual(['test.echo']);
+      expect((await q.schedules()).map((s) => s.name)).toEqual(['test.tick']);
+      expect(await q.retainSchedules(['test.tick'])).toEqual([]);
+      await q.unschedule('test.tick');
+    });
+
     it('keeps a global rate limit over all workers of a queue', async () => {
       const opts = { queues: { limited: { concurrency: 4, limiter: { max: 2, durationMs: 300 } } } };
       const workers = backend.shared ? [make(opts), make(opts)] : [make(opts)];

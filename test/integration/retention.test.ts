@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
+import { type App, requireTelegram } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
 import { DeliveryUnavailableError } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
@@ -252,7 +252,7 @@ describe('the retention jobs in a worker', () => {
     const off = await addUser(2);
     await app.users.setNotifications(off, false);
     const { jobHandlers } = await import('../../src/worker/index.js');
-    app.queue.handle(jobHandlers(app));
+    app.queue.handle(jobHandlers(requireTelegram(app, 'worker')));
     await app.queue.start({ queues: ['delivery', 'maintenance'] });
     expect(await app.queue.enqueueAndWait('retention.scan', {}, { timeoutMs: 10_000 })).toEqual({
       due: 1,

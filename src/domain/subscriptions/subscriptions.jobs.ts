@@ -8,7 +8,7 @@ export type Notify = (userId: number, key: string, vars?: Record<string, string 
 export function subscriptionsJobs(
   subscriptions: SubscriptionsService,
   notify: Notify,
-): Pick<JobHandlers<Jobs>, 'subscriptions.expire' | 'quota.reset'> {
+): Pick<JobHandlers<Jobs>, 'subscriptions.expire' | 'subscriptions.reset-quotas'> {
   return {
     'subscriptions.expire': async (_payload, ctx) => {
       const expired = await subscriptions.expireDue();
@@ -20,6 +20,6 @@ export function subscriptionsJobs(
       }
       return { expired: expired.length };
     },
-    'quota.reset': async () => ({ reset: await subscriptions.resetEndedPeriods() }),
+    'subscriptions.reset-quotas': async () => ({ reset: await subscriptions.resetEndedPeriods() }),
   };
 }

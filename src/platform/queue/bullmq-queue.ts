@@ -252,6 +252,19 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     await this.queue(def.queue).removeJobScheduler(name);
   }
 
+  async retainSchedules(names: readonly JobName<D>[]): Promise<string[]> {
+    const keep = new Set<string>(names);
+    const removed: string[] = [];
+    for (const q of this.queues.values()) {
+      for (const s of await q.getJobSchedulers(0, -1, true)) {
+        if (keep.has(s.key)) continue;
+        await q.removeJobScheduler(s.key);
+        removed.push(s.key);
+      }
+    }
+    return removed;
+  }
+
   async schedules(): Promise<ScheduleInfo[]> {
     const out: ScheduleInfo[] = [];
     for (const [queue, q] of this.queues) {

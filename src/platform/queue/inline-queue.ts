@@ -153,6 +153,13 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     return this.scheduler.list();
   }
 
+  async retainSchedules(names: readonly JobName<D>[]): Promise<string[]> {
+    const keep = new Set<string>(names);
+    const stale = this.scheduler.list().filter((s) => !keep.has(s.name));
+    for (const s of stale) this.scheduler.remove(s.name);
+    return stale.map((s) => s.name);
+  }
+
   handle(handlers: JobHandlers<D>): void {
     if (this.handlers) throw new JobHandlersError('job handlers are already registered; call handle() once');
     this.handlers = checkHandlers(this.jobs, handlers) as Map<string, AnyHandler>;

@@ -161,6 +161,11 @@ export interface JobQueue<D extends JobDefinitions> {
   ): Promise<void>;
   unschedule(name: JobName<D>): Promise<void>;
   schedules(): Promise<ScheduleInfo[]>;
+  /**
+   * Remove every schedule but those of `names`: a job renamed or dropped by a newer release leaves
+   * its schedule behind (in Redis), firing a job no worker knows. Returns the names removed.
+   */
+  retainSchedules(names: readonly JobName<D>[]): Promise<string[]>;
   /** Register every handler at once. Throws naming missing or extra jobs, or when called twice. */
   handle(handlers: JobHandlers<D>): void;
   /** Begin processing (worker processes only), optionally only some queues. */
