@@ -1,9 +1,7 @@
 import type { JobHandlers } from '../../platform/queue/index.js';
 import type { Jobs } from '../jobs.js';
+import type { Notify } from './notify.js';
 import type { SubscriptionsService } from './subscriptions.service.js';
-
-/** Tells a user something in their language (implemented over Telegram). */
-export type Notify = (userId: number, key: string, vars?: Record<string, string | number>) => Promise<void>;
 
 export function subscriptionsJobs(
   subscriptions: SubscriptionsService,

@@ -1,5 +1,5 @@
 import type { Api } from 'grammy';
-import type { Notify } from '../../domain/subscriptions/subscriptions.jobs.js';
+import type { Notify } from '../../domain/subscriptions/notify.js';
 import type { User } from '../../platform/db/schema.js';
 import { resolveLocale, type Translator } from '../../platform/i18n/i18n.js';
 import { escapeHtml } from './format/telegram-html.js';

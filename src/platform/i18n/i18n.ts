@@ -18,6 +18,12 @@ export function resolveLocale(preferred: string | null | undefined, telegram?: s
   return DEFAULT_LOCALE;
 }
 
+/** A time as users see it in messages: the locale's medium date and short time, in UTC. */
+export function formatDate(date: Date, locale: string): string {
+  const local = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+  return `${local.format(date)} UTC`;
+}
+
 /**
  * Fluent translations from `locales/*.ftl`: the app's translator for workers and notices
  * (`i18n.t(locale, key, vars)`), and the bot's middleware, which passes its own context type and
