@@ -6,6 +6,7 @@ import { subscriptionsJobs } from '../../src/domain/subscriptions/subscriptions.
 import type { JobContext } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { createUser } from '../helpers/factories.js';
 
 function ctx(): JobContext {
   return {
@@ -33,8 +34,7 @@ describe('scheduled jobs against real Postgres', () => {
   afterAll(async () => t?.close());
 
   async function user(id: number) {
-    await t.app.users.register({ id, first_name: `M${id}` });
-    return id;
+    return (await createUser(t.app, { id, firstName: `M${id}` })).id;
   }
 
   it('cleanup.old-messages deletes only messages past the retention, in batches', async () => {
@@ -89,7 +89,7 @@ describe('scheduled jobs against real Postgres', () => {
     expect((await t.app.subscriptions.get(c)).plan).toBe('premium');
   });
 
-  it('quota.reset resets counters whose period ended and leaves the others', async () => {
+  it('subscriptions.reset-quotas resets counters whose period ended and leaves the others', async () => {
     const a = await user(9005);
     const b = await user(9006);
     await t.app.db
@@ -99,7 +99,7 @@ describe('scheduled jobs against real Postgres', () => {
       .execute();
     await t.app.db.updateTable('subscriptions').set({ messages_used: 4 }).where('user_id', '=', b).execute();
     const jobs = subscriptionsJobs(t.app.subscriptions, async () => {});
-    const res = (await jobs['quota.reset']({}, ctx())) as { reset: number };
+    const res = (await jobs['subscriptions.reset-quotas']({}, ctx())) as { reset: number };
     expect(res.reset).toBeGreaterThanOrEqual(1);
     expect(await t.app.subscriptions.get(a)).toMatchObject({ messages_used: 0, images_used: 0 });
     expect((await t.app.subscriptions.get(b)).messages_used).toBe(4);
