@@ -26,7 +26,7 @@ export const jobs = defineJobs({
   },
   'chat.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
 
-  'cleanup.old-messages': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
+  'dialogs.delete-old-messages': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
   'subscriptions.expire': { queue: 'maintenance', schema: z.object({}), attempts: 2 },
   'subscriptions.reset-quotas': {
     queue: 'maintenance',

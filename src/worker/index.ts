@@ -14,7 +14,7 @@ export const SCHEDULES = {
   'chat.sweep': '* * * * *',
   'subscriptions.expire': '*/5 * * * *',
   'subscriptions.reset-quotas': '7 * * * *',
-  'cleanup.old-messages': '30 3 * * *',
+  'dialogs.delete-old-messages': '30 3 * * *',
   'broadcast.tick': '* * * * *',
   'retention.scan': '*/15 * * * *',
 } as const;

@@ -37,7 +37,7 @@ describe('scheduled jobs against real Postgres', () => {
     return (await createUser(t.app, { id, firstName: `M${id}` })).id;
   }
 
-  it('cleanup.old-messages deletes only messages past the retention, in batches', async () => {
+  it('dialogs.delete-old-messages deletes only messages past the retention, in batches', async () => {
     const id = await user(9001);
     const dialog = await t.app.dialogs.create(id, 'old and new');
     await t.app.settings.set('messages.retention_days', 30);
@@ -49,7 +49,7 @@ describe('scheduled jobs against real Postgres', () => {
       insert into messages (dialog_id, role, content, created_at)
       select ${dialog.id}, 'user', 'new ' || g, now() - interval '10 days'
       from generate_series(1, 100) g`.execute(t.app.db);
-    const res = await dialogsJobs(t.app.dialogs, t.app.settings)['cleanup.old-messages']({}, ctx());
+    const res = await dialogsJobs(t.app.dialogs, t.app.settings)['dialogs.delete-old-messages']({}, ctx());
     expect(res).toEqual({ deleted: 12345 });
     const left = await t.app.db
       .selectFrom('messages')
