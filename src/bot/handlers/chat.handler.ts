@@ -1,5 +1,6 @@
 import { Composer } from 'grammy';
 import type { BotContext } from '../context.js';
+import { buyButton } from '../keyboards/buy.keyboard.js';
 import { formatDate } from './status.handler.js';
 
 /**
@@ -36,6 +37,7 @@ chatHandler.on('message:text', async (ctx, next) => {
       result.resetsAt
         ? ctx.t('quota-exceeded', { resetsAt: formatDate(result.resetsAt, ctx.locale) })
         : ctx.t('quota-exceeded-never'),
+      { reply_markup: buyButton((k) => ctx.t(k)) },
     );
   }
 });
