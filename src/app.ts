@@ -10,7 +10,11 @@ import { type AdminServices, createAdminServices } from './domain/admin/index.js
 import { BroadcastsRepository } from './domain/broadcasts/broadcasts.repository.js';
 import { BroadcastsService } from './domain/broadcasts/broadcasts.service.js';
 import { telegramSender } from './domain/broadcasts/delivery-sender.js';
+import { createChatMetrics } from './domain/chat/chat.metrics.js';
+import { ChatRepository } from './domain/chat/chat.repository.js';
 import { ChatService } from './domain/chat/chat.service.js';
+import { Generations } from './domain/chat/generations.js';
+import { SummaryService } from './domain/chat/summary.service.js';
 import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
 import { DialogsService } from './domain/dialogs/dialogs.service.js';
 import { type Jobs, jobs } from './domain/jobs.js';
@@ -80,6 +84,8 @@ export interface App {
   readonly payments: PaymentsService;
   readonly dialogs: DialogsService;
   readonly chat: ChatService;
+  /** Rolling dialog summaries (the chat.summarize job). */
+  readonly summaries: SummaryService;
   readonly llm: LlmClient;
   readonly queue: JobQueue<Jobs>;
   readonly i18n: I18n<BotContext>;
@@ -173,6 +179,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     subscriptions: new SubscriptionsRepository(tx),
     users: new UsersRepository(tx),
     dialogs: new DialogsRepository(tx),
+    chat: new ChatRepository(tx),
     broadcasts: new BroadcastsRepository(tx),
     retention: new RetentionRepository(tx),
     stats: new StatsRepository(tx),
@@ -258,43 +265,54 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger,
     metrics,
   });
-  const dialogsRepo = repos.dialogs;
-  const dialogs = new DialogsService(tx, dialogsRepo, logger.child({ component: 'dialogs' }));
-  const chat = new ChatService({
+  const dialogs = new DialogsService(tx, repos.dialogs, logger.child({ component: 'dialogs' }));
+  const chatLogger = logger.child({ component: 'chat' });
+  const chatMetrics = createChatMetrics(metrics);
+  const chatParts = {
+    repo: repos.chat,
     dialogs,
-    dialogsRepo,
-    subscriptions,
     settings,
-    users,
     llm,
-    cache,
-    bus,
-    logger: logger.child({ component: 'chat' }),
-    metrics,
+    metrics: chatMetrics,
+    contextTokens: config.LLM_CONTEXT_TOKENS,
+    maxAnswerTokens: config.LLM_MAX_TOKENS,
+  };
+  const generations = new Generations(cache, bus);
+  const chat = new ChatService({
+    ...chatParts,
+    subscriptions,
+    generations,
+    logger: chatLogger,
     // No dedupe key: a job deduplicated against one that is finishing would leave its message to
     // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
     enqueueReply: async (dialogId) => {
       await queue.enqueue('chat.reply', { dialogId });
     },
-    enqueueSummary: async (dialogId) => {
-      await queue.enqueue('chat.summarize', { dialogId }, { key: `summary-${dialogId}` });
+    runner: {
+      ...chatParts,
+      users,
+      subscriptions,
+      generations,
+      logger: chatLogger,
+      enqueueSummary: async (dialogId) => {
+        await queue.enqueue('chat.summarize', { dialogId }, { key: `summary-${dialogId}` });
+      },
+      output:
+        telegram && telegramDirect
+          ? telegramReplyOutput({
+              api: telegram,
+              direct: telegramDirect,
+              i18n,
+              intervalMs: config.CHAT_STREAM_INTERVAL_MS,
+              groupIntervalMs: config.CHAT_STREAM_GROUP_INTERVAL_MS,
+              logger: logger.child({ component: 'reply' }),
+            })
+          : () => {
+              throw new Error('replies need BOT_TOKEN');
+            },
     },
-    output:
-      telegram && telegramDirect
-        ? telegramReplyOutput({
-            api: telegram,
-            direct: telegramDirect,
-            i18n,
-            intervalMs: config.CHAT_STREAM_INTERVAL_MS,
-            groupIntervalMs: config.CHAT_STREAM_GROUP_INTERVAL_MS,
-            logger: logger.child({ component: 'reply' }),
-          })
-        : () => {
-            throw new Error('replies need BOT_TOKEN');
-          },
-    contextTokens: config.LLM_CONTEXT_TOKENS,
-    maxAnswerTokens: config.LLM_MAX_TOKENS,
   });
+  const summaries = new SummaryService({ ...chatParts, logger: chatLogger });
   // Deliveries use the client without retries: a 429 must reach the job to pause the whole queue.
   const sender = telegramDirect ? telegramSender(telegramDirect) : undefined;
   const broadcasts = new BroadcastsService({
@@ -352,6 +370,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     payments,
     dialogs,
     chat,
+    summaries,
     llm,
     queue,
     i18n,

@@ -31,7 +31,7 @@ export function jobHandlers(app: App): JobHandlers<Jobs> {
   const notify = createNotifier({ api: telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
   return mergeHandlers<Jobs>(
     { 'system.ping': async ({ echo }) => ({ pong: echo, worker: `${hostname()}:${process.pid}` }) },
-    chatJobs(app.chat),
+    chatJobs(app.chat, app.summaries),
     dialogsJobs(app.dialogs, app.settings),
     subscriptionsJobs(app.subscriptions, notify),
     broadcastsJobs(app.broadcasts),

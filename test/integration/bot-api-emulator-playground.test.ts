@@ -19,6 +19,8 @@ let server: FastifyInstance;
 let base: string;
 let bot: Bot;
 let botRunning: Promise<void>;
+/** The last charge per chat, so /refund can give it back. */
+const charges = new Map<number, string>();
 
 async function startServer(emulatorUrl: string): Promise<FastifyInstance> {
   const s = createHttpServer({
@@ -56,6 +58,27 @@ beforeAll(async () => {
   bot.command('buy', (ctx) =>
     ctx.replyWithInvoice('Premium', '30 days', 'premium', 'XTR', [{ label: 'Premium', amount: 50 }]),
   );
+  bot.command('soldout', (ctx) =>
+    ctx.replyWithInvoice('Last one', 'Gone already', 'sold-out', 'XTR', [{ label: 'Item', amount: 5 }]),
+  );
+  bot.command('subscribe', async (ctx) => {
+    const link = await ctx.api.createInvoiceLink(
+      'Monthly',
+      'Premium every month',
+      'sub',
+      '',
+      'XTR',
+      [{ label: 'Monthly', amount: 250 }],
+      { subscription_period: 2592000 },
+    );
+    await ctx.reply('Subscribe here', {
+      reply_markup: { inline_keyboard: [[{ text: 'Subscribe', url: link }]] },
+    });
+  });
+  bot.command('refund', async (ctx) => {
+    const chargeId = charges.get(ctx.chat.id);
+    if (chargeId) await ctx.api.refundStarPayment(ctx.chat.id, chargeId);
+  });
   bot.command('photo', (ctx) => ctx.replyWithPhoto(new InputFile(PNG, 'dot.png'), { caption: 'dot' }));
   bot.command('xss', (ctx) =>
     ctx.reply('&lt;img src=x onerror="window.pwned=1"&gt; <a href="javascript:alert(1)">link</a>', {
@@ -66,8 +89,15 @@ beforeAll(async () => {
     await ctx.answerCallbackQuery({ text: 'Pressed!' });
     await ctx.editMessageText('Pressed ✅');
   });
-  bot.on('pre_checkout_query', (ctx) => ctx.answerPreCheckoutQuery(true));
-  bot.on('message:successful_payment', (ctx) => ctx.reply('Thanks!'));
+  bot.on('pre_checkout_query', (ctx) =>
+    ctx.preCheckoutQuery.invoice_payload === 'sold-out'
+      ? ctx.answerPreCheckoutQuery(false, { error_message: 'Sorry, sold out' })
+      : ctx.answerPreCheckoutQuery(true),
+  );
+  bot.on('message:successful_payment', (ctx) => {
+    charges.set(ctx.chat.id, ctx.message.successful_payment.telegram_payment_charge_id);
+    return ctx.reply('Thanks!');
+  });
   bot.on('message:text', async (ctx) => {
     await ctx.api.raw.sendMessageDraft({ chat_id: ctx.chat.id, draft_id: 1, text: 'thinking about it' });
     await ctx.reply(`You said: ${ctx.message.text}`);
@@ -174,6 +204,39 @@ describe('playground server', () => {
     expect((await fetch(`${base}/playground/api/files/nope`)).status).toBe(404);
   });
 
+  it('pays a subscription link, and passes on the bot refusal text', async () => {
+    const user = { id: 7004, first_name: 'Subscriber' };
+    await post('/playground/api/messages', { user, text: '/subscribe' });
+    const offer = await emu.client.waitForBotMessage(7004, (m) => m.reply_markup !== undefined);
+    const link = offer.reply_markup?.inline_keyboard[0]?.[0] as { url: string };
+    const invoice = await fetch(`${base}/playground/api/invoice?link=${encodeURIComponent(link.url)}`);
+    expect(await invoice.json()).toEqual({
+      title: 'Monthly',
+      description: 'Premium every month',
+      currency: 'XTR',
+      total_amount: 250,
+      subscription_period: 2592000,
+    });
+    const paid = await post('/playground/api/pay', { user, invoice_link: link.url });
+    expect(await paid.json()).toEqual({ ok: true });
+    const [payment] = await emu.client.payments(7004);
+    expect(payment).toMatchObject({ total_amount: 250, is_recurring: true, is_first_recurring: true });
+    expect(payment?.subscription_id).toBe(payment?.telegram_payment_charge_id);
+
+    await post('/playground/api/messages', { user, text: '/soldout' });
+    const soldOut = await emu.client.waitForBotMessage(7004, (m) => m.invoice?.title === 'Last one');
+    const refused = await post('/playground/api/pay', { user, message_id: soldOut.message_id });
+    expect(await refused.json()).toEqual({ ok: false, error_message: 'Sorry, sold out' });
+    expect(await emu.client.payments(7004)).toHaveLength(1);
+
+    expect(
+      (await post('/playground/api/pay', { user, invoice_link: 'https://evil.example/$x' })).status,
+    ).toBe(400);
+    expect((await fetch(`${base}/playground/api/invoice?link=https%3A%2F%2Ft.me%2F%24nope`)).status).toBe(
+      404,
+    );
+  });
+
   it('answers 502 when the emulator is gone', async () => {
     const orphan = await startServer('http://127.0.0.1:1');
     try {
@@ -234,6 +297,48 @@ describe.skipIf(!has('chromium'))('playground in Chromium', () => {
     expect(await xss.locator('img').count()).toBe(0);
     expect(await xss.locator('a[href^="javascript"]').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('pays from an invoice link button, shows the refusal text and the payment and refund lines', async () => {
+    const page = await browser.newPage({ viewport: { width: 390, height: 760 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.addInitScript(() => {
+      localStorage.setItem(
+        'vitte-playground-user',
+        JSON.stringify({ id: 7101, first_name: 'Payer', username: '', language_code: 'en' }),
+      );
+    });
+    await page.goto(`${base}/playground`);
+    await page.waitForSelector('body[data-connected="true"]');
+
+    await page.fill('[data-testid="message-input"]', '/subscribe');
+    await page.click('[data-testid="send-button"]');
+    await page.click('[data-testid="inline-button"][data-invoice-link]');
+    await page.waitForSelector('[data-testid="pay-dialog"]:not([hidden])');
+    expect(await page.textContent('[data-testid="pay-title"]')).toBe('Monthly');
+    expect(await page.textContent('[data-testid="pay-amount"]')).toBe('⭐ 250 / month');
+    await page.click('[data-testid="pay-confirm"]');
+    await page.waitForSelector('[data-testid="pay-dialog"][hidden]', { state: 'attached' });
+    const paid = page.locator('[data-testid="service-message"][data-kind="successful_payment"]');
+    await paid.waitFor();
+    expect(await paid.textContent()).toMatch(/^You subscribed for ⭐ 250 a month until /);
+
+    await page.fill('[data-testid="message-input"]', '/soldout');
+    await page.click('[data-testid="send-button"]');
+    await page.click('[data-testid="invoice"] [data-testid="pay-button"]');
+    await page.click('[data-testid="pay-confirm"]');
+    await page.waitForSelector('[data-testid="pay-error"]:has-text("Sorry, sold out")');
+    await page.click('[data-testid="pay-cancel"]');
+    await page.waitForSelector('[data-testid="pay-dialog"][hidden]', { state: 'attached' });
+
+    await page.fill('[data-testid="message-input"]', '/refund');
+    await page.click('[data-testid="send-button"]');
+    const refunded = page.locator('[data-testid="service-message"][data-kind="refunded_payment"]');
+    await refunded.waitFor();
+    expect(await refunded.textContent()).toBe('⭐ 250 refunded');
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -396,6 +396,15 @@ describe('flood control, blocked users and injected failures', () => {
     for (let i = 0; i < 4; i++) statuses.push((await api('sendMessage', { chat_id: 22, text: 'x' })).status);
     expect(statuses).toEqual([200, 200, 502, 200]);
     await expect(emu.client.injectFault({ skip: -1, errorCode: 500 })).rejects.toThrow(/skip/);
+    await expect(emu.client.injectFault({ method: 'sendMessage' })).rejects.toThrow(/errorCode or delayMs/);
+  });
+
+  it('answers late but correctly under a delay-only fault, and records the fault', async () => {
+    await emu.client.injectFault({ method: 'sendMessage', delayMs: 50 });
+    expect((await api('sendMessage', { chat_id: 23, text: 'slow' })).status).toBe(200);
+    const [call] = await emu.client.calls({ method: 'sendMessage', chatId: 23 });
+    expect(call).toMatchObject({ ok: true, fault: { applied: false } });
+    expect(await emu.client.botMessages(23)).toHaveLength(1);
   });
 
   it('answers 403 for users who blocked the bot until they unblock it', async () => {

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DialogsRepository } from '../../src/domain/dialogs/dialogs.repository.js';
+import { ChatRepository } from '../../src/domain/chat/chat.repository.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 describe('dialogs', () => {
   let t: TestApp;
-  let repo: DialogsRepository;
+  let repo: ChatRepository;
   beforeAll(async () => {
     t = await createTestApp({}, { label: 'dialogs' });
-    repo = new DialogsRepository(t.app.tx);
+    repo = new ChatRepository(t.app.tx);
   });
   afterAll(async () => t?.close());
 
@@ -47,7 +47,7 @@ describe('dialogs', () => {
       metadata: { answered_up_to: question.id },
     });
     await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'new question' });
-    const fresh = (await repo.findById(dialog.id))!;
+    const fresh = (await t.app.dialogs.find(dialog.id))!;
     const context = await repo.contextMessages(fresh, 50);
     expect(context.map((m) => m.content)).toEqual(['new question']);
     const history = await t.app.db
@@ -66,10 +66,10 @@ describe('dialogs', () => {
     const old = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'old' });
     await t.app.dialogs.reset(id);
     await repo.saveSummary(dialog.id, 'a summary of the old context', old.id);
-    expect((await repo.findById(dialog.id))!.summary).toBeNull();
+    expect((await t.app.dialogs.find(dialog.id))!.summary).toBeNull();
     const later = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'new' });
     await repo.saveSummary(dialog.id, 'a summary of the new context', later.id);
-    expect((await repo.findById(dialog.id))!.summary).toBe('a summary of the new context');
+    expect((await t.app.dialogs.find(dialog.id))!.summary).toBe('a summary of the new context');
   });
 
   it('the reply lease: one holder at a time, renewable by its holder only, free again once it expires', async () => {
@@ -82,9 +82,9 @@ describe('dialogs', () => {
     expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBe(true);
     // Releasing someone else's lease does nothing.
     await repo.releaseReply(dialog.id, '00000000-0000-4000-8000-000000000002');
-    expect((await repo.findById(dialog.id))!.reply_token).toBe('00000000-0000-4000-8000-000000000001');
+    expect((await t.app.dialogs.find(dialog.id))!.reply_token).toBe('00000000-0000-4000-8000-000000000001');
     await repo.releaseReply(dialog.id, '00000000-0000-4000-8000-000000000001');
-    expect((await repo.findById(dialog.id))!.reply_until).toBeNull();
+    expect((await t.app.dialogs.find(dialog.id))!.reply_until).toBeNull();
 
     // A holder that died: its lease runs out and the next claim gets it.
     const dead = '00000000-0000-4000-8000-000000000003';
@@ -103,7 +103,7 @@ describe('dialogs', () => {
     expect(
       await repo.storeAnswer({ dialogId: dialog.id, role: 'assistant', content: 'late' }, q.id, dead),
     ).toBeUndefined();
-    const after = (await repo.findById(dialog.id))!;
+    const after = (await t.app.dialogs.find(dialog.id))!;
     expect([after.answered_up_to_id, after.pending_answer_id]).toEqual([0, null]);
     const answer = (await repo.storeAnswer(
       { dialogId: dialog.id, role: 'assistant', content: 'a' },
@@ -150,7 +150,7 @@ describe('dialogs', () => {
     expect(stuck).toEqual(expect.arrayContaining([waiting.id, undelivered.id]));
     expect(stuck).not.toContain(busy.id);
     // Storing the answer marked the question answered and the answer pending delivery, at once.
-    const after = (await repo.findById(undelivered.id))!;
+    const after = (await t.app.dialogs.find(undelivered.id))!;
     expect(after.answered_up_to_id).toBe(q.id);
     expect(after.pending_answer_id).not.toBeNull();
   });
@@ -166,7 +166,7 @@ describe('accepting a chat message when its reply cannot be queued', () => {
   it('takes the question back with its quota unit; an earlier question still waits for its answer', async () => {
     const id = 9_200;
     const { user } = await t.app.users.register({ id, first_name: 'J' });
-    const repo = new DialogsRepository(t.app.tx);
+    const repo = new ChatRepository(t.app.tx);
     const dialog = await t.app.dialogs.create(id, 'two questions');
     const earlier = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'earlier' });
     await t.app.queue.close();
@@ -180,7 +180,7 @@ describe('accepting a chat message when its reply cannot be queued', () => {
       .where('dialog_id', '=', dialog.id)
       .execute();
     expect(messages).toEqual([{ id: earlier.id }]);
-    const after = (await repo.findById(dialog.id))!;
+    const after = (await t.app.dialogs.find(dialog.id))!;
     expect((await repo.pendingMessages(after)).map((m) => m.id)).toEqual([earlier.id]);
     expect(after.last_user_message_id).toBe(earlier.id);
     await t.app.db

@@ -132,7 +132,7 @@ describe('scheduled jobs against real Postgres', () => {
       .where('id', '=', fresh.id)
       .execute();
 
-    const res = await chatJobs(t.app.chat)['chat.sweep']({}, ctx());
+    const res = await chatJobs(t.app.chat, t.app.summaries)['chat.sweep']({}, ctx());
     expect(res).toEqual({ requeued: 1 });
     const counts = await t.app.queue.counts();
     expect(counts.chat?.waiting).toBe(1);

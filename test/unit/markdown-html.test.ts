@@ -130,6 +130,47 @@ describe('markdownToTelegramHtml: blocks', () => {
   });
 });
 
+describe('markdownToTelegramHtml: CommonMark details', () => {
+  it("keeps blank lines between list items and indents an item's further lines", () => {
+    expect(render('- a\n\n- b\n  more\n\n  second para\n- c')).toBe(
+      '• a\n\n• b\n   more\n\n   second para\n• c',
+    );
+    expect(render('1. a\n2. b\n   - n\n\n3. c')).toBe('1. a\n2. b\n   ◦ n\n\n3. c');
+  });
+
+  it('ends a table at a line without a pipe, and reads <br> as a line break', () => {
+    expect(render('| a | b |\n|---|---|\n| x<br>y | [l](https://x.y) |\n| 1 |\nafter')).toBe(
+      '<pre>a   | b\n----+--\nx y | l\n1   |</pre>\nafter',
+    );
+    expect(render('line one<br>line two<br/>three')).toBe('line one\nline two\nthree');
+  });
+
+  it('shows raw HTML as text, inline and as a block', () => {
+    expect(render('<b>x</b> <script>\n\n<div>\n*a*\n</div>')).toBe(
+      '&lt;b&gt;x&lt;/b&gt; &lt;script&gt;\n\n&lt;div&gt;\n<i>a</i>\n&lt;/div&gt;',
+    );
+  });
+
+  it('renders images as links to them, reference links, and never a link inside a link', () => {
+    expect(
+      render('![alt *x*](https://i.png) ![](https://i.png) [![logo](https://i.png)](https://site.com)'),
+    ).toBe(
+      '<a href="https://i.png">alt x</a> <a href="https://i.png">image</a> <a href="https://site.com">logo</a>',
+    );
+    expect(render('[docs][1]\n\n[1]: https://ex.com')).toBe('<a href="https://ex.com">docs</a>');
+    expect(render('[](https://e.x) [a](<https://x y>)')).toBe('<a href="https://e.x">https://e.x</a> a');
+  });
+
+  it('reads --- under text as a rule and an indented line as text, not code', () => {
+    expect(render('Text\n---\nmore\n\n    indented line')).toBe('Text\n──────────\nmore\n\nindented line');
+  });
+
+  it('pairs spoilers only as || and task boxes only in bullet items with text', () => {
+    expect(render('||a **b**|| ||| x |||')).toBe('<tg-spoiler>a <b>b</b></tg-spoiler> ||| x |||');
+    expect(render('- [ ] \n- [x]\n1. [ ] ordered')).toBe('• [ ]\n• [x]\n1. [ ] ordered');
+  });
+});
+
 describe('markdownToTelegramHtml: streaming prefixes', () => {
   it('renders an unclosed fence as a code block so far', () => {
     expect(render('Here:\n```py\ndef f():\n    return 1 <')).toBe(

@@ -34,6 +34,13 @@ export const unauthorized = (): BotApiError => new BotApiError(401, 'Unauthorize
 
 export const chatNotFound = (): BotApiError => badRequest('chat not found');
 
+/**
+ * A late, repeated or unknown callback or pre-checkout answer: the Bot API turns MTProto's
+ * QUERY_ID_INVALID into this text (telegram-bot-api, Client::fail_query_with_error).
+ */
+export const queryInvalid = (): BotApiError =>
+  badRequest('query is too old and response timeout expired or query ID is invalid');
+
 export const NOT_MODIFIED =
   'message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message';
 
@@ -45,6 +52,7 @@ const STANDARD: Record<number, string> = {
   409: 'Conflict',
   500: 'Internal Server Error',
   502: 'Bad Gateway',
+  504: 'Gateway Timeout',
 };
 
 /** The description Telegram would give for a bare status code. */

@@ -1,8 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { BotApiError, blockedByUser, DescribedResult, notFound, tooManyRequests } from './bot-api-error.js';
 import type { CallLog } from './call-log.js';
 import type { EventHub } from './event-hub.js';
-import type { FaultInjector } from './fault-injector.js';
+import type { FaultInjector, TakenFault } from './fault-injector.js';
 import { type FloodControl, isFloodLimited } from './flood-control.js';
 import { botMethods } from './methods/bot.methods.js';
 import { mediaMethods } from './methods/media.methods.js';
@@ -11,6 +12,7 @@ import type { MethodHandler } from './methods/method-context.js';
 import { paymentMethods } from './methods/payment.methods.js';
 import { updateMethods } from './methods/update.methods.js';
 import { Params, recordableParams, targetChatId } from './params.js';
+import type { PaymentFlows } from './payment-flows.js';
 import type { StateStore } from './state-store.js';
 import type { UpdateQueue } from './update-queue.js';
 import type { WebhookDelivery } from './webhook-delivery.js';
@@ -23,7 +25,10 @@ export interface DispatcherDeps {
   calls: CallLog;
   faults: FaultInjector;
   flood: FloodControl;
+  payments: PaymentFlows;
   logger: Logger | undefined;
+  /** Aborted when the emulator closes, ending held (delayed) answers. */
+  closing: AbortSignal;
 }
 
 export interface CallOutcome {
@@ -44,7 +49,8 @@ const ALL_METHODS: Record<string, MethodHandler> = {
 
 /**
  * Runs one Bot API call the way Telegram would: method lookup (case-insensitive), then injected
- * faults, blocked users and flood control, then the method itself; every call is recorded.
+ * faults, blocked users and flood control, then the method itself; every call is recorded. A fault
+ * marked `applied` answers with its error only after the method ran.
  */
 export class CallDispatcher {
   private readonly methods = new Map<string, { name: string; handler: MethodHandler }>();
@@ -71,8 +77,11 @@ export class CallDispatcher {
     const at = Date.now();
     let outcome: CallOutcome;
     let result: unknown;
+    let fault: TakenFault | undefined;
     try {
       if (!entry) throw notFound();
+      fault = this.deps.faults.take(entry.name, chatId);
+      if (fault && !fault.applied) await this.settle(fault);
       this.gate(entry.name, chatId);
       const value = await entry.handler({
         params: new Params(raw),
@@ -80,8 +89,10 @@ export class CallDispatcher {
         queue: this.deps.queue,
         webhook: this.deps.webhook,
         events: this.deps.events,
+        payments: this.deps.payments,
         onClientClose,
       });
+      if (fault?.applied) await this.settle(fault);
       result = value instanceof DescribedResult ? value.result : value;
       outcome = {
         status: 200,
@@ -107,14 +118,25 @@ export class CallDispatcher {
       ...(outcome.status === 200
         ? { result }
         : { error_code: outcome.status, description: String(outcome.body.description) }),
+      ...(fault ? { fault: { id: fault.id, applied: fault.applied } } : {}),
     });
     return outcome;
   }
 
+  /**
+   * Holds the answer for the fault's delay, then throws its error if it has one. A hold cut short by
+   * the emulator closing fails the call, so a delayed method never runs after the close.
+   */
+  private async settle(fault: TakenFault): Promise<void> {
+    if (fault.delayMs > 0) {
+      await sleep(fault.delayMs, undefined, { signal: this.deps.closing }).catch(() => {});
+    }
+    if (fault.error) throw fault.error;
+    if (this.deps.closing.aborted) throw new BotApiError(500, 'Internal Server Error');
+  }
+
   /** Throws the error Telegram would answer before running the method, if any. */
   private gate(method: string, chatId: number | undefined): void {
-    const fault = this.deps.faults.take(method, chatId);
-    if (fault) throw fault;
     const lower = method.toLowerCase();
     if (
       chatId !== undefined &&

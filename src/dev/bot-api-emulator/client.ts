@@ -1,4 +1,5 @@
 import type { BotCommand, Update, UserFromGetMe, WebhookInfo } from 'grammy/types';
+import type { CheckoutInput, CheckoutResult } from './payment-flows.js';
 import type {
   ActiveFault,
   CallbackAnswerRecord,
@@ -17,6 +18,7 @@ import type {
   PaymentRecord,
   PreCheckoutAnswerRecord,
   RefundRecord,
+  StarSubscriptionRecord,
   WebhookRetry,
 } from './types.js';
 import type {
@@ -60,6 +62,7 @@ export interface EmulatorInfo {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const byUser = (userId: number | undefined) => (userId === undefined ? '' : `?user_id=${userId}`);
 
 /**
  * Typed client of the emulator's control API (`/_emulator/…`), for tests and benchmarks in any
@@ -102,18 +105,53 @@ export class EmulatorClient {
     return this.request('POST', '/updates/callback-query', input);
   }
 
+  /** Only the query: the bot must answer it within the pre-checkout timeout (10 s) to be accepted. */
   injectPreCheckoutQuery(input: InjectPreCheckoutQueryInput): Promise<Update> {
     return this.request('POST', '/updates/pre-checkout-query', input);
   }
 
-  /** A Stars payment completed; its charge id can then be refunded with refundStarPayment. */
+  /**
+   * The user pays an invoice message (`message_id`) or link (`invoice_link`) as on Telegram: a
+   * pre_checkout_query, and only if the bot accepts it in time, the charge and its
+   * successful_payment. Resolves when the payment is done, declined or timed out.
+   */
+  checkout(input: CheckoutInput): Promise<CheckoutResult> {
+    return this.request('POST', '/payments/checkout', input);
+  }
+
+  /**
+   * A successful_payment without checkout, for any payload (orphans). `subscription_period:
+   * 2592000` starts a Star subscription; a known charge id delivers that charge once more.
+   */
   injectSuccessfulPayment(input: InjectSuccessfulPaymentInput): Promise<Update> {
     return this.request('POST', '/updates/successful-payment', input);
+  }
+
+  /** The same charge in a new update and message (Telegram delivering a payment twice). */
+  duplicateSuccessfulPayment(telegramPaymentChargeId: string): Promise<Update> {
+    return this.request('POST', '/updates/successful-payment/duplicate', {
+      telegram_payment_charge_id: telegramPaymentChargeId,
+    });
+  }
+
+  /**
+   * The next period of a Star subscription (its id or any of its charges' ids): a new charge with
+   * `is_recurring` and the next expiration date. Fails with 409 once the bot cancelled it.
+   */
+  renewSubscription(telegramPaymentChargeId: string): Promise<Update> {
+    return this.request('POST', '/updates/subscription-renewal', {
+      telegram_payment_charge_id: telegramPaymentChargeId,
+    });
   }
 
   /** Any update JSON; a given `update_id` is kept, so duplicates can be injected. */
   injectUpdate(update: Record<string, unknown>): Promise<Update> {
     return this.request('POST', '/updates', update);
+  }
+
+  /** Sends an earlier update again with the same update_id, as Telegram re-sends after a failure. */
+  redeliverUpdate(updateId: number): Promise<Update> {
+    return this.request('POST', '/updates/redeliver', { update_id: updateId });
   }
 
   updates(): Promise<InjectedUpdateRecord[]> {
@@ -163,20 +201,35 @@ export class EmulatorClient {
     return this.request('GET', `/invoices${chatId === undefined ? '' : `?chat_id=${chatId}`}`);
   }
 
-  payments(): Promise<PaymentRecord[]> {
-    return this.request('GET', '/payments');
+  /** The invoice createInvoiceLink made for this link, if any. */
+  async invoiceByLink(link: string): Promise<InvoiceRecord | undefined> {
+    const [invoice] = await this.request<InvoiceRecord[]>(
+      'GET',
+      `/invoices?link=${encodeURIComponent(link)}`,
+    );
+    return invoice;
   }
 
-  refunds(): Promise<RefundRecord[]> {
-    return this.request('GET', '/refunds');
+  /** The charge ledger, oldest first: every successful payment, refunded or not. */
+  payments(userId?: number): Promise<PaymentRecord[]> {
+    return this.request('GET', `/payments${byUser(userId)}`);
+  }
+
+  refunds(userId?: number): Promise<RefundRecord[]> {
+    return this.request('GET', `/refunds${byUser(userId)}`);
+  }
+
+  subscriptions(userId?: number): Promise<StarSubscriptionRecord[]> {
+    return this.request('GET', `/subscriptions${byUser(userId)}`);
   }
 
   callbackAnswers(): Promise<CallbackAnswerRecord[]> {
     return this.request('GET', '/callback-answers');
   }
 
-  preCheckoutAnswers(): Promise<PreCheckoutAnswerRecord[]> {
-    return this.request('GET', '/pre-checkout-answers');
+  /** Every answer the bot gave, with its latency; refused ones (late, repeated) have `accepted: false`. */
+  preCheckoutAnswers(userId?: number): Promise<PreCheckoutAnswerRecord[]> {
+    return this.request('GET', `/pre-checkout-answers${byUser(userId)}`);
   }
 
   commands(): Promise<{ scope: Record<string, unknown>; language_code: string; commands: BotCommand[] }[]> {
@@ -187,10 +240,11 @@ export class EmulatorClient {
     return this.request('GET', '/config');
   }
 
-  /** Changes flood limits (`null` turns one off) and/or the webhook retry backoff. */
+  /** Changes flood limits (`null` turns one off), the webhook retry backoff, the pre-checkout timeout. */
   configure(change: {
     flood?: Partial<FloodLimits>;
     webhookRetry?: Partial<WebhookRetry>;
+    preCheckoutTimeoutMs?: number;
   }): Promise<EmulatorConfig> {
     return this.request('PUT', '/config', change);
   }
@@ -199,7 +253,10 @@ export class EmulatorClient {
     return this.configure({ flood });
   }
 
-  /** The next `count` matching calls fail with this error (e.g. `{ errorCode: 429, retryAfter: 3 }`). */
+  /**
+   * The next `count` matching calls fail with this error (e.g. `{ errorCode: 429, retryAfter: 3 }`);
+   * `applied: true` fails them after they took effect, `delayMs` answers late.
+   */
   injectFault(spec: FaultSpec): Promise<ActiveFault> {
     return this.request('POST', '/faults', spec);
   }

@@ -1,39 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Update } from 'grammy/types';
+import { body, ControlError, optionalInt } from './control-input.js';
 import type { EmulatorCore } from './emulator-core.js';
 import type { EventStreams } from './event-stream.js';
+import { registerPaymentControlRoutes } from './payment-control.routes.js';
 import type { FaultSpec, FloodLimits, WebhookRetry } from './types.js';
-import type {
-  InjectCallbackQueryInput,
-  InjectMessageInput,
-  InjectPreCheckoutQueryInput,
-  InjectSuccessfulPaymentInput,
-} from './update-factory.js';
-
-/** A bad control request; answered as 4xx `{ error }`. */
-export class ControlError extends Error {
-  override name = 'ControlError';
-  constructor(
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
-function optionalInt(value: unknown, name: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new ControlError(`${name} must be an integer`);
-  return n;
-}
-
-function body<T>(value: unknown): T {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ControlError('the body must be a JSON object');
-  }
-  return value as T;
-}
+import type { InjectCallbackQueryInput, InjectMessageInput } from './update-factory.js';
 
 function limit(value: unknown, name: string): number | null | undefined {
   if (value === undefined) return undefined;
@@ -90,13 +62,12 @@ export function registerControlRoutes(app: FastifyInstance, core: EmulatorCore, 
   app.post('/_emulator/updates/callback-query', async (req) =>
     inject(() => core.factory.callbackQuery(body<InjectCallbackQueryInput>(req.body))),
   );
-  app.post('/_emulator/updates/pre-checkout-query', async (req) =>
-    inject(() => core.factory.preCheckoutQuery(body<InjectPreCheckoutQueryInput>(req.body))),
-  );
-  app.post('/_emulator/updates/successful-payment', async (req) =>
-    inject(() => core.factory.successfulPayment(body<InjectSuccessfulPaymentInput>(req.body))),
-  );
   app.post('/_emulator/updates', async (req) => inject(() => core.factory.raw(body(req.body))));
+  app.post('/_emulator/updates/redeliver', async (req) => {
+    const id = optionalInt(body<{ update_id?: unknown }>(req.body).update_id, 'update_id');
+    if (id === undefined) throw new ControlError('update_id is required');
+    return core.redeliver(id);
+  });
   app.get('/_emulator/updates', async () => queue.log);
 
   app.get<{ Querystring: Record<string, string | undefined> }>('/_emulator/calls', async (req) => {
@@ -137,13 +108,7 @@ export function registerControlRoutes(app: FastifyInstance, core: EmulatorCore, 
       req.query.chat_id,
     ),
   );
-  app.get<{ Querystring: { chat_id?: string } }>('/_emulator/invoices', async (req) =>
-    byChat(store.invoices, req.query.chat_id),
-  );
-  app.get('/_emulator/payments', async () => [...store.payments.values()]);
-  app.get('/_emulator/refunds', async () => store.refunds);
   app.get('/_emulator/callback-answers', async () => store.callbackAnswers);
-  app.get('/_emulator/pre-checkout-answers', async () => store.preCheckoutAnswers);
   app.get('/_emulator/commands', async () => [...store.commands.values()]);
 
   app.get<{ Params: { fileId: string } }>('/_emulator/files/:fileId', async (req, reply) => {
@@ -158,10 +123,19 @@ export function registerControlRoutes(app: FastifyInstance, core: EmulatorCore, 
 
   app.get('/_emulator/config', async () => core.config());
   app.put('/_emulator/config', async (req) => {
-    const b = body<{ flood?: Record<string, unknown>; webhookRetry?: Record<string, unknown> }>(req.body);
+    const b = body<{
+      flood?: Record<string, unknown>;
+      webhookRetry?: Record<string, unknown>;
+      preCheckoutTimeoutMs?: unknown;
+    }>(req.body);
+    const timeout = b.preCheckoutTimeoutMs;
+    if (timeout !== undefined && (!Number.isInteger(timeout) || (timeout as number) <= 0)) {
+      throw new ControlError('preCheckoutTimeoutMs must be a positive integer');
+    }
     return core.configure({
       ...(b.flood ? { flood: floodChange(body(b.flood)) } : {}),
       ...(b.webhookRetry ? { webhookRetry: retryChange(body(b.webhookRetry)) } : {}),
+      ...(timeout !== undefined ? { preCheckoutTimeoutMs: timeout as number } : {}),
     });
   });
 
@@ -198,6 +172,8 @@ export function registerControlRoutes(app: FastifyInstance, core: EmulatorCore, 
       return { ok: true };
     },
   );
+
+  registerPaymentControlRoutes(app, core);
 
   app.post('/_emulator/reset', async () => {
     core.reset();

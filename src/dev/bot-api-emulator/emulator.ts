@@ -12,8 +12,9 @@ import type { Logger } from 'pino';
 import { registerBotApiRoutes } from './bot-api.routes.js';
 import { BotApiError } from './bot-api-error.js';
 import { EmulatorClient } from './client.js';
-import { ControlError, registerControlRoutes } from './control.routes.js';
-import { EmulatorCore } from './emulator-core.js';
+import { registerControlRoutes } from './control.routes.js';
+import { ControlError } from './control-input.js';
+import { EmulatorCore, PRE_CHECKOUT_TIMEOUT_MS } from './emulator-core.js';
 import type { EventListener } from './event-hub.js';
 import { EventStreams } from './event-stream.js';
 import type { FloodLimits, WebhookRetry } from './types.js';
@@ -39,6 +40,8 @@ export interface BotApiEmulatorOptions {
   maxRecordedCalls?: number;
   /** Bytes of uploaded files kept for getFile and the playground; older data is dropped. */
   maxFileBytes?: number;
+  /** How long the bot has to answer a pre-checkout query; Telegram's 10 s by default. */
+  preCheckoutTimeoutMs?: number;
 }
 
 export interface BotApiEmulator {
@@ -146,6 +149,7 @@ export async function createBotApiEmulator(opts: BotApiEmulatorOptions = {}): Pr
     webhookRetry: opts.webhookRetry ?? {},
     maxRecordedCalls: opts.maxRecordedCalls ?? 50_000,
     maxFileBytes: opts.maxFileBytes ?? 256 * 1024 * 1024,
+    preCheckoutTimeoutMs: opts.preCheckoutTimeoutMs ?? PRE_CHECKOUT_TIMEOUT_MS,
   });
   const streams = new EventStreams(core.events);
 

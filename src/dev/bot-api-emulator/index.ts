@@ -4,6 +4,7 @@ export { EmulatorClient, EmulatorClientError } from './client.js';
 export type { BotApiEmulator, BotApiEmulatorOptions } from './emulator.js';
 export { createBotApiEmulator } from './emulator.js';
 export type { EmulatorCore } from './emulator-core.js';
+export type { CheckoutInput, CheckoutResult } from './payment-flows.js';
 export type * from './types.js';
 export type {
   ChatInput,

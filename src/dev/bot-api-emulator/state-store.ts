@@ -8,9 +8,6 @@ import type {
   ConversationView,
   DraftRecord,
   InvoiceRecord,
-  PaymentRecord,
-  PreCheckoutAnswerRecord,
-  RefundRecord,
 } from './types.js';
 
 const MAX_ACTIONS_PER_CHAT = 200;
@@ -50,12 +47,8 @@ export class StateStore {
   private fileBytes = 0;
   private readonly blobs = new Map<Buffer, string[]>();
   readonly callbackQueries = new Map<string, CallbackQueryState>();
-  readonly preCheckoutQueries = new Map<string, { user_id: number; answered: boolean }>();
-  readonly payments = new Map<string, PaymentRecord>();
   readonly invoices: InvoiceRecord[] = [];
-  readonly refunds: RefundRecord[] = [];
   readonly callbackAnswers: CallbackAnswerRecord[] = [];
-  readonly preCheckoutAnswers: PreCheckoutAnswerRecord[] = [];
   readonly commands = new Map<
     string,
     { scope: Record<string, unknown>; language_code: string; commands: BotCommand[] }
@@ -122,11 +115,15 @@ export class StateStore {
     return state;
   }
 
-  /** Adds a message with the chat's next id; `build` gets that id and returns the Telegram Message. */
+  /**
+   * Adds a message with the chat's next id; `build` gets that id and returns the Telegram Message.
+   * A `service` message of the bot (refunded_payment) is not one it sent and leaves drafts alone.
+   */
   addMessage(
     state: ChatState,
     outgoing: boolean,
     build: (messageId: number) => Message,
+    opts: { service?: boolean } = {},
   ): ConversationMessage {
     const messageId = state.nextMessageId++;
     const message = build(messageId);
@@ -138,7 +135,7 @@ export class StateStore {
       history: [],
     } as ConversationMessage;
     state.messages.set(messageId, stored);
-    if (outgoing) {
+    if (outgoing && !opts.service) {
       this.sentCount += 1;
       for (const draft of state.drafts.values()) draft.active = false;
     }
@@ -231,12 +228,8 @@ export class StateStore {
     this.fileBytes = 0;
     this.blobs.clear();
     this.callbackQueries.clear();
-    this.preCheckoutQueries.clear();
-    this.payments.clear();
     this.invoices.length = 0;
-    this.refunds.length = 0;
     this.callbackAnswers.length = 0;
-    this.preCheckoutAnswers.length = 0;
     this.commands.clear();
     this.botTexts.clear();
     this.blocked.clear();

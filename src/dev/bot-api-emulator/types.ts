@@ -34,9 +34,14 @@ export interface WebhookRetry {
 export interface EmulatorConfig {
   flood: FloodLimits;
   webhookRetry: WebhookRetry;
+  /** How long the bot has to answer a pre_checkout_query (Telegram: 10 s). */
+  preCheckoutTimeoutMs: number;
 }
 
-/** One-shot failure: the next `count` matching calls answer with this error instead of running. */
+/**
+ * One-shot failure: the next `count` matching calls answer with this error instead of running, or
+ * (`applied`) after running, or only late (`delayMs`).
+ */
 export interface FaultSpec {
   /** Method name (case-insensitive). Without it any method but getUpdates matches. */
   method?: string;
@@ -46,21 +51,35 @@ export interface FaultSpec {
   count?: number;
   /** Let this many matching calls succeed before the failures start (0 when left out). */
   skip?: number;
-  /** HTTP status and `error_code`, e.g. 429, 500, 400. */
-  errorCode: number;
+  /** HTTP status and `error_code`, e.g. 429, 500, 400. Required unless `delayMs` is given. */
+  errorCode?: number;
   /** Telegram-like description; a standard one for the code when left out. */
   description?: string;
   /** For 429: the `parameters.retry_after` in seconds (1 when left out). */
   retryAfter?: number;
+  /**
+   * Run the method first (its effects stay), then answer with the error: Telegram did it but the
+   * answer was lost. Without it the call fails before anything happens.
+   */
+  applied?: boolean;
+  /**
+   * Hold the answer this long (ms): a slow Telegram, or a time-out for a client with a shorter
+   * timeout. Without `errorCode` the real answer comes late.
+   */
+  delayMs?: number;
 }
 
-export interface ActiveFault extends Required<Pick<FaultSpec, 'count' | 'errorCode'>> {
+export interface ActiveFault {
   id: number;
+  count: number;
   method?: string;
   chatId?: number;
   skip?: number;
-  description: string;
+  errorCode?: number;
+  description?: string;
   retryAfter?: number;
+  applied?: true;
+  delayMs?: number;
 }
 
 /** An uploaded file as the emulator received it. */
@@ -84,6 +103,8 @@ export interface CallRecord {
   result?: unknown;
   error_code?: number;
   description?: string;
+  /** Set when an injected fault shaped the answer; `applied`: the method ran before the error. */
+  fault?: { id: number; applied: boolean };
 }
 
 export interface MessageVersion {
@@ -150,19 +171,53 @@ export interface InvoiceRecord {
   at: number;
 }
 
+/** One charge: a successful payment in the ledger (Stars or not). */
 export interface PaymentRecord {
+  telegram_payment_charge_id: string;
+  provider_payment_charge_id: string;
   user_id: number;
   currency: string;
   total_amount: number;
   invoice_payload: string;
-  telegram_payment_charge_id: string;
+  /** Subscription charges: the id of the subscription (its first charge's id). */
+  subscription_id?: string;
+  subscription_expiration_date?: number;
+  is_recurring?: true;
+  is_first_recurring?: true;
+  /** Every update that carried this charge (re-deliveries and duplicates included). */
+  update_ids: number[];
   refunded: boolean;
+  refunded_at?: number;
+  /** Epoch milliseconds. */
   at: number;
 }
 
 export interface RefundRecord {
   user_id: number;
   telegram_payment_charge_id: string;
+  currency: string;
+  total_amount: number;
+  invoice_payload: string;
+  /** The update with the `refunded_payment` message. */
+  update_id: number;
+  at: number;
+}
+
+/** A Star subscription started by a payment for a `createInvoiceLink` with `subscription_period`. */
+export interface StarSubscriptionRecord {
+  /** The first charge's `telegram_payment_charge_id`, which editUserStarSubscription takes. */
+  id: string;
+  user_id: number;
+  invoice_payload: string;
+  currency: string;
+  total_amount: number;
+  period: number;
+  /** Unix seconds; each renewal adds one period. */
+  expiration_date: number;
+  /** Cancelled by the bot (editUserStarSubscription): it is not renewed any more. */
+  is_canceled: boolean;
+  /** Every charge of the subscription, first one first. */
+  charge_ids: string[];
   at: number;
 }
 
@@ -177,11 +232,18 @@ export interface CallbackAnswerRecord {
   at: number;
 }
 
+/** Every answerPreCheckoutQuery call for a known query, accepted or not. */
 export interface PreCheckoutAnswerRecord {
   pre_checkout_query_id: string;
+  user_id: number;
   ok: boolean;
   error_message?: string;
   at: number;
+  /** Milliseconds since the query was created. */
+  latency_ms: number;
+  /** False when Telegram refused the answer: too late, or the query was already answered. */
+  accepted: boolean;
+  rejected?: 'late' | 'already_answered';
 }
 
 export interface CommandsRecord {
@@ -219,7 +281,9 @@ export type EmulatorEventType =
   | 'callback_answer'
   | 'invoice'
   | 'pre_checkout_answer'
+  | 'payment'
   | 'refund'
+  | 'subscription_edited'
   | 'webhook_error'
   | 'reset';
 

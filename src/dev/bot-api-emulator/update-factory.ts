@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import type { Chat, Message, MessageEntity, Update, User } from 'grammy/types';
+import type {
+  Chat,
+  Message,
+  MessageEntity,
+  RefundedPayment,
+  SuccessfulPayment,
+  Update,
+  User,
+} from 'grammy/types';
 import { privateChat, type StateStore, toMessage } from './state-store.js';
 
 /** A user as a test describes it; `is_bot` is always false. */
@@ -48,10 +56,15 @@ export interface InjectPreCheckoutQueryInput {
 
 export interface InjectSuccessfulPaymentInput {
   user: UserInput;
+  /** Any payload: the invoice need not exist (orphan payments). */
   invoice_payload: string;
   total_amount: number;
   currency?: string;
+  /** A fresh Telegram-like id when left out; a known one delivers that charge again. */
   telegram_payment_charge_id?: string;
+  /** 2592000 makes this the first payment of a Star subscription (expiration, recurring flags). */
+  subscription_period?: number;
+  /** Raw overrides, e.g. a renewal of a subscription the emulator never saw. */
   subscription_expiration_date?: number;
   is_recurring?: boolean;
   is_first_recurring?: boolean;
@@ -73,7 +86,9 @@ export function commandEntities(text: string): MessageEntity[] {
   return out;
 }
 
-function toUser(input: UserInput): User {
+/** The Telegram User for a test's description, or an InjectionError saying what is wrong. */
+export function toUser(input: UserInput): User {
+  if (typeof input !== 'object' || input === null) throw new InjectionError('user is required');
   if (!Number.isSafeInteger(input.id) || input.id <= 0)
     throw new InjectionError('user.id must be a positive integer');
   if (typeof input.first_name !== 'string' || input.first_name === '') {
@@ -172,11 +187,15 @@ export class UpdateFactory {
     } as Update;
   }
 
+  /** A pre_checkout_query; the caller opens it at the pre-checkout desk under the returned id. */
   preCheckoutQuery(input: InjectPreCheckoutQueryInput): Update {
     const user = toUser(input.user);
+    if (typeof input.invoice_payload !== 'string' || input.invoice_payload === '')
+      throw new InjectionError('invoice_payload is required');
+    if (!Number.isSafeInteger(input.total_amount) || input.total_amount <= 0)
+      throw new InjectionError('total_amount must be a positive integer');
     this.store.rememberUser(user);
     const id = input.id ?? BigInt.asUintN(63, randomBytes(8).readBigUInt64BE()).toString();
-    this.store.preCheckoutQueries.set(id, { user_id: user.id, answered: false });
     return {
       update_id: this.nextUpdateId(),
       pre_checkout_query: {
@@ -189,34 +208,37 @@ export class UpdateFactory {
     };
   }
 
-  successfulPayment(input: InjectSuccessfulPaymentInput): Update {
-    const user = toUser(input.user);
-    const chargeId = input.telegram_payment_charge_id ?? `stxt${randomBytes(24).toString('base64url')}`;
-    const currency = input.currency ?? 'XTR';
-    this.store.payments.set(chargeId, {
-      user_id: user.id,
-      currency,
-      total_amount: input.total_amount,
-      invoice_payload: input.invoice_payload,
-      telegram_payment_charge_id: chargeId,
-      refunded: false,
-      at: Date.now(),
-    });
+  /** The user's successful_payment service message in their chat with the bot. */
+  successfulPayment(user: User, payment: SuccessfulPayment): Update {
     const message = this.userMessage(user, privateChat(user), {
-      successful_payment: {
-        currency,
-        total_amount: input.total_amount,
-        invoice_payload: input.invoice_payload,
-        telegram_payment_charge_id: chargeId,
-        provider_payment_charge_id: '',
-        ...(input.subscription_expiration_date !== undefined
-          ? { subscription_expiration_date: input.subscription_expiration_date }
-          : {}),
-        ...(input.is_recurring ? { is_recurring: true as const } : {}),
-        ...(input.is_first_recurring ? { is_first_recurring: true as const } : {}),
-      },
+      successful_payment: payment,
     } as Partial<Message>);
     return { update_id: this.nextUpdateId(), message } as Update;
+  }
+
+  /**
+   * The refunded_payment service message after refundStarPayment. It is the bot's own (outgoing)
+   * message, which the Bot API still delivers as an update (telegram-bot-api lets
+   * messagePaymentRefunded through need_skip_update_message), so `from` is the bot: handlers must
+   * take the user from the chat, not from `from`.
+   */
+  refundedPayment(userId: number, refunded: RefundedPayment): Update {
+    const user = this.store.users.get(userId) ?? { id: userId, is_bot: false, first_name: `User ${userId}` };
+    const state = this.store.ensureChat(privateChat(user));
+    const stored = this.store.addMessage(
+      state,
+      true,
+      (message_id) =>
+        ({
+          message_id,
+          from: this.store.botSender(),
+          chat: state.chat,
+          date: unix(),
+          refunded_payment: refunded,
+        }) as Message,
+      { service: true },
+    );
+    return { update_id: this.nextUpdateId(), message: toMessage(stored) } as Update;
   }
 
   /** my_chat_member for the bot in a user's private chat, as Telegram sends when a user (un)blocks it. */

@@ -6,6 +6,18 @@ import type { InjectedUpdateRecord } from './types.js';
 const NOT_BY_DEFAULT = new Set(['chat_member', 'message_reaction', 'message_reaction_count']);
 const MAX_LOG = 10_000;
 
+/** 2025-01-01: keeps the clock-based ids below 2^52 for centuries. */
+const ID_EPOCH_MS = Date.UTC(2025, 0, 1);
+
+/**
+ * Telegram's update ids only grow, and a bot's dedupe store (Redis, 24 h) outlives an emulator
+ * restart. Counting from the clock, a thousand ids per millisecond, puts a restarted emulator
+ * above every id the previous one handed out, short of a thousand updates per millisecond.
+ */
+function clockUpdateId(): number {
+  return (Date.now() - ID_EPOCH_MS) * 1000;
+}
+
 export interface QueueEntry {
   record: InjectedUpdateRecord;
   inFlight: boolean;
@@ -36,7 +48,7 @@ export function updateChatId(update: Update): number | undefined {
 export class UpdateQueue {
   readonly entries: QueueEntry[] = [];
   readonly log: InjectedUpdateRecord[] = [];
-  private lastId = 0;
+  private lastId = clockUpdateId();
   private waiters = new Set<Waiter>();
   private allowed: string[] | undefined;
   private listeners = new Set<() => void>();

@@ -1,51 +1,48 @@
 import type { FastifyInstance } from 'fastify';
-import { NotFoundError } from '../../platform/errors.js';
+import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { EmulatorClient } from '../bot-api-emulator/index.js';
 import { body, readPositiveInt, readUser } from './playground-input.js';
 import { proxy } from './playground-proxy.js';
 
-/** Telegram gives the bot 10 seconds to answer a pre-checkout query. */
-const PRE_CHECKOUT_TIMEOUT_MS = 10_000;
+/** The links createInvoiceLink makes (the emulator's and Telegram's format). */
+const INVOICE_LINK = /^https:\/\/t\.me\/\$[A-Za-z0-9_-]{1,64}$/;
+
+function readInvoiceLink(value: unknown): string {
+  if (typeof value !== 'string' || !INVOICE_LINK.test(value))
+    throw new ValidationError('invoice_link is not an invoice link');
+  return value;
+}
 
 /**
- * "Pay" on an invoice in the playground does what Telegram does for a Stars payment: a
- * pre_checkout_query, and once the bot approves it, the successful_payment message.
+ * "Pay" in the playground does what Telegram does for a Stars payment: a pre_checkout_query, and
+ * once the bot approves it in time, the successful_payment message. Invoice messages and invoice
+ * links (a URL button) both pay this way; a link's invoice is looked up for the pay dialog.
  */
-export function registerPaymentRoute(app: FastifyInstance, client: EmulatorClient): void {
+export function registerPaymentRoutes(app: FastifyInstance, client: EmulatorClient): void {
+  app.get(
+    '/playground/api/invoice',
+    proxy(async (req) => {
+      const invoice = await client.invoiceByLink(readInvoiceLink(req.query.link));
+      if (!invoice) throw new NotFoundError('invoice not found');
+      const { title, description, currency, total_amount, subscription_period } = invoice;
+      return { title, description, currency, total_amount, subscription_period };
+    }),
+  );
+
   app.post(
     '/playground/api/pay',
     proxy(async (req) => {
       const b = body(req.body);
       const user = readUser(b.user);
-      const messageId = readPositiveInt(b.message_id, 'message_id');
-      const invoice = (await client.invoices(user.id)).find((i) => i.message_id === messageId);
-      if (!invoice) throw new NotFoundError('invoice not found');
-      const update = await client.injectPreCheckoutQuery({
-        user,
-        invoice_payload: invoice.payload,
-        total_amount: invoice.total_amount,
-        currency: invoice.currency,
-      });
-      const queryId = update.pre_checkout_query?.id;
-      let answer: { ok: boolean; error_message?: string } | undefined;
-      try {
-        answer = await client.waitFor(
-          async () => (await client.preCheckoutAnswers()).find((a) => a.pre_checkout_query_id === queryId),
-          'the pre-checkout answer',
-          { timeoutMs: PRE_CHECKOUT_TIMEOUT_MS, intervalMs: 100 },
-        );
-      } catch {
+      const result = await client.checkout(
+        b.invoice_link !== undefined
+          ? { user, invoice_link: readInvoiceLink(b.invoice_link) }
+          : { user, message_id: readPositiveInt(b.message_id, 'message_id') },
+      );
+      if (result.ok) return { ok: true };
+      if (result.reason === 'timeout')
         return { ok: false, error_message: 'The bot did not confirm the payment in time.' };
-      }
-      if (!answer.ok)
-        return { ok: false, error_message: answer.error_message ?? 'The bot declined the payment.' };
-      await client.injectSuccessfulPayment({
-        user,
-        invoice_payload: invoice.payload,
-        total_amount: invoice.total_amount,
-        currency: invoice.currency,
-      });
-      return { ok: true };
+      return { ok: false, error_message: result.error_message ?? 'The bot declined the payment.' };
     }),
   );
 }

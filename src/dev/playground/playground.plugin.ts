@@ -6,7 +6,7 @@ import { NotFoundError } from '../../platform/errors.js';
 import { sendError } from '../../platform/http.js';
 import { EmulatorClient, EmulatorClientError } from '../bot-api-emulator/index.js';
 import { body, readCallbackData, readPositiveInt, readText, readUser } from './playground-input.js';
-import { registerPaymentRoute } from './playground-payments.js';
+import { registerPaymentRoutes } from './playground-payments.js';
 import { proxy, sendUpstreamError } from './playground-proxy.js';
 
 export interface PlaygroundOptions {
@@ -161,5 +161,5 @@ export async function registerPlayground(app: FastifyInstance, opts: PlaygroundO
     }
   });
 
-  registerPaymentRoute(app, client);
+  registerPaymentRoutes(app, client);
 }

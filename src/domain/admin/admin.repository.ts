@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type { AdminRole, AdminSession, AdminUser } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 export interface NewAdmin {
   username: string;
@@ -24,14 +23,7 @@ export interface SessionRow {
 }
 
 /** Admin accounts and their sessions. */
-export class AdminRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class AdminRepository extends Repository {
   async count(): Promise<number> {
     const row = await this.db
       .selectFrom('admin_users')

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type { AdminAuditEntry } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 export interface NewAuditEntry {
   adminUserId: number | null;
@@ -22,14 +21,7 @@ export interface AuditQuery {
   targetId?: string | undefined;
 }
 
-export class AuditRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class AuditRepository extends Repository {
   insert(e: NewAuditEntry): Promise<AdminAuditEntry> {
     return this.db
       .insertInto('admin_audit_log')

@@ -1,5 +1,4 @@
 import { type ExpressionBuilder, type Insertable, sql, type Updateable } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type {
   Broadcast,
   BroadcastAudience,
@@ -8,7 +7,7 @@ import type {
   DB,
   DeliveryStatus,
 } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 export type DeliveryCounts = Record<DeliveryStatus, number>;
 
@@ -37,14 +36,7 @@ export interface DeliveryState {
 
 const OPEN_DELIVERY: DeliveryStatus[] = ['pending', 'sending'];
 
-export class BroadcastsRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class BroadcastsRepository extends Repository {
   insert(values: Insertable<BroadcastsTable>): Promise<Broadcast> {
     return this.db.insertInto('broadcasts').values(values).returningAll().executeTakeFirstOrThrow();
   }
@@ -108,7 +100,7 @@ export class BroadcastsRepository {
    * Returns undefined when the broadcast is no longer running or paused.
    */
   materialize(id: number): Promise<{ total: number; status: BroadcastStatus } | undefined> {
-    return this.tx.run(async () => {
+    return this.atomically(async () => {
       const b = await this.db
         .selectFrom('broadcasts')
         .select(['status', 'audience'])

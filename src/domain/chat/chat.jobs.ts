@@ -1,15 +1,17 @@
 import type { JobHandlers } from '../../platform/queue/index.js';
 import type { Jobs } from '../jobs.js';
 import type { ChatService } from './chat.service.js';
+import type { SummaryService } from './summary.service.js';
 
 export function chatJobs(
   chat: ChatService,
+  summaries: SummaryService,
 ): Pick<JobHandlers<Jobs>, 'chat.reply' | 'chat.summarize' | 'chat.sweep'> {
   return {
     'chat.reply': async ({ dialogId }, ctx) => {
       await chat.reply(dialogId, { isLast: ctx.attempt >= ctx.maxAttempts }, ctx.signal);
     },
-    'chat.summarize': ({ dialogId }, ctx) => chat.summarize(dialogId, ctx.signal),
+    'chat.summarize': ({ dialogId }, ctx) => summaries.summarize(dialogId, ctx.signal),
     'chat.sweep': async () => ({ requeued: await chat.sweep() }),
   };
 }

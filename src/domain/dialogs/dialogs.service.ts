@@ -33,6 +33,10 @@ export class DialogsService {
     private readonly logger: Logger,
   ) {}
 
+  find(id: number): Promise<Dialog | undefined> {
+    return this.repo.findById(id);
+  }
+
   active(owner: DialogOwner): Promise<Dialog | undefined> {
     return this.repo.findActive(scopeOf(owner));
   }

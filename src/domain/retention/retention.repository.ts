@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 export const RETENTION_KIND = 'retention';
 
@@ -12,14 +11,7 @@ export interface DueReminder {
   stage: number;
 }
 
-export class RetentionRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class RetentionRepository extends Repository {
   /**
    * Users who may get a reminder now, keyset-paginated by id: not banned, not bot-blocked,
    * notifications on, with the highest stage their inactivity reached — only when that stage was

@@ -1,15 +1,7 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
-export class SettingsRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class SettingsRepository extends Repository {
   /**
    * Serialise writers of one key until the transaction ends — also when no row exists yet, which
    * `for update` could not lock — so each sees the value the previous one committed.

@@ -1,6 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 export interface DayCount {
   /** YYYY-MM-DD (UTC). */
@@ -20,14 +19,7 @@ const n = (v: unknown) => Number(v ?? 0);
  * Aggregates for the dashboard. Range counts go through the created_at / last_active_at indexes;
  * banned and blocked users through their partial indexes (migration 0005); results are cached above.
  */
-export class StatsRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class StatsRepository extends Repository {
   async userTotals(): Promise<{ total: number; blocked: number; banned: number }> {
     const r = await sql<{ total: string; blocked: string; banned: string }>`
       select (select count(*) from users) as total,

@@ -1,17 +1,9 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type { Subscription } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 
-export class SubscriptionsRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class SubscriptionsRepository extends Repository {
   findByUserId(userId: number): Promise<Subscription | undefined> {
     return this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst();
   }

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { NewUser, User, UserUpdate } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 import { AppError } from '../../platform/errors.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 
@@ -34,14 +34,7 @@ export interface UserSearch {
 
 export type UserListItem = User & { plan: string | null; plan_expires_at: Date | null };
 
-export class UsersRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class UsersRepository extends Repository {
   findById(id: number): Promise<User | undefined> {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
@@ -138,9 +131,9 @@ export class UsersRepository {
       return q.execute();
     };
     // The time limit is local to a transaction of its own; inside a caller's it would outlive the search.
-    if (this.tx.active) return run(this.db);
+    if (this.inTransaction) return run(this.db);
     try {
-      return await this.tx.run(async () => {
+      return await this.atomically(async () => {
         await sql`select set_config('statement_timeout', ${String(timeoutMs)}, true)`.execute(this.db);
         return run(this.db);
       });

@@ -77,3 +77,23 @@ export function createTransactor(root: Db, logger: Logger): Transactor {
     },
   };
 }
+
+/** What every repository is: queries on the calling flow's transaction, or on the database outside one. */
+export abstract class Repository {
+  constructor(private readonly transactor: Transactor) {}
+
+  /** Read per query, never kept: inside `tx.run` it is that flow's transaction. */
+  protected get db(): Db {
+    return this.transactor.db;
+  }
+
+  /** Run `fn` atomically, joining the caller's transaction when there is one. */
+  protected atomically<T>(fn: () => Promise<T>): Promise<T> {
+    return this.transactor.run(fn);
+  }
+
+  /** True inside an open transaction. */
+  protected get inTransaction(): boolean {
+    return this.transactor.active;
+  }
+}

@@ -1,5 +1,5 @@
 import type { InlineKeyboardMarkup, LinkPreviewOptions, Message } from 'grammy/types';
-import { BotApiError, badRequest, NOT_MODIFIED } from '../bot-api-error.js';
+import { badRequest, NOT_MODIFIED, queryInvalid } from '../bot-api-error.js';
 import { readReplyMarkup, sameJson } from '../reply-markup.js';
 import { type ChatState, toMessage } from '../state-store.js';
 import { readTextContent, textFields } from '../text-content.js';
@@ -213,12 +213,7 @@ function sendMessageDraft(ctx: MethodContext): true {
 function answerCallbackQuery(ctx: MethodContext): true {
   const id = ctx.params.string('callback_query_id') ?? '';
   const query = ctx.store.callbackQueries.get(id);
-  if (!query || query.answered) {
-    throw new BotApiError(
-      400,
-      'Bad Request: query is too old and response timeout expired or query ID is invalid',
-    );
-  }
+  if (!query || query.answered) throw queryInvalid();
   const text = ctx.params.string('text');
   if (text !== undefined && text.length > 200) throw badRequest('MESSAGE_TOO_LONG');
   query.answered = true;

@@ -2,6 +2,7 @@ import type { InlineKeyboardMarkup, Message, ReplyParameters } from 'grammy/type
 import { badRequest } from '../bot-api-error.js';
 import type { EventHub } from '../event-hub.js';
 import type { Params } from '../params.js';
+import type { PaymentFlows } from '../payment-flows.js';
 import type { ReplyMarkupInput } from '../reply-markup.js';
 import { type ChatState, type StateStore, toMessage } from '../state-store.js';
 import type { ConversationMessage } from '../types.js';
@@ -15,6 +16,7 @@ export interface MethodContext {
   queue: UpdateQueue;
   webhook: WebhookDelivery;
   events: EventHub;
+  payments: PaymentFlows;
   /** Runs `cb` when the client goes away before the answer (for the getUpdates long poll). */
   onClientClose(cb: () => void): void;
 }

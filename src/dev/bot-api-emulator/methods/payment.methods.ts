@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import type { LabeledPrice, Message } from 'grammy/types';
-import { BotApiError, badRequest } from '../bot-api-error.js';
+import type { LabeledPrice, Message, StarAmount, StarTransactions } from 'grammy/types';
+import { badRequest } from '../bot-api-error.js';
 import { readReplyMarkup } from '../reply-markup.js';
+import { STARS_SUBSCRIPTION_PERIOD } from '../stars-ledger.js';
 import type { InvoiceRecord } from '../types.js';
 import {
   applyMarkup,
@@ -12,8 +13,8 @@ import {
   requireChat,
 } from './method-context.js';
 
-/** Telegram's only allowed subscription period for Stars (30 days). */
-const STARS_SUBSCRIPTION_PERIOD = 2_592_000;
+/** The most a Star subscription may cost per period (it was 2,500 before Bot API 8.x). */
+const MAX_SUBSCRIPTION_STARS = 10_000;
 
 interface InvoiceInput {
   title: string;
@@ -55,6 +56,10 @@ function readInvoice(ctx: MethodContext): InvoiceInput {
   if (period !== undefined && (period !== STARS_SUBSCRIPTION_PERIOD || currency !== 'XTR')) {
     throw badRequest('SUBSCRIPTION_PERIOD_INVALID');
   }
+  // Telegram documents the cap but not its error; MTProto answers an invoice total outside the
+  // allowed range with CURRENCY_TOTAL_AMOUNT_INVALID, so that is used here.
+  if (period !== undefined && total > MAX_SUBSCRIPTION_STARS)
+    throw badRequest('CURRENCY_TOTAL_AMOUNT_INVALID');
   return {
     title,
     description,
@@ -80,7 +85,8 @@ function record(
 function sendInvoice(ctx: MethodContext): Message {
   const state = requireChat(ctx);
   const invoice = readInvoice(ctx);
-  if (invoice.subscription_period !== undefined) throw badRequest('SUBSCRIPTION_PERIOD_INVALID');
+  // Subscriptions exist only as invoice links; MTProto refuses to send one directly with this error.
+  if (invoice.subscription_period !== undefined) throw badRequest('SUBSCRIPTION_EXPORT_MISSING');
   const markup = readReplyMarkup(ctx.params);
   if (markup && markup.kind !== 'inline') throw badRequest("can't parse inline keyboard markup JSON object");
   const startParameter = ctx.params.string('start_parameter');
@@ -106,39 +112,51 @@ function createInvoiceLink(ctx: MethodContext): string {
   return link;
 }
 
-const QUERY_INVALID = 'Bad Request: query is too old and response timeout expired or query ID is invalid';
+/** Parameter errors as the Bot API server words them (get_required_string_arg, get_user_id). */
+const required = (name: string) => badRequest(`parameter "${name}" is required`);
 
+function userId(ctx: MethodContext): number {
+  const id = ctx.params.int('user_id');
+  if (id === undefined || id <= 0) throw badRequest('invalid user_id specified');
+  return id;
+}
+
+/** Within the deadline and once only (the pre-checkout desk decides); ok=false needs a message. */
 function answerPreCheckoutQuery(ctx: MethodContext): true {
   const id = ctx.params.string('pre_checkout_query_id') ?? '';
-  const query = ctx.store.preCheckoutQueries.get(id);
-  if (!query || query.answered) throw new BotApiError(400, QUERY_INVALID);
-  const ok = ctx.params.bool('ok');
-  if (ok === undefined) throw badRequest('parameter "ok" is required');
-  const errorMessage = ctx.params.string('error_message');
-  if (!ok && !errorMessage) throw badRequest('ERROR_MESSAGE_EMPTY');
-  query.answered = true;
-  const answer = {
-    pre_checkout_query_id: id,
-    ok,
-    ...(!ok && errorMessage ? { error_message: errorMessage } : {}),
-    at: Date.now(),
-  };
-  ctx.store.preCheckoutAnswers.push(answer);
-  ctx.events.emit('pre_checkout_answer', query.user_id, answer);
+  // Like the Bot API server: a missing `ok` is false, which then needs error_message.
+  const ok = ctx.params.bool('ok') === true;
+  const errorMessage = ctx.params.string('error_message') ?? '';
+  if (!ok && errorMessage === '') throw required('error_message');
+  const answer = ctx.payments.desk.answer(id, ok, ok ? undefined : errorMessage);
+  ctx.events.emit('pre_checkout_answer', answer.user_id, { answer });
   return true;
 }
 
 function refundStarPayment(ctx: MethodContext): true {
-  const userId = ctx.params.requireInt('user_id', 'USER_ID_INVALID');
-  const chargeId = ctx.params.requireString('telegram_payment_charge_id', 'CHARGE_ID_EMPTY');
-  const payment = ctx.store.payments.get(chargeId);
-  if (!payment || payment.user_id !== userId) throw badRequest('CHARGE_NOT_FOUND');
-  if (payment.refunded) throw badRequest('CHARGE_ALREADY_REFUNDED');
-  payment.refunded = true;
-  const refund = { user_id: userId, telegram_payment_charge_id: chargeId, at: Date.now() };
-  ctx.store.refunds.push(refund);
-  ctx.events.emit('refund', userId, refund);
+  const user = userId(ctx);
+  const chargeId = ctx.params.string('telegram_payment_charge_id') ?? '';
+  if (chargeId === '') throw required('telegram_payment_charge_id');
+  ctx.payments.refund(user, chargeId);
   return true;
+}
+
+function editUserStarSubscription(ctx: MethodContext): true {
+  const user = userId(ctx);
+  const chargeId = ctx.params.string('telegram_payment_charge_id') ?? '';
+  ctx.payments.editSubscription(user, chargeId, ctx.params.bool('is_canceled') === true);
+  return true;
+}
+
+/** Out-of-range offset and limit are clamped, not refused, as the Bot API server does. */
+function getStarTransactions(ctx: MethodContext): StarTransactions {
+  const offset = Math.max(0, ctx.params.int('offset') ?? 0);
+  const limit = Math.min(100, Math.max(1, ctx.params.int('limit') ?? 100));
+  return { transactions: ctx.payments.ledger.list(offset, limit) };
+}
+
+function getMyStarBalance(ctx: MethodContext): StarAmount {
+  return ctx.payments.ledger.balance();
 }
 
 export const paymentMethods: MethodTable = {
@@ -146,4 +164,7 @@ export const paymentMethods: MethodTable = {
   createInvoiceLink,
   answerPreCheckoutQuery,
   refundStarPayment,
+  editUserStarSubscription,
+  getStarTransactions,
+  getMyStarBalance,
 };

@@ -1,6 +1,7 @@
 // The playground page: who the user is, sending messages and button presses to the emulator
 // through /playground/api, and following the bot's replies over Server-Sent Events.
 import { ChatView } from './chat-view.js';
+import { formatAmount } from './render.js';
 
 const API = '/playground/api';
 const STORAGE_KEY = 'vitte-playground-user';
@@ -81,7 +82,8 @@ $('alert-ok').addEventListener('click', () => ($('alert-dialog').hidden = true))
 const view = new ChatView($('message-list'), {
   onCallback: pressButton,
   onCommand: (text) => send(text),
-  onPay: pay,
+  onPay: (message, button) => openPayDialog(message.invoice, { message_id: message.message_id }, button),
+  onPayLink: payLink,
   onStatus: setStatus,
 });
 
@@ -97,19 +99,66 @@ async function pressButton(messageId, data, button) {
   }
 }
 
-async function pay(messageId, button) {
-  button.disabled = true;
+// ---- paying ---------------------------------------------------------------------------------
+// Like Telegram's payment form: the invoice, then Pay, which runs the real pre-checkout and
+// successful_payment flow; the bot's refusal (error_message) is shown in the form.
+
+const payDialog = { target: null, button: null };
+
+function openPayDialog(invoice, target, button) {
+  payDialog.target = target;
+  payDialog.button = button;
+  const amount = formatAmount(invoice.total_amount, invoice.currency);
+  const monthly = Boolean(invoice.subscription_period);
+  $('pay-title').textContent = invoice.title;
+  $('pay-description').textContent = invoice.description;
+  $('pay-amount').textContent = monthly ? `${amount} / month` : amount;
+  $('pay-confirm').textContent = monthly ? `Subscribe for ${amount} a month` : `Pay ${amount}`;
+  $('pay-confirm').disabled = false;
+  $('pay-error').hidden = true;
+  $('pay-dialog').hidden = false;
+  $('pay-confirm').focus();
+}
+
+function closePayDialog() {
+  $('pay-dialog').hidden = true;
+  payDialog.button?.classList.remove('loading');
+  payDialog.target = null;
+  payDialog.button = null;
+}
+
+async function payLink(url, button) {
   button.classList.add('loading');
   try {
-    const result = await api('POST', '/pay', { user: userPayload(), message_id: messageId });
-    if (!result.ok) alertBox(result.error_message);
+    const invoice = await api('GET', `/invoice?link=${encodeURIComponent(url)}`);
+    openPayDialog(invoice, { invoice_link: url }, button);
   } catch (err) {
-    toast(`Payment failed: ${err.message}`);
+    toast(`This invoice cannot be paid: ${err.message}`);
   } finally {
-    button.disabled = false;
     button.classList.remove('loading');
   }
 }
+
+async function confirmPay() {
+  const { target, button } = payDialog;
+  if (!target) return;
+  $('pay-confirm').disabled = true;
+  button?.classList.add('loading');
+  try {
+    const result = await api('POST', '/pay', { user: userPayload(), ...target });
+    if (result.ok) return closePayDialog();
+    $('pay-error').textContent = result.error_message;
+    $('pay-error').hidden = false;
+  } catch (err) {
+    $('pay-error').textContent = `Payment failed: ${err.message}`;
+    $('pay-error').hidden = false;
+  } finally {
+    $('pay-confirm').disabled = false;
+    button?.classList.remove('loading');
+  }
+}
+$('pay-confirm').addEventListener('click', () => confirmPay());
+$('pay-cancel').addEventListener('click', closePayDialog);
 
 async function send(text) {
   const trimmed = text.trim();

@@ -1,5 +1,5 @@
 // The message list: bubbles for both sides, inline keyboards, drafts and the typing indicator.
-import { formatAmount, formatTime, renderEntities, safeUrl } from './render.js';
+import { formatAmount, formatTime, isInvoiceLink, renderEntities, safeUrl } from './render.js';
 
 const DRAFT_TTL_MS = 30_000;
 const ACTION_TTL_MS = 5_000;
@@ -29,7 +29,8 @@ export class ChatView {
   /**
    * @param {HTMLElement} root the scrolling message list
    * @param {{ onCallback(messageId: number, data: string, button: HTMLElement): void, onCommand(text: string): void,
-   *           onPay(messageId: number, button: HTMLElement): void, onStatus(text: string | null): void }} handlers
+   *           onPay(message: object, button: HTMLElement): void, onPayLink(url: string, button: HTMLElement): void,
+   *           onStatus(text: string | null): void }} handlers
    */
   constructor(root, handlers) {
     this.root = root;
@@ -71,7 +72,8 @@ export class ChatView {
     if (!message || typeof message.message_id !== 'number') return;
     const stick = this.nearBottom();
     const existing = this.root.querySelector(`.row[data-message-id="${message.message_id}"]`);
-    const row = message.successful_payment ? this.serviceRow(message) : this.messageRow(message, outgoing);
+    const service = message.successful_payment || message.refunded_payment;
+    const row = service ? this.serviceRow(message) : this.messageRow(message, outgoing);
     if (existing) existing.replaceWith(row);
     else this.append(row);
     this.updateEmpty();
@@ -83,12 +85,26 @@ export class ChatView {
     this.updateEmpty();
   }
 
+  /** Telegram shows payments and refunds as centred service lines, not bubbles. */
   serviceRow(message) {
     const row = el('div', 'row service', 'service-message');
     row.dataset.messageId = String(message.message_id);
-    const p = message.successful_payment;
     const pill = el('span', 'service-pill');
-    pill.textContent = `You paid ${formatAmount(p.total_amount, p.currency)}`;
+    const refunded = message.refunded_payment;
+    const paid = message.successful_payment;
+    if (refunded) {
+      row.dataset.kind = 'refunded_payment';
+      pill.textContent = `${formatAmount(refunded.total_amount, refunded.currency)} refunded`;
+    } else {
+      row.dataset.kind = 'successful_payment';
+      const amount = formatAmount(paid.total_amount, paid.currency);
+      const until = paid.subscription_expiration_date
+        ? ` until ${new Date(paid.subscription_expiration_date * 1000).toLocaleDateString()}`
+        : '';
+      if (paid.is_first_recurring) pill.textContent = `You subscribed for ${amount} a month${until}`;
+      else if (paid.is_recurring) pill.textContent = `Subscription renewed for ${amount}${until}`;
+      else pill.textContent = `You paid ${amount}`;
+    }
     row.append(pill);
     return row;
   }
@@ -155,7 +171,7 @@ export class ChatView {
       const pay = el('button', 'kb-button pay', 'pay-button');
       pay.type = 'button';
       pay.textContent = `Pay ${formatAmount(invoice.total_amount, invoice.currency)}`;
-      pay.addEventListener('click', () => this.handlers.onPay(message.message_id, pay));
+      pay.addEventListener('click', () => this.handlers.onPay(message, pay));
       card.append(pay);
     }
     return card;
@@ -173,6 +189,15 @@ export class ChatView {
 
   button(message, b) {
     const url = b.url ?? b.login_url?.url;
+    if (url && isInvoiceLink(url)) {
+      // Telegram opens the payment form for an invoice link instead of a browser.
+      const button = el('button', 'kb-button', 'inline-button');
+      button.type = 'button';
+      button.textContent = b.text;
+      button.dataset.invoiceLink = url;
+      button.addEventListener('click', () => this.handlers.onPayLink(url, button));
+      return button;
+    }
     if (url) {
       const a = el('a', 'kb-button link', 'inline-button');
       const safe = safeUrl(url);
@@ -192,7 +217,7 @@ export class ChatView {
       );
     } else if (b.pay) {
       button.dataset.testid = 'pay-button';
-      button.addEventListener('click', () => this.handlers.onPay(message.message_id, button));
+      button.addEventListener('click', () => this.handlers.onPay(message, button));
     } else if (b.copy_text) {
       button.addEventListener('click', () => navigator.clipboard?.writeText(b.copy_text.text));
     } else {

@@ -176,6 +176,11 @@ export function formatTime(unixSeconds) {
   return new Date(unixSeconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** A link createInvoiceLink made: Telegram opens the payment form for it. */
+export function isInvoiceLink(url) {
+  return typeof url === 'string' && /^https:\/\/t\.me\/\$[\w-]{1,64}$/.test(url);
+}
+
 /** "⭐ 100" for Stars, "12.50 USD" for the rest (amounts are in the smallest units). */
 export function formatAmount(amount, currency) {
   if (currency === 'XTR') return `⭐ ${amount}`;

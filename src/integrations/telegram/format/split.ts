@@ -1,5 +1,4 @@
-import { escapeText } from './markdown-inline.js';
-import { type HtmlToken, tokenizeTelegramHtml } from './telegram-html.js';
+import { escapeHtml, type HtmlToken, tokenizeTelegramHtml } from './telegram-html.js';
 
 /** Telegram's limit for a message text, in UTF-16 code units of the parsed text. */
 export const TELEGRAM_MESSAGE_LIMIT = 4096;
@@ -125,7 +124,7 @@ export function splitTelegramHtml(html: string, limit = TELEGRAM_MESSAGE_LIMIT):
       const token = tokens[index]!;
       apply(token);
       if (token.kind === 'text') {
-        body += escapeText(token.text);
+        body += escapeHtml(token.text);
         hasText ||= token.text.trim() !== '';
       } else {
         body += token.raw;

@@ -1,0 +1,256 @@
+import { type ExpressionBuilder, sql } from 'kysely';
+import type { DB, Dialog, Message, MessageRole } from '../../platform/db/schema.js';
+import { Repository } from '../../platform/db/transactor.js';
+
+export interface NewMessage {
+  dialogId: number;
+  role: MessageRole;
+  content: string;
+  tokens?: number | null;
+  telegramMessageId?: number | null;
+  metadata?: Record<string, unknown>;
+}
+
+/** Nobody holds the dialog's reply lease (never taken, given back, or run out). */
+const leaseFree = (eb: ExpressionBuilder<DB, 'dialogs'>) =>
+  eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]);
+
+/** A reply lease as the writes it fences need it. */
+export interface LeaseRef {
+  dialogId: number;
+  token: string;
+}
+
+/**
+ * The chat's bookkeeping on dialogs and messages: questions and answers, the reply lease, delivery
+ * progress, the rolling summary. Every write a reply makes is fenced by its lease token.
+ */
+export class ChatRepository extends Repository {
+  /** Store a message and keep the dialog's bookkeeping in step, in one statement. */
+  insertMessage(m: NewMessage): Promise<Message> {
+    return this.insertWithBookkeeping(m, {
+      last_user_message_id:
+        m.role === 'user'
+          ? sql`greatest(last_user_message_id, (select id from m))`
+          : sql`last_user_message_id`,
+    });
+  }
+
+  /**
+   * Store an answer, mark the user messages up to `upToId` answered, and remember the answer as
+   * pending delivery: all at once, so a crash leaves either a question to answer or an answer to
+   * deliver, never both and never neither. Only while `token` still holds the reply lease;
+   * undefined when it was lost (another job answers).
+   */
+  storeAnswer(m: NewMessage, upToId: number, token: string): Promise<Message | undefined> {
+    return this.atomically(async () => {
+      const held = await this.db
+        .selectFrom('dialogs')
+        .select('id')
+        .where('id', '=', m.dialogId)
+        .where('reply_token', '=', token)
+        .forUpdate()
+        .executeTakeFirst();
+      if (!held) return undefined;
+      return this.insertWithBookkeeping(m, {
+        answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})`,
+        pending_answer_id: sql`(select id from m)`,
+      });
+    });
+  }
+
+  private async insertWithBookkeeping(
+    m: NewMessage,
+    dialog: Record<string, ReturnType<typeof sql>>,
+  ): Promise<Message> {
+    return this.db
+      .with('m', (db) =>
+        db
+          .insertInto('messages')
+          .values({
+            dialog_id: m.dialogId,
+            role: m.role,
+            content: m.content,
+            tokens: m.tokens ?? null,
+            telegram_message_id: m.telegramMessageId ?? null,
+            metadata: JSON.stringify(m.metadata ?? {}),
+          })
+          .returningAll(),
+      )
+      .with('d', (db) =>
+        db
+          .updateTable('dialogs')
+          .set({ ...dialog, updated_at: sql`now()` })
+          .where('id', '=', m.dialogId),
+      )
+      .selectFrom('m')
+      .selectAll()
+      .executeTakeFirstOrThrow() as Promise<Message>;
+  }
+
+  findMessage(id: number): Promise<Message | undefined> {
+    return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /**
+   * A question taken back (its reply could not be queued): gone, with the dialog's newest-question
+   * mark moved back to what is left. Questions before it keep waiting for their answer.
+   */
+  async withdrawMessage(dialogId: number, messageId: number): Promise<void> {
+    await this.db
+      .with('gone', (db) => db.deleteFrom('messages').where('id', '=', messageId).returning('id'))
+      .updateTable('dialogs')
+      .set({
+        last_user_message_id: sql`coalesce((
+          select max(id) from messages
+          where dialog_id = ${dialogId} and role = 'user' and id <> all(select id from gone)
+        ), 0)`,
+      })
+      .where('id', '=', dialogId)
+      .execute();
+  }
+
+  /**
+   * Progress of an answer's delivery (the Telegram ids of the parts sent so far), while `lease`
+   * still holds the dialog's reply lease; false when it was lost.
+   */
+  async recordDelivery(
+    messageId: number,
+    delivery: Record<string, unknown>,
+    lease: LeaseRef,
+  ): Promise<boolean> {
+    const json = JSON.stringify(delivery);
+    const res = await this.db
+      .updateTable('messages')
+      .set({
+        metadata: sql`metadata || jsonb_build_object('delivery', ${json}::jsonb)`,
+        telegram_message_id: sql`coalesce(telegram_message_id, (${json}::jsonb -> 'sent' ->> 0)::bigint)`,
+      })
+      .where('id', '=', messageId)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('dialogs')
+            .select('id')
+            .where('id', '=', lease.dialogId)
+            .where('reply_token', '=', lease.token),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /**
+   * The answer is delivered (or given up on): the dialog no longer waits for it. With a token,
+   * only while that token holds the reply lease.
+   */
+  async clearPendingAnswer(dialogId: number, messageId: number, token?: string): Promise<void> {
+    let q = this.db
+      .updateTable('dialogs')
+      .set({ pending_answer_id: null })
+      .where('id', '=', dialogId)
+      .where('pending_answer_id', '=', messageId);
+    if (token) q = q.where('reply_token', '=', token);
+    await q.execute();
+  }
+
+  /** Take the dialog's reply lease when nobody holds it (or the holder's lease ran out). */
+  async claimReply(dialogId: number, token: string, leaseMs: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('dialogs')
+      .set({ reply_token: token, reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
+      .where('id', '=', dialogId)
+      .where(leaseFree)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  /** Extend a held lease; false when it was lost (expired and taken by someone else). */
+  async renewReply(dialogId: number, token: string, leaseMs: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('dialogs')
+      .set({ reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
+      .where('id', '=', dialogId)
+      .where('reply_token', '=', token)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async releaseReply(dialogId: number, token: string): Promise<void> {
+    await this.db
+      .updateTable('dialogs')
+      .set({ reply_token: null, reply_until: null })
+      .where('id', '=', dialogId)
+      .where('reply_token', '=', token)
+      .execute();
+  }
+
+  /** User messages not answered yet, oldest first. */
+  pendingMessages(dialog: Dialog): Promise<Message[]> {
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('dialog_id', '=', dialog.id)
+      .where('role', '=', 'user')
+      .where('id', '>', dialog.answered_up_to_id)
+      .orderBy('id')
+      .execute();
+  }
+
+  /**
+   * The newest messages of the current context (after /reset and after the summary), newest first.
+   * An answer stored after a /reset to a message from before it belongs to the old context.
+   */
+  contextMessages(dialog: Dialog, limit: number): Promise<Message[]> {
+    const from = Math.max(dialog.context_from_id, dialog.summary_up_to_id);
+    return this.db
+      .selectFrom('messages')
+      .selectAll()
+      .where('dialog_id', '=', dialog.id)
+      .where('id', '>', from)
+      .where('role', '<>', 'system')
+      .where(
+        sql<boolean>`not (role = 'assistant' and coalesce((metadata->>'answered_up_to')::bigint, id) <= ${from})`,
+      )
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+  }
+
+  /** Mark the questions up to `upToId` answered; with a token, only while it holds the reply lease. */
+  async markAnswered(dialogId: number, upToId: number, token?: string): Promise<void> {
+    let q = this.db
+      .updateTable('dialogs')
+      .set({ answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})` })
+      .where('id', '=', dialogId);
+    if (token) q = q.where('reply_token', '=', token);
+    await q.execute();
+  }
+
+  async saveSummary(dialogId: number, summary: string, upToId: number): Promise<void> {
+    await this.db
+      .updateTable('dialogs')
+      .set({ summary, summary_up_to_id: upToId })
+      .where('id', '=', dialogId)
+      .where('summary_up_to_id', '<', upToId)
+      // A summary written from before a /reset belongs to the old context.
+      .where('context_from_id', '<', upToId)
+      .execute();
+  }
+
+  /**
+   * Dialogs whose newest user message has waited longer than `olderThanS` for a reply, or whose
+   * answer was not fully delivered, and that nobody is working on.
+   */
+  async stuck(olderThanS: number, limit: number): Promise<number[]> {
+    const rows = await this.db
+      .selectFrom('dialogs')
+      .select('id')
+      .where(sql<boolean>`(last_user_message_id > answered_up_to_id or pending_answer_id is not null)`)
+      .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanS})`)
+      .where(leaseFree)
+      .orderBy('updated_at')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+}

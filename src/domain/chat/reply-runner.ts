@@ -1,0 +1,336 @@
+import {
+  CircuitOpenError,
+  type Completion,
+  LlmCancelledError,
+  type LlmClient,
+  LlmNotConfiguredError,
+  LlmRequestError,
+} from '../../integrations/llm/llm-client.js';
+import type { Dialog, Message, User } from '../../platform/db/schema.js';
+import type { Logger } from '../../platform/logger.js';
+import { JobTimeoutError } from '../../platform/queue/index.js';
+import type { SettingsService } from '../settings/settings.service.js';
+import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
+import type { ChatMetrics } from './chat.metrics.js';
+import type { ChatRepository } from './chat.repository.js';
+import { buildContext } from './context-builder.js';
+import type { Generations } from './generations.js';
+import { ReplyLease } from './reply-lease.js';
+import {
+  type DeliveryProgress,
+  ReplyDeliveryError,
+  type ReplyOutput,
+  type ReplyOutputFactory,
+} from './reply-output.js';
+import {
+  decideDeliveryError,
+  decideGenerationError,
+  failureNotice,
+  type GenerationErrorKind,
+  hasWork,
+  type JobState,
+  undeliveredOutcome,
+} from './reply-policy.js';
+
+export interface ReplyRunnerDeps {
+  repo: ChatRepository;
+  dialogs: { find(id: number): Promise<Dialog | undefined> };
+  users: { find(id: number): Promise<User | undefined> };
+  subscriptions: Pick<SubscriptionsService, 'refundMessages'>;
+  settings: SettingsService;
+  llm: LlmClient;
+  generations: Generations;
+  output: ReplyOutputFactory;
+  /** Enqueue `chat.summarize` for a dialog whose context no longer fits. */
+  enqueueSummary: (dialogId: number) => Promise<void>;
+  metrics: ChatMetrics;
+  logger: Logger;
+  contextTokens: number;
+  maxAnswerTokens: number;
+}
+
+/** Rounds per lease (an answer each) and leases per job: bounds for a dialog that never goes quiet. */
+const MAX_ROUNDS = 20;
+const MAX_PASSES = 5;
+/** Newest messages read for the context; what does not fit goes to the rolling summary. */
+export const HISTORY_LIMIT = 200;
+
+/** One round's subject: the dialog as it was read, where its answer goes, and the log with its ids. */
+interface Round {
+  dialog: Dialog;
+  output: ReplyOutput;
+  log: Logger;
+}
+
+interface AnswerMetadata {
+  quota_units?: number;
+  delivery?: DeliveryProgress;
+}
+
+class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+  constructor() {
+    super('the reply lease was lost');
+  }
+}
+
+class EmptyAnswerError extends Error {
+  override name = 'EmptyAnswerError';
+  constructor() {
+    super('the LLM returned an empty answer');
+  }
+}
+
+function classifyGenerationError(err: unknown, jobAborted: boolean): GenerationErrorKind {
+  if (err instanceof LlmCancelledError && !jobAborted) return 'stopped_by_user';
+  if (err instanceof LlmNotConfiguredError) return 'not_configured';
+  if (err instanceof CircuitOpenError) return 'busy';
+  if (err instanceof EmptyAnswerError) return 'empty_answer';
+  if (err instanceof LlmRequestError) return 'provider';
+  return 'unexpected';
+}
+
+/**
+ * One attempt of the `chat.reply` job for one dialog. Whoever holds the dialog's reply lease
+ * answers every pending message, round after round; a job that finds the lease taken leaves its
+ * message to the holder, which looks again after giving the lease back. Each answer is generated,
+ * stored before it is sent, then delivered part by part. Throws only for errors worth a retry.
+ */
+export class ReplyRunner {
+  private lease: ReplyLease | undefined;
+
+  constructor(
+    private readonly d: ReplyRunnerDeps,
+    private readonly dialogId: number,
+    private readonly isLastAttempt: boolean,
+    private readonly jobSignal: AbortSignal | undefined,
+  ) {}
+
+  async run(): Promise<void> {
+    const log = this.d.logger.child({ dialogId: this.dialogId });
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      const lease = await ReplyLease.claim(this.d.repo, this.dialogId);
+      if (!lease) {
+        log.debug('another job holds the reply lease; it answers');
+        return;
+      }
+      this.lease = lease;
+      lease.keepAlive(
+        () => {
+          // Another job took the dialog over (we stalled past the lease): it answers, we stop.
+          this.d.metrics.leaseLost.inc();
+          log.warn('reply lease lost; leaving the dialog to the job that took it');
+          this.d.generations.abort(this.dialogId, new Error('reply lease lost'));
+        },
+        (err) => log.warn({ err }, 'could not renew the reply lease'),
+      );
+      try {
+        await this.rounds(lease);
+      } finally {
+        await lease.release();
+      }
+      if (lease.lost) return;
+      // A message stored after our last look had its own job see the lease and leave it to us.
+      const dialog = await this.d.dialogs.find(this.dialogId);
+      if (!dialog || !hasWork(dialog)) return;
+    }
+  }
+
+  private async rounds(lease: ReplyLease): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS && !lease.lost; round++) {
+      const dialog = await this.d.dialogs.find(this.dialogId);
+      if (!dialog || !hasWork(dialog)) return;
+      const user = await this.d.users.find(dialog.user_id);
+      if (!user) return;
+      const r: Round = {
+        dialog,
+        output: this.d.output({
+          chatId: dialog.chat_id,
+          chatType: dialog.chat_id === dialog.user_id ? 'private' : 'group',
+          user,
+        }),
+        log: this.d.logger.child({ dialogId: dialog.id, userId: dialog.user_id }),
+      };
+      if (dialog.pending_answer_id !== null) {
+        // An earlier attempt stored the answer but could not send all of it: finish, do not regenerate.
+        const answer = await this.d.repo.findMessage(dialog.pending_answer_id);
+        if (!answer) await this.d.repo.clearPendingAnswer(dialog.id, dialog.pending_answer_id, lease.token);
+        else {
+          r.log.info({ messageId: answer.id }, 'resuming the delivery of a stored answer');
+          await this.deliver(r, answer);
+        }
+        continue;
+      }
+      const pending = await this.d.repo.pendingMessages(dialog);
+      if (!pending.length) return;
+      await this.generate(r, pending);
+    }
+  }
+
+  private get heldLease(): ReplyLease {
+    if (!this.lease) throw new Error('no reply lease held');
+    return this.lease;
+  }
+
+  private jobState(): JobState {
+    if (!this.jobSignal?.aborted) return 'running';
+    return this.jobSignal.reason instanceof JobTimeoutError ? 'timed_out' : 'shutting_down';
+  }
+
+  /** Write the answer to the pending questions (streaming it), store it, then deliver it. */
+  private async generate(r: Round, pending: Message[]): Promise<void> {
+    const lease = this.heldLease;
+    const { dialog, output } = r;
+    const upTo = (pending.at(-1) as Message).id;
+    const generation = await this.d.generations.start(dialog.id, this.jobSignal);
+    this.d.metrics.generating.inc();
+    let partial = '';
+    let result: Completion | undefined;
+    let dropped = 0;
+    const typing = setInterval(() => void output.typing().catch(() => {}), 4_500);
+    try {
+      await output.typing().catch(() => {});
+      const [systemPrompt, model, history] = await Promise.all([
+        this.d.settings.get('llm.system_prompt'),
+        this.d.settings.get('llm.model'),
+        this.d.repo.contextMessages(dialog, HISTORY_LIMIT + 1),
+      ]);
+      const context = buildContext({
+        systemPrompt: dialog.system_prompt ?? systemPrompt,
+        summary: dialog.summary,
+        history: history.slice(0, HISTORY_LIMIT),
+        budgetTokens: this.d.contextTokens - this.d.maxAnswerTokens,
+      });
+      // More history than we read counts as dropped too: it belongs in the summary.
+      dropped = context.dropped + (history.length > HISTORY_LIMIT ? 1 : 0);
+      result = await this.d.llm.stream({
+        messages: context.messages,
+        model: model || undefined,
+        signal: generation.signal,
+        onDelta: (delta) => {
+          if (!partial) clearInterval(typing);
+          partial += delta;
+          output.progress(partial);
+        },
+      });
+      if (!result.text.trim()) throw new EmptyAnswerError();
+    } catch (err) {
+      if (lease.lost) return;
+      const kind = classifyGenerationError(err, this.jobSignal?.aborted === true);
+      const decision = decideGenerationError(kind, this.jobState(), this.isLastAttempt);
+      if (decision === 'retry') throw err;
+      if (decision === 'give_up') {
+        await this.giveUp(r, pending.length, upTo, kind, err);
+        return;
+      }
+    } finally {
+      clearInterval(typing);
+      this.d.metrics.generating.dec();
+      await generation.end();
+    }
+
+    const stopped = result === undefined;
+    const text = result?.text ?? partial;
+    if (!text.trim()) {
+      await output.settle();
+      await this.d.repo.markAnswered(dialog.id, upTo, lease.token);
+      this.d.metrics.replies.inc({ outcome: 'stopped' });
+      r.log.info('reply stopped by the user before any text');
+      return;
+    }
+    const placeholderId = await output.settle();
+    const answer = await this.d.repo.storeAnswer(
+      {
+        dialogId: dialog.id,
+        role: 'assistant',
+        content: text,
+        tokens: result?.completionTokens ?? null,
+        metadata: {
+          prompt_tokens: result?.promptTokens ?? null,
+          completion_tokens: result?.completionTokens ?? null,
+          finish_reason: result?.finishReason ?? null,
+          answered_up_to: upTo,
+          context_dropped: dropped,
+          quota_units: pending.length,
+          ...(stopped ? { stopped: true } : {}),
+          delivery: { sent: [], placeholderId } satisfies DeliveryProgress,
+        },
+      },
+      upTo,
+      lease.token,
+    );
+    if (!answer) {
+      lease.lost = true;
+      this.d.metrics.leaseLost.inc();
+      r.log.warn('reply lease lost before the answer was stored; the job that took it answers');
+      return;
+    }
+    if (await this.deliver(r, answer)) {
+      this.d.metrics.replies.inc({ outcome: stopped ? 'stopped' : 'ok' });
+      r.log.info(
+        { tokens: result?.completionTokens, coalesced: pending.length, stopped },
+        stopped ? 'reply stopped by the user; partial answer kept' : 'reply sent',
+      );
+    }
+    // Older messages no longer fit: fold them into the dialog's rolling summary in the background.
+    if (dropped > 0) await this.d.enqueueSummary(dialog.id);
+  }
+
+  /** The answer cannot be written: the quota comes back before the user hears about it. */
+  private async giveUp(r: Round, units: number, upTo: number, kind: GenerationErrorKind, err: unknown) {
+    r.log.error({ err }, 'reply failed');
+    this.d.metrics.replies.inc({ outcome: kind === 'busy' ? 'busy' : 'failed' });
+    // The messages stay in the history.
+    await this.d.subscriptions.refundMessages(r.dialog.user_id, units);
+    await this.d.repo.markAnswered(r.dialog.id, upTo, this.heldLease.token);
+    await r.output
+      .fail(failureNotice(kind))
+      .catch((e: unknown) => r.log.warn({ err: e }, 'could not tell the user about the failure'));
+  }
+
+  /**
+   * Send a stored answer, remembering each part as it goes, so a retry sends only what is missing.
+   * Resolves true once it is delivered, false when it was given up on (the user is told and, when
+   * nothing reached them, refunded); throws when a retry should continue it.
+   */
+  private async deliver(r: Round, answer: Message): Promise<boolean> {
+    const lease = this.heldLease;
+    const meta = answer.metadata as AnswerMetadata;
+    let progress: DeliveryProgress = meta.delivery ?? { sent: [] };
+    try {
+      await r.output.deliver(answer.content, progress, async (p) => {
+        progress = p;
+        if (!(await this.d.repo.recordDelivery(answer.id, p, lease))) throw new LeaseLostError();
+      });
+      await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);
+      return true;
+    } catch (err) {
+      if (err instanceof LeaseLostError || lease.lost) {
+        if (!lease.lost) this.d.metrics.leaseLost.inc();
+        lease.lost = true;
+        r.log.warn(
+          { sent: progress.sent.length },
+          'reply lease lost while delivering; the job that took it continues',
+        );
+        return false;
+      }
+      const failure = err instanceof ReplyDeliveryError ? err : undefined;
+      if (decideDeliveryError(failure?.permanent === true, this.isLastAttempt) === 'retry') {
+        r.log.warn({ err, sent: progress.sent.length }, 'answer delivery interrupted; a retry continues it');
+        throw err;
+      }
+      r.log.error({ err, sent: progress.sent.length }, 'answer could not be delivered');
+      this.d.metrics.replies.inc({ outcome: 'undelivered' });
+      await this.d.repo.recordDelivery(answer.id, { ...progress, failed: (err as Error).message }, lease);
+      await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);
+      const outcome = undeliveredOutcome(progress.sent.length, failure?.blocked === true);
+      if (outcome.refund) await this.d.subscriptions.refundMessages(r.dialog.user_id, meta.quota_units ?? 1);
+      if (outcome.notice) {
+        await r.output
+          .fail(outcome.notice, outcome.inPlaceholder ? progress.placeholderId : null)
+          .catch((e: unknown) => r.log.warn({ err: e }, 'could not tell the user about the failure'));
+      }
+      return false;
+    }
+  }
+}
