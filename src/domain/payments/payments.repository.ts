@@ -1,5 +1,4 @@
 import { type Insertable, sql, type Updateable } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type {
   Order,
   OrderStatus,
@@ -13,7 +12,7 @@ import type {
   StarSubscriptionStatus,
   StarSubscriptionsTable,
 } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 /** The filters of the admin's payment list; `beforeId` is the keyset cursor. */
 export interface PaymentSearch {
@@ -46,14 +45,7 @@ export interface OrderSnapshot {
 
 const n = (v: unknown) => Number(v ?? 0);
 
-export class PaymentsRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class PaymentsRepository extends Repository {
   // --- orders ---------------------------------------------------------------------------
 
   insertOrder(values: Insertable<OrdersTable>): Promise<Order> {

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
-import type { Db } from '../../platform/db/database.js';
 import type { ImagePack } from '../../platform/db/schema.js';
-import type { Transactor } from '../../platform/db/transactor.js';
+import { Repository } from '../../platform/db/transactor.js';
 
 /** A unit taken, as recorded: what giving it back needs. */
 export interface CreditUse {
@@ -11,14 +10,7 @@ export interface CreditUse {
   pack_id: number | null;
 }
 
-export class ImageCreditsRepository {
-  constructor(private readonly tx: Transactor) {}
-
-  /** The calling flow's transaction, or the database outside one. */
-  private get db(): Db {
-    return this.tx.db;
-  }
-
+export class ImageCreditsRepository extends Repository {
   /**
    * One image from the plan's quota of the current period; a period that has ended starts over
    * first (as for messages). False when none is left.
