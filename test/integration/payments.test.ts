@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_CATALOGUE, type Product } from '../../src/domain/payments/catalogue.js';
 import type { IncomingPayment } from '../../src/domain/payments/payments.service.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { has } from '../helpers/services.js';
 
 const DAY = 86_400_000;
 
@@ -315,6 +317,22 @@ describe('payments domain', () => {
     });
   });
 
+  it('a plan removed from the plans setting since the order was made: an orphan, refunded', async () => {
+    const user = await newUser();
+    const inv = await t.app.payments.createOrder(user, 'pro_7d', 'en');
+    const plans = await t.app.settings.get('plans');
+    const { pro: _removed, ...rest } = plans;
+    await t.app.settings.set('plans', rest);
+    try {
+      const r = await pay(user, inv.payload, 229);
+      expect(r).toMatchObject({ outcome: 'orphan', reason: 'product_unavailable' });
+      expect(r.payment.status).toBe('refund_pending');
+      expect((await sub(user)).plan).toBe('free');
+    } finally {
+      await t.app.settings.reset('plans');
+    }
+  });
+
   describe('image units and packs', () => {
     it('takes plan images first, then the oldest pack, and gives each back once to its source', async () => {
       const user = await newUser();
@@ -496,5 +514,53 @@ describe('payments domain', () => {
       expect(order.status).toBe('expired');
       expect((await t.app.payments.sweep()).ordersExpired).toBe(0);
     });
+  });
+});
+
+describe.skipIf(!has('postgres'))('crediting through a database hiccup', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ DB_STATEMENT_TIMEOUT_MS: '400' }, { label: 'payments_retry' });
+  });
+  afterAll(async () => t?.close());
+
+  it('tries the transaction again and credits once', async () => {
+    const userId = 881_000_001;
+    await t.app.users.register({ id: userId, first_name: 'Retry' });
+    const inv = await t.app.payments.createOrder(userId, 'pack_20', 'en');
+    const blocker = new pg.Client({ connectionString: t.testDb.url });
+    await blocker.connect();
+    const waiting = async () =>
+      (await blocker.query('select count(*)::int as n from pg_locks where not granted')).rows[0].n > 0;
+    try {
+      await blocker.query('begin');
+      await blocker.query('select id from orders where reference = $1 for update', [inv.payload]);
+      const credit = t.app.payments.credit({
+        userId,
+        chargeId: 'stx-retry-1',
+        providerChargeId: undefined,
+        payload: inv.payload,
+        currency: 'XTR',
+        amount: 99,
+        subscriptionExpiresAt: undefined,
+        isRecurring: false,
+        isFirstRecurring: false,
+        raw: { update_id: 5 },
+      });
+      // The first try waits for the row and runs into the statement timeout; then the row is free.
+      await vi.waitFor(async () => expect(await waiting()).toBe(true), { timeout: 5_000, interval: 10 });
+      await vi.waitFor(async () => expect(await waiting()).toBe(false), { timeout: 5_000, interval: 10 });
+      await blocker.query('rollback');
+      expect((await credit).outcome).toBe('credited');
+    } finally {
+      await blocker.end();
+    }
+    expect(await t.app.imageCredits.purchasedLeft(userId)).toBe(20);
+    const rows = await t.app.db
+      .selectFrom('payments')
+      .select('status')
+      .where('user_id', '=', userId)
+      .execute();
+    expect(rows).toEqual([{ status: 'credited' }]);
   });
 });

@@ -37,6 +37,8 @@ type Verdict =
   | { kind: 'orphan'; reason: OrphanReason };
 
 const PERIOD_MS = SUBSCRIPTION_PERIOD_S * 1000;
+/** Waits before the 2nd and 3rd try of a credit whose transaction failed (a database hiccup). */
+const RETRY_DELAYS_MS = [250, 1_500];
 
 /**
  * Crediting a successful_payment: one transaction inserts the charge (unique id: the same charge
@@ -50,7 +52,8 @@ const PERIOD_MS = SUBSCRIPTION_PERIOD_S * 1000;
  *
  * Decisions where Telegram leaves it to the seller: a charge that cannot be matched to an order it
  * may pay for — unknown payload, someone else's order, a different amount, a banned or deleted
- * user, an order already paid by another charge (two checkouts accepted before either was paid) —
+ * user, an order already paid by another charge (two checkouts accepted before either was paid), a
+ * plan that no longer exists —
  * is kept as an orphan and refunded automatically or left to an admin (`payments.orphan_policy`).
  * Nobody is charged twice for one order; no charge is ever dropped.
  */
@@ -60,7 +63,31 @@ export class Crediting {
     private readonly refunds: Refunds,
   ) {}
 
+  /**
+   * Record the charge and grant what it bought. A failed transaction (the database restarting, a
+   * deadlock) is tried again: it is all or nothing and keyed by the charge, so a retry can only do
+   * what the failed try did not. When every try fails the charge is logged whole, as an error,
+   * before the error goes on: Telegram has the money, and getStarTransactions lists the charge.
+   */
   async credit(p: IncomingPayment): Promise<CreditResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.creditOnce(p);
+      } catch (err) {
+        const log = { err, userId: p.userId, chargeId: p.chargeId, attempt: attempt + 1 };
+        const wait = RETRY_DELAYS_MS[attempt];
+        if (wait === undefined) {
+          this.d.metrics.payments.inc({ product: 'unknown', outcome: 'failed' });
+          this.d.logger.error({ ...log, payment: p }, 'payment NOT recorded; credit it by hand');
+          throw err;
+        }
+        this.d.logger.warn(log, 'crediting a payment failed; trying again');
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+  }
+
+  private async creditOnce(p: IncomingPayment): Promise<CreditResult> {
     const result = await this.d.tx.run(async () => {
       const order = await this.d.repo.findOrderByReferenceForUpdate(p.payload);
       const known = await this.d.repo.findPaymentByCharge(p.chargeId);
@@ -70,7 +97,9 @@ export class Crediting {
         order?.kind === 'subscription' && order.status === 'paid'
           ? await this.d.repo.findStarSubscriptionByOrderForUpdate(order.id)
           : undefined;
-      const verdict = judge(p, order, user, star);
+      // A plan removed from the `plans` setting since the order was made cannot be granted.
+      const planGone = order?.plan != null && !(order.plan in (await this.d.settings.get('plans')));
+      const verdict = judge(p, order, user, star, planGone);
       const payment = await this.d.repo.insertPayment({
         telegram_payment_charge_id: p.chargeId,
         provider_payment_charge_id: p.providerChargeId ?? null,
@@ -217,6 +246,7 @@ function judge(
   order: Order | undefined,
   user: User | undefined,
   star: StarSubscription | undefined,
+  planGone: boolean,
 ): Verdict {
   const orphan = (reason: OrphanReason): Verdict => ({ kind: 'orphan', reason });
   if (!order) return orphan('unknown_order');
@@ -224,6 +254,7 @@ function judge(
   if (user.banned_at) return orphan('user_banned');
   if (order.user_id !== p.userId) return orphan('foreign_order');
   if (p.currency !== order.currency || p.amount !== order.price) return orphan('amount_mismatch');
+  if (planGone) return orphan('product_unavailable');
   const renewal = p.isRecurring && !p.isFirstRecurring;
   if (order.status !== 'paid') return renewal ? orphan('subscription_unknown') : { kind: 'first' };
   if (!renewal) return orphan('order_already_paid');

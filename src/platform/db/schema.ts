@@ -206,7 +206,8 @@ export type OrphanReason =
   | 'user_unknown'
   | 'user_banned'
   | 'order_already_paid'
-  | 'subscription_unknown';
+  | 'subscription_unknown'
+  | 'product_unavailable';
 export type RefundSource = 'admin' | 'auto' | 'telegram';
 
 /** What a payment gave the user and what that replaced: enough to revert it exactly once. */

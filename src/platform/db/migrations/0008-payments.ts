@@ -98,7 +98,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addCheckConstraint(
       'ck_payments_orphan_reason',
       sql`orphan_reason is null or orphan_reason in ('unknown_order', 'foreign_order', 'amount_mismatch',
-        'user_unknown', 'user_banned', 'order_already_paid', 'subscription_unknown')`,
+        'user_unknown', 'user_banned', 'order_already_paid', 'subscription_unknown', 'product_unavailable')`,
     )
     .addCheckConstraint('ck_payments_amount', sql`amount > 0`)
     .addCheckConstraint('ck_payments_refund_source', sql`refund_source in ('admin', 'auto', 'telegram')`)
