@@ -9,6 +9,28 @@ import { has } from '../helpers/services.js';
 
 const DAY = 86_400_000;
 
+/** A successful_payment as the bot hands it to the service: a fresh charge unless `extra` names one. */
+function incoming(
+  userId: number,
+  payload: string,
+  amount: number,
+  extra: Partial<IncomingPayment> = {},
+): IncomingPayment {
+  return {
+    userId,
+    chargeId: `stx${randomBytes(24).toString('hex')}`,
+    providerChargeId: undefined,
+    payload,
+    currency: 'XTR',
+    amount,
+    subscriptionExpiresAt: undefined,
+    isRecurring: false,
+    isFirstRecurring: false,
+    raw: { update_id: 1 },
+    ...extra,
+  };
+}
+
 /**
  * The payments domain on a real database, without Telegram: orders and their snapshot, the
  * pre-checkout verdict, crediting exactly once, orphans, plan and pack grants and their reversal,
@@ -28,21 +50,14 @@ describe('payments domain', () => {
     await t.app.users.register({ id, first_name: `P${id}`, language_code: lang });
     return id;
   };
-  const charge = () => `stx${randomBytes(24).toString('hex')}`;
   const pay = (userId: number, payload: string, amount: number, extra: Partial<IncomingPayment> = {}) =>
-    t.app.payments.credit({
-      userId,
-      chargeId: charge(),
-      providerChargeId: undefined,
-      payload,
-      currency: 'XTR',
-      amount,
-      subscriptionExpiresAt: undefined,
-      isRecurring: false,
-      isFirstRecurring: false,
-      raw: { update_id: 1 },
-      ...extra,
-    });
+    t.app.payments.credit(incoming(userId, payload, amount, extra));
+  const expireOrder = (orderId: number) =>
+    t.app.db
+      .updateTable('orders')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', orderId)
+      .execute();
   const sub = (userId: number) => t.app.subscriptions.get(userId);
   const payments = (userId: number) =>
     t.app.db.selectFrom('payments').selectAll().where('user_id', '=', userId).orderBy('id').execute();
@@ -171,11 +186,7 @@ describe('payments domain', () => {
       expect(await q()).toEqual({ ok: false, reason: 'withdrawn' });
 
       const late = await t.app.payments.createOrder(bob, 'pro_30d', 'en');
-      await t.app.db
-        .updateTable('orders')
-        .set({ expires_at: new Date(Date.now() - 1000) })
-        .where('id', '=', late.orderId)
-        .execute();
+      await expireOrder(late.orderId);
       const expired = () =>
         t.app.payments.preCheckout({ userId: bob, payload: late.payload, currency: 'XTR', amount: 649 });
       expect(await expired()).toEqual({ ok: false, reason: 'expired' });
@@ -201,18 +212,7 @@ describe('payments domain', () => {
     it('credits a plan once, whatever the same charge does next', async () => {
       const user = await newUser();
       const inv = await t.app.payments.createOrder(user, 'pro_7d', 'en');
-      const p: IncomingPayment = {
-        userId: user,
-        chargeId: charge(),
-        providerChargeId: undefined,
-        payload: inv.payload,
-        currency: 'XTR',
-        amount: 229,
-        subscriptionExpiresAt: undefined,
-        isRecurring: false,
-        isFirstRecurring: false,
-        raw: { update_id: 10 },
-      };
+      const p = incoming(user, inv.payload, 229, { raw: { update_id: 10 } });
       // The same update twice at once and again later (a re-delivery, the same charge in a new update).
       const results = await Promise.all([t.app.payments.credit(p), t.app.payments.credit(p)]);
       const again = await t.app.payments.credit({ ...p, raw: { update_id: 11 } });
@@ -438,7 +438,7 @@ describe('payments domain', () => {
         subscriptionExpiresAt: next,
         isRecurring: true,
         isFirstRecurring: false,
-        chargeId: charge(),
+        chargeId: 'stx-renewal-1',
       };
       const renewed = await pay(user, inv.payload, 599, renewal);
       expect(renewed.outcome).toBe('renewed');
@@ -492,11 +492,7 @@ describe('payments domain', () => {
     it('expires open orders past their end and queues refunds whose job was lost', async () => {
       const user = await newUser();
       const inv = await t.app.payments.createOrder(user, 'pack_100', 'en');
-      await t.app.db
-        .updateTable('orders')
-        .set({ expires_at: new Date(Date.now() - 1000) })
-        .where('id', '=', inv.orderId)
-        .execute();
+      await expireOrder(inv.orderId);
       const orphan = await pay(user, 'o-lost', 10);
       await t.app.db
         .updateTable('payments')
@@ -535,18 +531,7 @@ describe.skipIf(!has('postgres'))('crediting through a database hiccup', () => {
     try {
       await blocker.query('begin');
       await blocker.query('select id from orders where reference = $1 for update', [inv.payload]);
-      const credit = t.app.payments.credit({
-        userId,
-        chargeId: 'stx-retry-1',
-        providerChargeId: undefined,
-        payload: inv.payload,
-        currency: 'XTR',
-        amount: 99,
-        subscriptionExpiresAt: undefined,
-        isRecurring: false,
-        isFirstRecurring: false,
-        raw: { update_id: 5 },
-      });
+      const credit = t.app.payments.credit(incoming(userId, inv.payload, 99));
       // The first try waits for the row and runs into the statement timeout; then the row is free.
       await vi.waitFor(async () => expect(await waiting()).toBe(true), { timeout: 5_000, interval: 10 });
       await vi.waitFor(async () => expect(await waiting()).toBe(false), { timeout: 5_000, interval: 10 });
