@@ -213,7 +213,6 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     tx,
     repos.imageCredits,
     subscriptions,
-    settings,
     logger.child({ component: 'image-credits' }),
   );
 

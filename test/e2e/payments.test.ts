@@ -136,8 +136,17 @@ for (const mode of ['polling', 'webhook'] as const) {
         .reply_markup!.inline_keyboard.flat()
         .find((b) => 'callback_data' in b && b.callback_data === 'sub:cancel');
       expect(cancel).toBeDefined();
+      // Pressed twice (a double tap): Telegram is asked once.
       await s.tg.injectCallbackQuery({ user, message_id: status.message_id, data: 'sub:cancel' });
-      await botSays(s, user.id, 'Renewal cancelled');
+      await s.tg.injectCallbackQuery({ user, message_id: status.message_id, data: 'sub:cancel' });
+      await s.tg.waitFor(
+        async () =>
+          (await s.tg.botMessages(user.id)).filter((m) => m.text?.includes('Renewal cancelled')).length === 2
+            ? true
+            : undefined,
+        'both answers',
+      );
+      expect(await s.tg.calls({ method: 'editUserStarSubscription' })).toHaveLength(1);
       const [ledger] = await s.tg.subscriptions(user.id);
       expect(ledger!.is_canceled).toBe(true);
       expect((await s.app.payments.starSubscription(user.id))!.renewal_canceled_at).not.toBeNull();
@@ -149,6 +158,7 @@ for (const mode of ['polling', 'webhook'] as const) {
       await s.tg.injectCallbackQuery({ user, message_id: status.message_id, data: 'sub:resume' });
       await botSays(s, user.id, 'Renewal is on again');
       expect((await s.tg.subscriptions(user.id))[0]!.is_canceled).toBe(false);
+      expect(await s.tg.calls({ method: 'editUserStarSubscription' })).toHaveLength(2);
 
       // No renewal arrives: the expiry job downgrades and tells the user.
       await s.app.db

@@ -1,7 +1,6 @@
 import type { ImagePack } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
 import type { Logger } from '../../platform/logger.js';
-import type { SettingsService } from '../settings/settings.service.js';
 import type { ImageCreditsRepository } from './image-credits.repository.js';
 import type { SubscriptionsService } from './subscriptions.service.js';
 
@@ -12,16 +11,16 @@ export type ImageTake =
   | { ok: false };
 
 /**
- * Image units: the plan's images of the current quota period first, then purchased packs, oldest
- * first (packs never expire and quota resets never touch them). Every unit taken is recorded, so
- * giving it back returns it to the same source exactly once.
+ * Image units: the plan's images of the current quota period first (through SubscriptionsService,
+ * the one writer of subscriptions), then purchased packs, oldest first (packs never expire and quota
+ * resets never touch them). Every unit taken is recorded, so giving it back returns it to the same
+ * source exactly once.
  */
 export class ImageCreditsService {
   constructor(
     private readonly tx: Transactor,
     private readonly repo: ImageCreditsRepository,
     private readonly subscriptions: SubscriptionsService,
-    private readonly settings: SettingsService,
     private readonly logger: Logger,
   ) {}
 
@@ -32,7 +31,7 @@ export class ImageCreditsService {
   take(userId: number): Promise<ImageTake> {
     return this.tx.run(async () => {
       await this.subscriptions.getForUpdate(userId);
-      if (await this.repo.takeFromPlan(userId, await this.settings.get('quota.period_hours'))) {
+      if (await this.subscriptions.takePlanImage(userId)) {
         return { ok: true, useId: await this.repo.recordPlanUse(userId), source: 'plan' };
       }
       const packId = await this.repo.takeFromPack(userId);
@@ -52,7 +51,7 @@ export class ImageCreditsService {
       if (!use) return false;
       const returned =
         use.source === 'plan'
-          ? await this.repo.returnToPlan(use.id)
+          ? await this.subscriptions.returnPlanImage(use.id)
           : await this.repo.returnToPack(use.pack_id!);
       this.logger.info({ userId: use.user_id, useId, source: use.source, returned }, 'image unit given back');
       return returned;

@@ -92,6 +92,16 @@ export class SubscriptionsService {
     return { ok: false, resetsAt };
   }
 
+  /** Atomically take one image from the plan's quota of the current period; false when none is left. */
+  async takePlanImage(userId: number): Promise<boolean> {
+    return this.repo.takeImage(userId, await this.settings.get('quota.period_hours'));
+  }
+
+  /** Give back the plan image a recorded use took (ImageCreditsService keeps the uses). */
+  returnPlanImage(useId: number): Promise<boolean> {
+    return this.repo.returnImage(useId);
+  }
+
   /** Give back quota units taken for messages that got no answer. */
   refundMessages(userId: number, count = 1): Promise<void> {
     return this.repo.refundMessages(userId, count);
