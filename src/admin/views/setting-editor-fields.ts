@@ -1,9 +1,9 @@
+import type { ValidationIssue } from '../../platform/errors.js';
 import type { SafeHtml } from '../html.js';
-import type { Issue } from './components.js';
 
 /** How one setting is edited in a form: its fields, and the value read back from the posted form. */
 export interface SettingEditor {
-  render(value: unknown, issues: Issue[]): SafeHtml;
+  render(value: unknown, issues: ValidationIssue[]): SafeHtml;
   parse(form: Record<string, string>): unknown;
 }
 

@@ -1,7 +1,8 @@
+import type { ValidationIssue } from '../../platform/errors.js';
 import { ValidationError } from '../../platform/errors.js';
 import { html } from '../html.js';
 import { catalogueEditor } from './catalogue-editor.js';
-import { field, type Issue, issuesAt } from './components.js';
+import { field, issuesAt } from './components.js';
 import { num, obj, rows, type SettingEditor, str } from './setting-editor-fields.js';
 
 export type { SettingEditor } from './setting-editor-fields.js';
@@ -64,7 +65,7 @@ const plans: SettingEditor = {
   },
   parse(form) {
     const out: Record<string, unknown> = {};
-    const issues: Issue[] = [];
+    const issues: ValidationIssue[] = [];
     for (const i of rows(form, 'plans')) {
       const name = (form[`plans.${i}.name`] ?? '').trim();
       if (!name || form[`plans.${i}.remove`]) continue;
@@ -171,7 +172,7 @@ export function editorFor(key: string): SettingEditor {
 }
 
 /** Issues a setting editor cannot place next to a field (shown above the form). */
-export function generalIssues(key: string, issues: Issue[]): Issue[] {
+export function generalIssues(key: string, issues: ValidationIssue[]): ValidationIssue[] {
   if (editorFor(key) === jsonEditor) return [];
   if (key === 'plans') return issues.filter((i) => i.path === '');
   if (key === 'retention.stages' || key === 'payments.catalogue')

@@ -1,5 +1,6 @@
 import { Composer, GrammyError, InlineKeyboard } from 'grammy';
 import { ConflictError, NotFoundError } from '../../platform/errors.js';
+import { formatDate } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
 import {
   BUY_MENU,
@@ -9,7 +10,6 @@ import {
   renewalButton,
   SUBSCRIPTION_RENEWAL,
 } from '../keyboards/buy.keyboard.js';
-import { formatDate } from './status.handler.js';
 
 /** /buy and its buttons: the catalogue, an invoice per product, and Star subscription renewal. */
 export const buyHandler = new Composer<BotContext>();

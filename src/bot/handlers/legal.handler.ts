@@ -1,7 +1,7 @@
 import { Composer } from 'grammy';
 import { escapeHtml } from '../../integrations/telegram/format/telegram-html.js';
+import { formatDate } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
-import { formatDate } from './status.handler.js';
 
 /**
  * What Telegram's terms ask of every bot (/privacy) and of every seller (/paysupport), plus /terms.

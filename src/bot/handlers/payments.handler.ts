@@ -1,6 +1,6 @@
 import { Composer } from 'grammy';
+import { resolveLocale } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
-import { resolveLocale } from '../i18n.js';
 
 /**
  * Updates that carry money, handled before sequencing, dedupe, user loading, the ban filter and the

@@ -1,6 +1,6 @@
 import { InlineKeyboard } from 'grammy';
 import type { Product } from '../../domain/payments/catalogue.js';
-import type { Locale } from '../i18n.js';
+import type { Locale } from '../../platform/i18n/i18n.js';
 
 /** `buy:menu` opens the catalogue; `buy:<code>` makes an order and sends its invoice. */
 export const BUY_MENU = 'buy:menu';

@@ -4,7 +4,7 @@ import type { JobQueue } from '../../platform/queue/index.js';
 import type { Jobs } from '../jobs.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { ImageCreditsService } from '../subscriptions/image-credits.service.js';
-import type { Notify } from '../subscriptions/subscriptions.jobs.js';
+import type { Notify } from '../subscriptions/notify.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import type { UsersService } from '../users/users.service.js';
 import type { PaymentsMetrics } from './payments.metrics.js';

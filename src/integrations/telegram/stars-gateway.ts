@@ -1,6 +1,6 @@
-import { type Api, GrammyError } from 'grammy';
+import type { Api } from 'grammy';
 import type { RefundOutcome, StarsGateway } from '../../domain/payments/stars-gateway.js';
-import { errorMessage } from '../../platform/errors.js';
+import { classifyTelegramError } from './telegram-errors.js';
 
 const PAGE = 100;
 /** 20,000 transactions back: far beyond a refund that was asked for minutes ago. */
@@ -20,12 +20,13 @@ export function telegramStarsGateway(api: Api, opts: { timeoutMs: number }): Sta
         await api.refundStarPayment(userId, chargeId, signal());
         return { kind: 'refunded' };
       } catch (err) {
-        if (err instanceof GrammyError && err.error_code === 400) {
-          if (/CHARGE_ALREADY_REFUNDED/.test(err.description)) return { kind: 'already_refunded' };
-          return { kind: 'rejected', description: err.description };
+        const failure = classifyTelegramError(err);
+        if (failure.kind === 'rejected') {
+          if (/CHARGE_ALREADY_REFUNDED/.test(failure.description)) return { kind: 'already_refunded' };
+          return { kind: 'rejected', description: failure.description };
         }
         // 5xx, 429, network errors and our own timeout: Telegram may have done it.
-        return { kind: 'unknown', description: errorMessage(err) };
+        return { kind: 'unknown', description: failure.description };
       }
     },
 
