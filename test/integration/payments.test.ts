@@ -105,6 +105,9 @@ describe('payments domain', () => {
       expect(refused([{ ...valid, images: 5 }])).toEqual([
         { path: '0.images', message: 'not used by a plan' },
       ]);
+      expect(refused([{ ...valid, plan: 'free' }])).toEqual([
+        { path: '0.plan', message: 'the free plan cannot be sold' },
+      ]);
       expect(
         refused([{ code: 'p', kind: 'pack', price: 5, title: valid.title, description: valid.description }]),
       ).toEqual([{ path: '0.images', message: 'is required' }]);

@@ -45,6 +45,8 @@ export const productSchema = z
     need('plan', p.kind !== 'pack');
     need('days', p.kind === 'plan');
     need('images', p.kind === 'pack');
+    if (p.plan === 'free')
+      ctx.addIssue({ code: 'custom', path: ['plan'], message: 'the free plan cannot be sold' });
     if (p.kind === 'subscription' && p.price > MAX_SUBSCRIPTION_STARS) {
       ctx.addIssue({
         code: 'custom',
