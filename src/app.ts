@@ -14,18 +14,24 @@ import { SummaryService } from './domain/chat/summary.service.js';
 import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
 import { DialogsService } from './domain/dialogs/dialogs.service.js';
 import { type Jobs, jobs } from './domain/jobs.js';
+import { PaymentsRepository } from './domain/payments/payments.repository.js';
+import { PaymentsService } from './domain/payments/payments.service.js';
 import { RetentionRepository } from './domain/retention/retention.repository.js';
 import { RetentionService } from './domain/retention/retention.service.js';
 import { SettingsRepository } from './domain/settings/settings.repository.js';
 import { SettingsService } from './domain/settings/settings.service.js';
 import { StatsRepository } from './domain/stats/stats.repository.js';
 import { StatsService } from './domain/stats/stats.service.js';
+import { ImageCreditsRepository } from './domain/subscriptions/image-credits.repository.js';
+import { ImageCreditsService } from './domain/subscriptions/image-credits.service.js';
 import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.repository.js';
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
 import { UsersRepository } from './domain/users/users.repository.js';
 import { UsersService } from './domain/users/users.service.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
+import { createNotifier } from './integrations/telegram/notifier.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
+import { telegramStarsGateway } from './integrations/telegram/stars-gateway.js';
 import { createTelegramApi } from './integrations/telegram/telegram-api.js';
 import { telegramSender } from './integrations/telegram/telegram-sender.js';
 import {
@@ -70,6 +76,10 @@ export interface App {
   readonly settings: SettingsService;
   readonly users: UsersService;
   readonly subscriptions: SubscriptionsService;
+  /** Image units: the plan's images, then purchased packs. */
+  readonly imageCredits: ImageCreditsService;
+  /** Telegram Stars: catalogue, orders, pre-checkout, crediting, refunds, Star subscriptions. */
+  readonly payments: PaymentsService;
   readonly dialogs: DialogsService;
   readonly chat: ChatService;
   /** Rolling dialog summaries (the chat.summarize job). */
@@ -186,6 +196,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     stats: new StatsRepository(tx),
     admin: new AdminRepository(tx),
     audit: new AuditRepository(tx),
+    payments: new PaymentsRepository(tx),
+    imageCredits: new ImageCreditsRepository(tx),
   };
   const settings = new SettingsService(tx, repos.settings, bus, logger.child({ component: 'settings' }));
   const subscriptions = new SubscriptionsService(
@@ -208,6 +220,12 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       : undefined;
   const telegram = telegramApi(config.TELEGRAM_MAX_RETRIES);
   const telegramDirect = telegramApi(0);
+  const imageCredits = new ImageCreditsService(
+    tx,
+    repos.imageCredits,
+    subscriptions,
+    logger.child({ component: 'image-credits' }),
+  );
 
   const queues: Record<string, QueueOptions> = Object.fromEntries(
     Object.entries(config.WORKER_QUEUE_CONCURRENCY).map(([name, concurrency]) => [name, { concurrency }]),
@@ -317,6 +335,22 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger: logger.child({ component: 'broadcasts' }),
     metrics,
   });
+  const payments = new PaymentsService({
+    tx,
+    repo: repos.payments,
+    users,
+    subscriptions,
+    imageCredits,
+    settings,
+    // Refunds go out without the client's retries: the job decides, after reconciling.
+    gateway: telegramDirect
+      ? telegramStarsGateway(telegramDirect, { timeoutMs: config.PAYMENTS_REFUND_TIMEOUT_MS })
+      : undefined,
+    notify: telegram ? createNotifier({ api: telegram, i18n, findUser: (id) => users.find(id) }) : undefined,
+    queue,
+    logger: logger.child({ component: 'payments' }),
+    metrics,
+  });
   const retention = new RetentionService({
     repo: repos.retention,
     localeOf: (user) => resolveLocale(user.language, user.language_code),
@@ -342,6 +376,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     settings,
     users,
     subscriptions,
+    imageCredits,
+    payments,
     dialogs,
     chat,
     summaries,
@@ -359,6 +395,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       subscriptions,
       settings,
       broadcasts,
+      payments,
       logger,
       metrics,
     }),

@@ -7,11 +7,14 @@ import { createI18n, LOCALES, resolveLocale } from '../platform/i18n/i18n.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
 import type { Redis } from '../platform/redis.js';
 import type { BotContext, BotDeps } from './context.js';
+import { buyHandler } from './handlers/buy.handler.js';
 import { chatHandler } from './handlers/chat.handler.js';
 import { dialogsHandler } from './handlers/dialogs.handler.js';
 import { fallbackHandler } from './handlers/fallback.handler.js';
 import { languageHandler } from './handlers/language.handler.js';
+import { legalHandler } from './handlers/legal.handler.js';
 import { membershipHandler } from './handlers/membership.handler.js';
+import { paymentUpdates } from './handlers/payments.handler.js';
 import { settingsHandler } from './handlers/settings.handler.js';
 import { startHandler } from './handlers/start.handler.js';
 import { statusHandler } from './handlers/status.handler.js';
@@ -44,8 +47,12 @@ export const MENU_COMMANDS = [
   'persona',
   'stop',
   'status',
+  'buy',
   'language',
   'settings',
+  'paysupport',
+  'privacy',
+  'terms',
 ];
 
 /**
@@ -69,6 +76,7 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
 
   // Middlewares
   bot.use(observe(deps)); // deps on ctx, metrics, error boundary
+  bot.use(paymentUpdates); // money first: bypasses everything below (see the handler)
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
   // Without Redis the seen update ids get their own store, so busy user caches never evict them early.
   const seen = opts.redis ? deps.cache : createMemoryCache(DEDUPE_MEMORY_ENTRIES);
@@ -85,6 +93,8 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   bot.use(membershipHandler);
   bot.use(startHandler);
   bot.use(statusHandler);
+  bot.use(buyHandler);
+  bot.use(legalHandler);
   bot.use(languageHandler);
   bot.use(dialogsHandler);
   bot.use(settingsHandler);

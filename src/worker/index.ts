@@ -4,6 +4,7 @@ import { broadcastsJobs } from '../domain/broadcasts/broadcasts.jobs.js';
 import { chatJobs } from '../domain/chat/chat.jobs.js';
 import { dialogsJobs } from '../domain/dialogs/dialogs.jobs.js';
 import type { Jobs } from '../domain/jobs.js';
+import { paymentsJobs } from '../domain/payments/payments.jobs.js';
 import { retentionJobs } from '../domain/retention/retention.jobs.js';
 import { subscriptionsJobs } from '../domain/subscriptions/subscriptions.jobs.js';
 import { createNotifier } from '../integrations/telegram/notifier.js';
@@ -17,6 +18,7 @@ export const SCHEDULES = {
   'dialogs.delete-old-messages': '30 3 * * *',
   'broadcast.tick': '* * * * *',
   'retention.scan': '*/15 * * * *',
+  'payments.sweep': '* * * * *',
 } as const;
 
 /**
@@ -32,6 +34,7 @@ export function jobHandlers(app: TelegramApp): JobHandlers<Jobs> {
     subscriptionsJobs(app.subscriptions, notify),
     broadcastsJobs(app.broadcasts),
     retentionJobs(app.retention),
+    paymentsJobs(app.payments),
   );
 }
 
