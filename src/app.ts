@@ -288,18 +288,20 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     maxAnswerTokens: config.LLM_MAX_TOKENS,
   };
   const generations = new Generations(cache, bus);
+  // No dedupe key: a job deduplicated against one that is finishing would leave its message to
+  // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
+  const enqueueReply = async (dialogId: number) => {
+    await queue.enqueue('chat.reply', { dialogId });
+  };
   const chat = new ChatService({
     ...chatParts,
     subscriptions,
     generations,
     logger: chatLogger,
-    // No dedupe key: a job deduplicated against one that is finishing would leave its message to
-    // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
-    enqueueReply: async (dialogId) => {
-      await queue.enqueue('chat.reply', { dialogId });
-    },
+    enqueueReply,
     runner: {
       ...chatParts,
+      enqueueReply,
       users,
       subscriptions,
       generations,
