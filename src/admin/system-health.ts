@@ -1,11 +1,9 @@
-import { checkDb, checkRedis } from '../api/routes/health.routes.js';
 import type { App } from '../app.js';
 import type { LlmSource } from '../config.js';
 import type { LlmStatus } from '../integrations/llm/llm-client.js';
 import { errorMessage } from '../platform/errors.js';
+import { type Check, checkDb, checkRedis } from '../platform/health.js';
 import type { QueueCounts } from '../platform/queue/index.js';
-
-type Check = Awaited<ReturnType<typeof checkDb>>;
 
 export interface BotHealth {
   mode: 'polling' | 'webhook';
@@ -74,8 +72,8 @@ async function botHealth(app: App): Promise<BotHealth> {
  */
 export async function systemHealth(app: App): Promise<SystemHealth> {
   const [db, redis, queue, bot] = await Promise.all([
-    checkDb(app),
-    checkRedis(app),
+    checkDb(app.database),
+    checkRedis(app.redis),
     app.queue.counts().then(
       (counts) => ({ status: { status: 'ok' } as Check, counts }),
       (err: unknown) => ({ status: { status: 'error', reason: errorMessage(err) } as Check, counts: {} }),

@@ -3,18 +3,21 @@ import { type Api, Bot } from 'grammy';
 import type { BotCommand } from 'grammy/types';
 import { installTransformers } from '../integrations/telegram/telegram-api.js';
 import { createMemoryCache } from '../platform/cache.js';
+import { createI18n, LOCALES, resolveLocale } from '../platform/i18n/i18n.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
 import type { Redis } from '../platform/redis.js';
 import type { BotContext, BotDeps } from './context.js';
+import { buyHandler } from './handlers/buy.handler.js';
 import { chatHandler } from './handlers/chat.handler.js';
 import { dialogsHandler } from './handlers/dialogs.handler.js';
 import { fallbackHandler } from './handlers/fallback.handler.js';
 import { languageHandler } from './handlers/language.handler.js';
+import { legalHandler } from './handlers/legal.handler.js';
 import { membershipHandler } from './handlers/membership.handler.js';
+import { paymentUpdates } from './handlers/payments.handler.js';
 import { settingsHandler } from './handlers/settings.handler.js';
 import { startHandler } from './handlers/start.handler.js';
 import { statusHandler } from './handlers/status.handler.js';
-import { LOCALES } from './i18n.js';
 import { rateLimit, refuseBanned } from './middlewares/access.middleware.js';
 import { dedupe } from './middlewares/dedupe.middleware.js';
 import { observe } from './middlewares/observe.middleware.js';
@@ -45,8 +48,12 @@ export const MENU_COMMANDS = [
   'persona',
   'stop',
   'status',
+  'buy',
   'language',
   'settings',
+  'paysupport',
+  'privacy',
+  'terms',
 ];
 
 /**
@@ -71,12 +78,16 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   // Middlewares
   bot.use(observe(deps)); // deps on ctx, metrics, error boundary
   bot.use(cleanUpdate(deps)); // no NUL, nothing longer than Telegram allows
+  bot.use(paymentUpdates); // money first: bypasses everything below (see the handler)
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
   // Without Redis the seen update ids get their own store, so busy user caches never evict them early.
   const seen = opts.redis ? deps.cache : createMemoryCache(DEDUPE_MEMORY_ENTRIES);
   bot.use(dedupe({ ...deps, cache: seen })); // each update_id once
   bot.use(loadUser()); // register or load, activity, locale
-  bot.use(deps.i18n.middleware()); // ctx.t in the user's language
+  // ctx.t in the user's language: the app's translations, negotiated with what loadUser() found.
+  bot.use(
+    createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code)).middleware(),
+  );
   bot.use(refuseBanned());
   bot.use(rateLimit(limiter, deps));
 
@@ -84,6 +95,8 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   bot.use(membershipHandler);
   bot.use(startHandler);
   bot.use(statusHandler);
+  bot.use(buyHandler);
+  bot.use(legalHandler);
   bot.use(languageHandler);
   bot.use(dialogsHandler);
   bot.use(settingsHandler);

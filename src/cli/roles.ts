@@ -5,7 +5,7 @@ import { registerApi } from '../api/index.js';
 import { healthRoutes } from '../api/routes/health.routes.js';
 import { metricsRoutes } from '../api/routes/metrics.routes.js';
 import { webhookRoutes } from '../api/routes/webhook.routes.js';
-import { type App, createApp, packageVersion } from '../app.js';
+import { type App, createApp, packageVersion, requireTelegram } from '../app.js';
 import { type BotContext, createBot, publishCommands } from '../bot/index.js';
 import { startPolling } from '../bot/polling.js';
 import { type Config, redactConfig } from '../config.js';
@@ -184,8 +184,8 @@ export async function startRole(
     const url = `http://${config.HOST}:${port}`;
     const open = browserUrl(config.HOST, port);
     if (spec.worker) {
-      needsToken(config, role);
-      await startWorker(app);
+      needsToken(config, role); // the one-line error; requireTelegram only narrows the type
+      await startWorker(requireTelegram(app, role));
     }
     if (bot && config.BOT_MODE === 'polling')
       app.lifecycle.onClose('bot-polling', await startPolling(bot, app));

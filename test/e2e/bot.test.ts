@@ -164,24 +164,23 @@ for (const mode of ['polling', 'webhook'] as const) {
       ]);
     });
 
-    it('the refusal names the support contact when the operator set one', async () => {
-      await expect(s.app.settings.set('support.contact', 'call me maybe')).rejects.toThrow(/invalid value/);
-      await s.app.settings.set('support.contact', '@vitte_help');
+    it("the refusal is followed by the operator's support text once they wrote one", async () => {
+      const user = ann(5009);
+      await s.tg.injectMessage({ user, text: '/start' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.app.db.updateTable('users').set({ banned_at: new Date() }).where('id', '=', user.id).execute();
+      await s.app.cache.delete(`user:${user.id}`);
+      await s.app.settings.set('support.contact', {
+        en: 'Write to <b>@vitte_help</b>.',
+        ru: 'Пиши <b>@vitte_help</b>.',
+      });
       try {
-        const user = ann(5009);
-        await s.tg.injectMessage({ user, text: '/start' });
-        await s.tg.waitForBotMessage(user.id);
-        await s.app.db
-          .updateTable('users')
-          .set({ banned_at: new Date() })
-          .where('id', '=', user.id)
-          .execute();
-        await s.app.cache.delete(`user:${user.id}`);
         await s.tg.injectMessage({ user, text: '/status' });
         const refusal = await s.tg.waitForBotMessage(user.id, (m) => Boolean(m.text?.includes('suspended')));
         expect(refusal.text).toBe(
-          'Your access to this bot has been suspended. If you think this is a mistake, write to @vitte_help.',
+          'Your access to this bot has been suspended. If you think this is a mistake:\n\nWrite to @vitte_help.',
         );
+        expect(refusal.entities?.map((e) => e.type)).toEqual(['bold']);
       } finally {
         await s.app.settings.reset('support.contact');
       }

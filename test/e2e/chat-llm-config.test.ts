@@ -4,6 +4,7 @@ import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger } from '../helpers/db.js';
 import { startVitte } from '../helpers/process.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A provider that refuses our key: users hear a neutral "not available", never an operator's problem. */
 describe('chat with a wrong LLM key', () => {
@@ -68,31 +69,25 @@ describe('the log of a reply that fails on a configuration error', () => {
       LLM_API_KEY: 'a-wrong-key',
     });
     try {
-      // Both waiters first: the two lines can come in one read.
-      const [listening] = await Promise.all([
-        p.waitForLog((l) => l.msg === 'listening', 60_000),
-        p.waitForLog((l) => String(l.msg).startsWith('admin panel:'), 60_000),
-      ]);
-      const base = String(listening.url);
-      for (const text of ['one', 'two']) {
-        const failed = p.waitForLog((l) => l.msg === 'reply failed');
+      const base = String((await p.waitForLog((l) => l.msg === 'listening', 60_000)).url);
+      await p.waitForLog((l) => String(l.msg).startsWith('admin panel:'), 60_000);
+      const failures = () => p.jsonLines().filter((l) => l.msg === 'reply failed');
+      for (const [i, text] of ['one', 'two'].entries()) {
         const sent = await fetch(`${base}/playground/api/messages`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ user: { id: 66_101, first_name: 'Log' }, text }),
         });
         expect(sent.status).toBe(200);
-        await failed;
+        await waitFor(`reply failure ${i + 1}`, () => failures().length > i);
       }
-      const lines = p
-        .output()
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as { level: number; msg: string });
-      expect(lines.filter((l) => l.msg === 'reply failed').map((l) => l.level)).toEqual([40, 40]);
-      expect(lines.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([
-        expect.stringMatching(/^LLM configuration error/),
-      ]);
+      expect(failures().map((l) => l.level)).toEqual([40, 40]);
+      expect(
+        p
+          .jsonLines()
+          .filter((l) => Number(l.level) >= 50)
+          .map((l) => l.msg),
+      ).toEqual([expect.stringMatching(/^LLM configuration error/)]);
     } finally {
       await p.stop();
       await llm.close();

@@ -1,28 +1,12 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
-import { startVitte } from '../helpers/process.js';
+import { runVitte, startVitte } from '../helpers/process.js';
 import { has } from '../helpers/services.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function vitte(args: string[], env: Record<string, string>, stdin?: string): Promise<Result> {
-  const child = spawn(process.execPath, ['bin/vitte.js', ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(stdin ?? '');
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+/** `vitte <args>` to its end, quiet but for warnings; `stdin` is what a person would type. */
+const vitte = (args: string[], env: Record<string, string>, stdin?: string) =>
+  runVitte(args, { LOG_LEVEL: 'warn', ...env }, { stdin: stdin ?? '' });
 
 /** `vitte admin create-user` and the `admin` role's first-run bootstrap, as real processes on Postgres. */
 describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {

@@ -34,6 +34,7 @@ describe('admin session lifetime', () => {
       dialogs: t.app.dialogs,
       settings: t.app.settings,
       broadcasts: t.app.broadcasts,
+      payments: t.app.payments,
       logger: silentLogger,
       metrics: t.app.metrics,
       clock: () => now,

@@ -124,4 +124,16 @@ describe('splitForSummary and summaryRequest', () => {
     expect(huge.folded).toBe(1);
     expect(huge.messages.reduce((n, m) => n + estimateTokens(m.content), 0)).toBeLessThanOrEqual(budget);
   });
+
+  it('also folds what exceeds the message bound, however few tokens it takes', () => {
+    const messages = Array.from({ length: 10 }, (_, i) => msg(i % 2 ? 'assistant' : 'user', `m${i}`));
+    const { keep, fold } = splitForSummary(newestFirst(...messages), 10_000, 4);
+    expect(keep.map((m) => m.id)).toEqual(
+      messages
+        .slice(6)
+        .reverse()
+        .map((m) => m.id),
+    );
+    expect(fold.map((m) => m.id)).toEqual(messages.slice(0, 6).map((m) => m.id));
+  });
 });

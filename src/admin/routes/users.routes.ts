@@ -70,14 +70,15 @@ export function usersRoutes(app: App) {
 
   const detail = async (id: number) => {
     const user = await app.users.get(id);
-    const [subscription, quota, usage, audit, dialogs] = await Promise.all([
+    const [subscription, quota, usage, audit, purchases, dialogs] = await Promise.all([
       app.subscriptions.get(id).catch(() => undefined),
       app.subscriptions.quota(id).catch(() => undefined),
       app.stats.userUsage(id),
       app.admin.audit.list({ limit: 20, targetType: 'user', targetId: String(id) }),
+      app.payments.purchases(id),
       app.admin.users.listDialogs(id),
     ]);
-    return { user, subscription, quota, usage, audit, dialogs };
+    return { user, subscription, quota, usage, audit, purchases, dialogs };
   };
 
   const plans = async () => Object.keys(await app.settings.get('plans'));

@@ -1,5 +1,6 @@
 import type { BroadcastProgress } from '../../domain/broadcasts/broadcasts.service.js';
 import type { Broadcast, BroadcastAudience, BroadcastStatus } from '../../platform/db/schema.js';
+import type { ValidationIssue } from '../../platform/errors.js';
 import { html, type SafeHtml } from '../html.js';
 import {
   actionButton,
@@ -9,7 +10,6 @@ import {
   field,
   fmtDate,
   fmtNum,
-  type Issue,
   issuesAt,
   notice,
   select,
@@ -86,7 +86,7 @@ export interface ComposeForm {
   scheduledAt?: string;
 }
 
-export function previewPanel(o: { form: ComposeForm; issues: Issue[] }): SafeHtml {
+export function previewPanel(o: { form: ComposeForm; issues: ValidationIssue[] }): SafeHtml {
   const contentIssues = o.issues.filter((i) => ['text', 'photo', 'buttonText', 'buttonUrl'].includes(i.path));
   return html`${contentIssues.length ? notice('error', contentIssues.map((i) => `${i.path}: ${i.message}`).join(' · ')) : ''}
     <div class="tg-preview">${previewBubble({
@@ -107,7 +107,7 @@ export function audienceCount(o: { count?: number; error?: string }): SafeHtml {
 
 export function composeBody(o: {
   form: ComposeForm;
-  issues: Issue[];
+  issues: ValidationIssue[];
   plans: string[];
   csrf: string;
   count?: number | undefined;

@@ -1,10 +1,5 @@
+import type { ValidationIssue } from '../../platform/errors.js';
 import { type HtmlValue, html, json, type SafeHtml } from '../html.js';
-
-/** A field problem as services report them (`ValidationError.details.issues`). */
-export interface Issue {
-  path: string;
-  message: string;
-}
 
 export function fmtNum(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : n.toLocaleString('en-US');
@@ -29,7 +24,7 @@ export function notice(kind: 'ok' | 'error' | 'info', text: HtmlValue): SafeHtml
 }
 
 /** Messages of the issues at exactly this path. */
-export function issuesAt(issues: readonly Issue[] | undefined, path: string): string[] {
+export function issuesAt(issues: readonly ValidationIssue[] | undefined, path: string): string[] {
   return (issues ?? []).filter((i) => i.path === path).map((i) => i.message);
 }
 

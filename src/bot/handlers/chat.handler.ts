@@ -1,7 +1,8 @@
 import { Composer } from 'grammy';
 import { CONTINUE_CALLBACK } from '../../integrations/telegram/reply-stream.js';
+import { formatDate } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
-import { formatDate } from './status.handler.js';
+import { buyButton } from '../keyboards/buy.keyboard.js';
 
 /**
  * Plain text is a message to the AI: in private chats always, in groups when it mentions the bot or
@@ -53,6 +54,7 @@ async function ask(ctx: BotContext, text: string, telegramMessageId: number): Pr
       result.resetsAt
         ? ctx.t('quota-exceeded', { resetsAt: formatDate(result.resetsAt, ctx.locale) })
         : ctx.t('quota-exceeded-never'),
+      { reply_markup: buyButton((k) => ctx.t(k)) },
     );
   }
 }

@@ -19,7 +19,8 @@ export function refuseBanned(): Middleware<BotContext> {
       ctx.chat?.type === 'private' &&
       (await ctx.deps.cache.setIfAbsent(`banned-notice:${user.id}`, 1, DAY_MS))
     ) {
-      await ctx.reply(await bannedNotice(ctx));
+      const notice = await bannedNotice(ctx);
+      await ctx.reply(notice.text, notice.html ? { parse_mode: 'HTML' } : {});
     }
   };
 }

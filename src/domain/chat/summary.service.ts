@@ -5,6 +5,7 @@ import type { SettingsService } from '../settings/settings.service.js';
 import type { ChatMetrics } from './chat.metrics.js';
 import type { ChatRepository } from './chat.repository.js';
 import { splitForSummary, summaryRequest } from './context-builder.js';
+import { HISTORY_LIMIT } from './reply-runner.js';
 
 export interface SummaryServiceDeps {
   repo: ChatRepository;
@@ -23,9 +24,9 @@ export class SummaryService {
 
   /**
    * The `chat.summarize` job: fold the messages that no longer fit (all but the newest half of the
-   * budget) into the dialog's summary, so later answers still know what was said. One request is
-   * bounded by the context like any other; what it cannot take is folded by the next run (every
-   * answer that drops messages queues one).
+   * budget, and of the history a reply reads) into the dialog's summary, so later answers still know
+   * what was said. One request is bounded by the context like any other; what it cannot take is
+   * folded by the next run (every answer that drops messages queues one).
    */
   async summarize(dialogId: number, signal?: AbortSignal): Promise<{ folded: number }> {
     const dialog = await this.d.dialogs.find(dialogId);
@@ -34,6 +35,7 @@ export class SummaryService {
     const { fold } = splitForSummary(
       history,
       Math.floor((this.d.contextTokens - this.d.maxAnswerTokens) / 2),
+      HISTORY_LIMIT / 2,
     );
     const request = summaryRequest(dialog.summary, fold, this.d.contextTokens - this.d.maxAnswerTokens);
     const last = fold[request.folded - 1];
