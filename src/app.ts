@@ -237,6 +237,9 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 },
     lockMs: 10_000,
   };
+  // So do the replies a dead worker was writing (the dialog's reply lease, not the queue lock,
+  // keeps one generation per dialog, so a lock lost to a long stall cannot answer twice).
+  queues.chat = { ...queues.chat, lockMs: 10_000 };
   const queueOptions = {
     jobs,
     logger: logger.child({ component: 'queue' }),

@@ -1,10 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFakeLlm } from '../../src/dev/fake-llm/index.js';
+import { chatJobs } from '../../src/domain/chat/chat.jobs.js';
 import { createChatMetrics } from '../../src/domain/chat/chat.metrics.js';
 import { ChatRepository } from '../../src/domain/chat/chat.repository.js';
 import { Generations } from '../../src/domain/chat/generations.js';
+import { LEASE_MS } from '../../src/domain/chat/reply-lease.js';
 import type { DeliveryProgress, ReplyOutput } from '../../src/domain/chat/reply-output.js';
 import { ReplyRunner, type ReplyRunnerDeps } from '../../src/domain/chat/reply-runner.js';
+import { type JobContext, JobDeferredError } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
 import { createUser } from '../helpers/factories.js';
@@ -85,5 +89,34 @@ describe('the reply runner', () => {
     await new ReplyRunner(deps, dialog.id, false, undefined).run();
     expect(delivered).toEqual(['First answer.', 'Second answer.']);
     expect(handedOn).toEqual([dialog.id]);
+  });
+
+  it("a job that finds another worker's lease on the dialog comes back when it runs out (the holder may be dead)", async () => {
+    const user = await createUser(t.app);
+    const dialog = await t.app.dialogs.create(user.id, 'orphaned');
+    await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'anyone there?' });
+    // A worker took the dialog and was killed: its lease stays until it runs out.
+    expect(await repo.claimReply(dialog.id, randomUUID(), LEASE_MS)).toBe(true);
+    const deferred: number[] = [];
+    const job = chatJobs(t.app.chat, t.app.summaries)['chat.reply'];
+    const context = (): JobContext => ({
+      id: 'reply',
+      name: 'chat.reply',
+      queue: 'chat',
+      attempt: 1,
+      maxAttempts: 3,
+      signal: new AbortController().signal,
+      logger: silentLogger,
+      rateLimited: () => {
+        throw new Error('not expected');
+      },
+      defer: (ms: number) => {
+        deferred.push(ms);
+        throw new JobDeferredError(ms, 'deferred');
+      },
+    });
+    await expect(job({ dialogId: dialog.id }, context())).rejects.toBeInstanceOf(JobDeferredError);
+    expect(deferred[0]).toBeGreaterThan(LEASE_MS - 5_000);
+    expect(deferred[0]).toBeLessThanOrEqual(LEASE_MS + 1_000);
   });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
 import { jobs } from '../jobs.js';
+import { sendWindowHistogram } from '../send-window.js';
 import type { BroadcastsRepository, DeliveryResult } from './broadcasts.repository.js';
 import {
   type DeliveryOutcome,
@@ -59,6 +60,7 @@ const LEASE_MARGIN_MS = 1_000;
  */
 export class BroadcastDelivery {
   private readonly results;
+  private readonly sendWindow;
   /** A broadcast photo's Telegram file_id once sent: Telegram fetches a URL only once per process. */
   private readonly photoIds = new Map<number, string>();
 
@@ -68,6 +70,7 @@ export class BroadcastDelivery {
       help: 'Broadcast delivery attempts by result (sent, blocked, failed, rate_limited, error, skipped, busy, claim_lost)',
       labelNames: ['result'],
     });
+    this.sendWindow = sendWindowHistogram(d.metrics);
   }
 
   async deliver(
@@ -95,9 +98,20 @@ export class BroadcastDelivery {
     const photo = claimed.photo ? (this.photoIds.get(broadcastId) ?? claimed.photo) : null;
     const outcome = await this.d.sender.send(userId, toOutgoing({ ...claimed, photo }), opts.signal);
     switch (outcome.kind) {
-      case 'sent':
+      case 'sent': {
+        // Recorded before anything else: until the record commits, a crash sends it again.
+        const answered = performance.now();
+        const ended = await this.end(
+          claim,
+          'sent',
+          { messageId: outcome.messageId },
+          'sent',
+          undefined,
+          answered,
+        );
         if (photo && outcome.photoFileId) this.rememberPhoto(broadcastId, outcome.photoFileId);
-        return this.end(claim, 'sent', { messageId: outcome.messageId }, 'sent');
+        return ended;
+      }
       case 'rate_limited':
         // The whole queue pauses (the job's caller) and this job runs again afterwards with a new
         // claim, so this one is handed back first: one UPDATE by primary key, about a millisecond
@@ -150,9 +164,15 @@ export class BroadcastDelivery {
     detail: { messageId?: number; error?: string },
     result: 'sent' | 'blocked' | 'failed' | 'skipped',
     note?: string,
+    /** When Telegram answered a send: the window until the record commits is measured. */
+    answeredAt?: number,
   ): Promise<DeliveryOutcome> {
     const { broadcastId, userId, token } = claim;
-    if (!(await this.d.repo.finish(broadcastId, userId, token, status, detail))) {
+    const recorded = await this.d.repo.finish(broadcastId, userId, token, status, detail);
+    if (answeredAt !== undefined) {
+      this.sendWindow.observe({ flow: 'broadcast' }, (performance.now() - answeredAt) / 1000);
+    }
+    if (!recorded) {
       // The lease ran out while this attempt was frozen and another took the row over (for a
       // 'sent' result: the recipient may get the message twice), or a cancel closed it.
       this.results.inc({ result: 'claim_lost' });

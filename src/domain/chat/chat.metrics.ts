@@ -1,4 +1,5 @@
 import type { Metrics } from '../../platform/metrics.js';
+import { sendWindowHistogram } from '../send-window.js';
 
 /** The chat's metrics, made once and shared by intake, the reply runner and summaries. */
 export function createChatMetrics(metrics: Metrics) {
@@ -25,6 +26,7 @@ export function createChatMetrics(metrics: Metrics) {
       name: 'vitte_chat_replies_cut_total',
       help: 'Answers delivered cut at LLM_MAX_TOKENS (finish_reason "length"), offered to continue',
     }),
+    sendWindow: sendWindowHistogram(metrics),
     summaries: metrics.counter({
       name: 'vitte_chat_summaries_total',
       help: 'Rolling dialog summaries written',

@@ -164,6 +164,17 @@ export class ChatRepository extends Repository {
     return Number(res.numUpdatedRows) > 0;
   }
 
+  /** How long the dialog's reply lease still runs; undefined when nobody holds it. */
+  async leaseHeldForMs(dialogId: number): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('dialogs')
+      .select(sql<number>`greatest(0, extract(epoch from reply_until - now()) * 1000)`.as('ms'))
+      .where('id', '=', dialogId)
+      .where('reply_until', '>', sql<Date>`now()`)
+      .executeTakeFirst();
+    return row ? Math.ceil(Number(row.ms)) : undefined;
+  }
+
   /** Extend a held lease; false when it was lost (expired and taken by someone else). */
   async renewReply(dialogId: number, token: string, leaseMs: number): Promise<boolean> {
     const res = await this.db

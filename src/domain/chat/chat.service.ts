@@ -88,8 +88,15 @@ export class ChatService {
     return true;
   }
 
-  /** The `chat.reply` job: one attempt of a ReplyRunner for the dialog. */
-  reply(dialogId: number, attempt: { isLast: boolean }, jobSignal?: AbortSignal): Promise<void> {
+  /**
+   * The `chat.reply` job: one attempt of a ReplyRunner for the dialog. `heldForMs`: another job
+   * holds the dialog; look again once its lease would have run out (it may have died).
+   */
+  reply(
+    dialogId: number,
+    attempt: { isLast: boolean },
+    jobSignal?: AbortSignal,
+  ): Promise<{ heldForMs?: number }> {
     return new ReplyRunner(this.d.runner, dialogId, attempt.isLast, jobSignal).run();
   }
 

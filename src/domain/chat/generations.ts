@@ -1,8 +1,9 @@
 import type { Cache, InvalidationBus } from '../../platform/cache.js';
-import { LEASE_MS } from './reply-lease.js';
 
 const STOP_TOPIC = 'chat-stop';
 const generatingKey = (dialogId: number) => `chat:generating:${dialogId}`;
+/** The marker outlives a crashed process by this much at most (a /stop then finds nothing to stop). */
+const MARK_MS = 60_000;
 
 /** One answer being written in this process: its abort signal, and `end` once it is done. */
 export interface Generation {
@@ -31,7 +32,7 @@ export class Generations {
     const onJobAbort = () => controller.abort(jobSignal?.reason);
     jobSignal?.addEventListener('abort', onJobAbort, { once: true });
     this.running.set(dialogId, controller);
-    await this.cache.set(generatingKey(dialogId), 1, LEASE_MS);
+    await this.cache.set(generatingKey(dialogId), 1, MARK_MS);
     return {
       signal: controller.signal,
       end: async () => {

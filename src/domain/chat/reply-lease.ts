@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatRepository, LeaseRef } from './chat.repository.js';
 
-/** The reply lease, renewed every third of it while held: a crashed holder frees the dialog this fast. */
-export const LEASE_MS = 60_000;
+/**
+ * The reply lease, renewed every third of it while held: a crashed holder frees the dialog this
+ * fast (the jobs of its messages wait for exactly that, see ReplyRunner). A holder whose renewals
+ * stall longer loses it, and its writes are fenced off.
+ */
+export const LEASE_MS = 15_000;
 
 /**
  * One job's hold on a dialog: only the holder generates and delivers its answers. The lease is a
@@ -23,10 +27,17 @@ export class ReplyLease implements LeaseRef {
     readonly token: string,
   ) {}
 
-  /** Take the dialog's lease when nobody holds it (or the holder's ran out); undefined when held. */
-  static async claim(repo: ChatRepository, dialogId: number): Promise<ReplyLease | undefined> {
+  /**
+   * Take the dialog's lease when nobody holds it (or the holder's ran out); when it is held, how
+   * long the holder's lease still runs.
+   */
+  static async claim(
+    repo: ChatRepository,
+    dialogId: number,
+  ): Promise<{ lease: ReplyLease } | { heldForMs: number }> {
     const lease = new ReplyLease(repo, dialogId, randomUUID());
-    return (await repo.claimReply(dialogId, lease.token, LEASE_MS)) ? lease : undefined;
+    if (await repo.claimReply(dialogId, lease.token, LEASE_MS)) return { lease };
+    return { heldForMs: (await repo.leaseHeldForMs(dialogId)) ?? 0 };
   }
 
   /**

@@ -111,15 +111,21 @@ export class ReplyRunner {
     private readonly jobSignal: AbortSignal | undefined,
   ) {}
 
-  async run(): Promise<void> {
+  /**
+   * Resolves with `heldForMs` when another job held the dialog from the start: it answers this
+   * job's message too, and if it died instead, its lease runs out in that time. The caller looks
+   * again then (a dead worker's dialogs are answered within the lease, not at the next sweep).
+   */
+  async run(): Promise<{ heldForMs?: number }> {
     const log = this.d.logger.child({ dialogId: this.dialogId });
     const bounds = this.d.bounds ?? BOUNDS;
     for (let pass = 0; pass < bounds.passes; pass++) {
-      const lease = await ReplyLease.claim(this.d.repo, this.dialogId);
-      if (!lease) {
-        log.debug('another job holds the reply lease; it answers');
-        return;
+      const claimed = await ReplyLease.claim(this.d.repo, this.dialogId);
+      if (!('lease' in claimed)) {
+        log.debug({ heldForMs: claimed.heldForMs }, 'another job holds the reply lease; it answers');
+        return pass === 0 ? { heldForMs: claimed.heldForMs } : {};
       }
+      const lease = claimed.lease;
       this.lease = lease;
       lease.keepAlive(
         () => {
@@ -135,15 +141,16 @@ export class ReplyRunner {
       } finally {
         await lease.release();
       }
-      if (lease.lost) return;
+      if (lease.lost) return {};
       // A message stored after our last look had its own job see the lease and leave it to us.
       const dialog = await this.d.dialogs.find(this.dialogId);
-      if (!dialog || !hasWork(dialog)) return;
+      if (!dialog || !hasWork(dialog)) return {};
     }
     // Its messages' own jobs left them to us (they saw the lease): hand them on to a new job rather
     // than leave them to the sweeper (a minute or more).
     log.info(bounds, 'reply job reached its bounds; handing the dialog to a new job');
     await this.d.enqueueReply(this.dialogId);
+    return {};
   }
 
   private async rounds(lease: ReplyLease): Promise<void> {
@@ -317,8 +324,12 @@ export class ReplyRunner {
         answer.content,
         progress,
         async (p) => {
+          // Telegram has the part: until this commits, a crash sends it again on retry.
+          const answered = performance.now();
           progress = p;
-          if (!(await this.d.repo.recordDelivery(answer.id, p, lease))) throw new LeaseLostError();
+          const recorded = await this.d.repo.recordDelivery(answer.id, p, lease);
+          this.d.metrics.sendWindow.observe({ flow: 'chat' }, (performance.now() - answered) / 1000);
+          if (!recorded) throw new LeaseLostError();
         },
         { cut },
       );
