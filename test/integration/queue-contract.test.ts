@@ -266,6 +266,36 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       expect(max).toBe(2);
     });
 
+    it('runs many jobs at once without piling listeners on one signal (no MaxListenersExceededWarning)', async () => {
+      const warnings: string[] = [];
+      const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+      process.on('warning', onWarning);
+      try {
+        const q = make({ queues: { pool: { concurrency: 24 } } });
+        let inFlight = 0;
+        const release = deferred();
+        q.handle(
+          handlers({
+            'test.block': async () => {
+              inFlight++;
+              await release.promise;
+              return 'ok';
+            },
+          }),
+        );
+        for (let n = 0; n < 24; n++) await q.enqueue('test.block', { n });
+        await q.start();
+        await waitFor('24 jobs in flight', () => inFlight === 24);
+        release.resolve();
+        await waitFor('all done', async () => (await q.counts()).pool?.completed === 24);
+        // Node emits warnings on the next tick.
+        await sleep(20);
+        expect(warnings).toEqual([]);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
     it('dedupes by key while a job is waiting, delayed or active, and frees the key when it ends', async () => {
       const q = make();
       const release = deferred();

@@ -24,7 +24,7 @@ import {
   QueueClosedError,
   UnknownJobError,
 } from './errors.js';
-import { type AnyHandler, runAttempt } from './job-runner.js';
+import { type AnyHandler, runAttempt, ShutdownWatch } from './job-runner.js';
 import {
   checkEnqueueOptions,
   checkHandlers,
@@ -109,7 +109,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
   private readonly workers = new Map<string, Worker>();
   private readonly events = new Map<string, Promise<QueueEvents>>();
   private readonly waiters = new Set<(err: Error) => void>();
-  private readonly shutdown = new AbortController();
+  private readonly shutdown = new ShutdownWatch();
   private readonly stopCounts: () => void;
   private handlers: Map<string, AnyHandler> | undefined;
   private closing: Promise<void> | undefined;
@@ -422,7 +422,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
       ...ref,
       payload: job.data,
       logger: this.logger,
-      shutdown: this.shutdown.signal,
+      shutdown: this.shutdown,
     });
     switch (outcome.kind) {
       case 'completed':

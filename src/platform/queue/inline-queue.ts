@@ -18,7 +18,7 @@ import {
   takeNext,
   type Waiter,
 } from './inline-state.js';
-import { type AnyHandler, type AttemptOutcome, runAttempt } from './job-runner.js';
+import { type AnyHandler, type AttemptOutcome, runAttempt, ShutdownWatch } from './job-runner.js';
 import {
   checkEnqueueOptions,
   checkHandlers,
@@ -63,7 +63,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
   private readonly all = new Map<string, InlineJob>();
   private readonly dedupe = new Map<string, string>();
   private readonly scheduler: InlineScheduler;
-  private readonly shutdown = new AbortController();
+  private readonly shutdown = new ShutdownWatch();
   private readonly stopCounts: () => void;
   private readonly shutdownTimeoutMs: number;
   private handlers: Map<string, AnyHandler> | undefined;
@@ -355,7 +355,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
             ...ref,
             payload: jsonCopy(job.payload),
             logger: this.logger,
-            shutdown: this.shutdown.signal,
+            shutdown: this.shutdown,
           })
         : {
             kind: 'failed',

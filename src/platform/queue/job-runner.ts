@@ -38,11 +38,46 @@ export interface AttemptInput {
   maxAttempts: number;
   payload: unknown;
   logger: Logger;
-  /** Aborted when shutdown's drain deadline passes. */
-  shutdown: AbortSignal;
+  /** Fires when shutdown's drain deadline passes. */
+  shutdown: ShutdownWatch;
 }
 
 type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+/**
+ * The moment a shutdown gives up waiting for running jobs, for every attempt of an adapter. One
+ * listener on one signal, whatever the number of attempts: an AbortSignal with an 'abort' listener
+ * per running attempt passes Node's limit of ten under load (MaxListenersExceededWarning).
+ */
+export class ShutdownWatch {
+  private readonly controller = new AbortController();
+  private readonly listeners = new Set<() => void>();
+
+  constructor() {
+    this.controller.signal.addEventListener('abort', () => {
+      for (const listener of [...this.listeners]) listener();
+      this.listeners.clear();
+    });
+  }
+
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  abort(): void {
+    this.controller.abort();
+  }
+
+  /** Run `listener` at the shutdown deadline (at once when it has passed); returns the unsubscribe. */
+  onAbort(listener: () => void): () => void {
+    if (this.aborted) {
+      listener();
+      return () => {};
+    }
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
 
 /**
  * Run one attempt with the semantics both adapters share: payload re-validation, the per-attempt
@@ -86,13 +121,11 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
 
   let cleanup = () => {};
   const interrupted = new Promise<'timeout' | 'shutdown'>((resolve) => {
-    const onShutdown = () => resolve('shutdown');
     const timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    if (input.shutdown.aborted) resolve('shutdown');
-    else input.shutdown.addEventListener('abort', onShutdown, { once: true });
+    const unsubscribe = input.shutdown.onAbort(() => resolve('shutdown'));
     cleanup = () => {
       clearTimeout(timer);
-      input.shutdown.removeEventListener('abort', onShutdown);
+      unsubscribe();
     };
   });
   const work = Promise.resolve()
