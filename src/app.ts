@@ -27,7 +27,7 @@ import { StatsService } from './domain/stats/stats.service.js';
 import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.repository.js';
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
 import { UsersRepository } from './domain/users/users.repository.js';
-import { UsersService } from './domain/users/users.service.js';
+import { USER_CACHE_TTL_MS, UsersService } from './domain/users/users.service.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
 import { createTelegramApi } from './integrations/telegram/telegram-api.js';
@@ -40,6 +40,7 @@ import {
   type InvalidationBus,
 } from './platform/cache.js';
 import { createDatabase, type Database, type Db } from './platform/db/database.js';
+import type { Subscription, User } from './platform/db/schema.js';
 import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
 import { Lifecycle } from './platform/lifecycle.js';
@@ -53,6 +54,7 @@ import {
 } from './platform/queue/index.js';
 import { closeRedis, createRedis, type Redis } from './platform/redis.js';
 import { RedisConcurrencyLimit, Semaphore } from './platform/resilience.js';
+import { RowCache } from './platform/row-cache.js';
 
 /** Every long-lived dependency, built once by createApp. Entry layers receive this. */
 export interface App {
@@ -69,6 +71,8 @@ export interface App {
   readonly redis: Redis | undefined;
   readonly cache: Cache;
   readonly bus: InvalidationBus;
+  /** Rows read on every update, cached per process; their repositories drop them as writes commit. */
+  readonly rows: { users: RowCache<User>; subscriptions: RowCache<Subscription> };
   readonly settings: SettingsService;
   readonly users: UsersService;
   readonly subscriptions: SubscriptionsService;
@@ -93,6 +97,9 @@ export interface App {
   readonly retention: RetentionService;
   close(): Promise<void>;
 }
+
+/** Rows each cache keeps per process (users, subscriptions): the active users of the last hour or so. */
+const CACHED_ROWS = 50_000;
 
 export interface AppOptions {
   logger?: Logger;
@@ -163,11 +170,31 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
 
   const db = database.db;
   const tx = createTransactor(db, logger.child({ component: 'db' }));
+  // The rows every update reads, cached in this process; the bus keeps every process's copy coherent.
+  const rows = {
+    users: new RowCache<User>({
+      name: 'users',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      ttlMs: () => USER_CACHE_TTL_MS,
+      jitter: 0.1,
+    }),
+    subscriptions: new RowCache<Subscription>({
+      name: 'subscriptions',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      // Each read passes its own lifetime (see SubscriptionsService.quota).
+      ttlMs: () => 0,
+      jitter: 0.1,
+    }),
+  };
   // Every repository, once: each reads the calling flow's transaction through `tx`.
   const repos = {
     settings: new SettingsRepository(tx),
-    subscriptions: new SubscriptionsRepository(tx),
-    users: new UsersRepository(tx),
+    subscriptions: new SubscriptionsRepository(tx, (ids) => rows.subscriptions.invalidate(ids)),
+    users: new UsersRepository(tx, (ids) => rows.users.invalidate(ids)),
     dialogs: new DialogsRepository(tx),
     chat: new ChatRepository(tx),
     broadcasts: new BroadcastsRepository(tx),
@@ -180,9 +207,10 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   const subscriptions = new SubscriptionsService(
     repos.subscriptions,
     settings,
+    rows.subscriptions,
     logger.child({ component: 'subscriptions' }),
   );
-  const users = new UsersService(tx, repos.users, settings, cache, logger.child({ component: 'users' }));
+  const users = new UsersService(tx, repos.users, settings, rows.users, logger.child({ component: 'users' }));
   const i18n = createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code));
   const telegramApi = (maxRetries: number) =>
     config.BOT_TOKEN
@@ -328,6 +356,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     redis,
     cache,
     bus,
+    rows,
     settings,
     users,
     subscriptions,

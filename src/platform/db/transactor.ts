@@ -96,4 +96,9 @@ export abstract class Repository {
   protected get inTransaction(): boolean {
     return this.transactor.active;
   }
+
+  /** Run `fn` once the caller's transaction has committed (at once outside one). */
+  protected afterCommit(fn: () => unknown): Promise<void> {
+    return this.transactor.afterCommit(fn);
+  }
 }
