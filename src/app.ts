@@ -289,6 +289,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   const generations = new Generations(cache, bus);
   const chat = new ChatService({
     ...chatParts,
+    tx,
     subscriptions,
     generations,
     logger: chatLogger,

@@ -46,19 +46,34 @@ export class DialogsService {
     return this.repo.countByUser(userId);
   }
 
-  /** The active dialog, created with `title` when there is none. */
+  /**
+   * The active dialog, created with `title` when there is none. Looked for again under the user's
+   * lock, so two first messages at once (two api replicas) share one dialog.
+   */
   async ensureActive(owner: DialogOwner, title: string): Promise<Dialog> {
-    return (await this.repo.findActive(scopeOf(owner))) ?? this.create(owner, title);
+    const scope = scopeOf(owner);
+    return (
+      (await this.repo.findActive(scope)) ??
+      this.tx.run(async () => {
+        await this.repo.lockUser(scope.userId);
+        return (await this.repo.findActive(scope)) ?? this.createLocked(scope, title);
+      })
+    );
   }
 
   /** Start a new dialog and make it the active one. */
-  async create(owner: DialogOwner, title: string): Promise<Dialog> {
+  create(owner: DialogOwner, title: string): Promise<Dialog> {
     const scope = scopeOf(owner);
-    const dialog = await this.tx.run(async () => {
+    return this.tx.run(async () => {
       await this.repo.lockUser(scope.userId);
-      await this.repo.deactivateAll(scope);
-      return this.repo.insert(scope, cleanTitle(title) || 'Dialog');
+      return this.createLocked(scope, title);
     });
+  }
+
+  /** Under the user's lock: the new dialog replaces the active one. */
+  private async createLocked(scope: DialogScope, title: string): Promise<Dialog> {
+    await this.repo.deactivateAll(scope);
+    const dialog = await this.repo.insert(scope, cleanTitle(title) || 'Dialog');
     this.logger.info({ ...scope, dialogId: dialog.id }, 'dialog created');
     return dialog;
   }
