@@ -60,6 +60,8 @@ export const configSchema = z.object({
 
   REDIS_URL: optionalUrl,
   REDIS_PREFIX: z.string().min(1).default('vitte'),
+  /** Update-path Redis commands (claims, rate limit) fall back to this process's memory after this long. */
+  REDIS_UPDATE_TIMEOUT_MS: int(10).default(250),
 
   BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
@@ -74,6 +76,8 @@ export const configSchema = z.object({
   ),
   BOT_RATE_LIMIT_POINTS: int(1).default(20),
   BOT_RATE_LIMIT_WINDOW_S: int(1).default(60),
+  /** An update being handled is claimed this long (renewed while it runs); a crashed attempt's lapses. */
+  BOT_UPDATE_LEASE_MS: int(1000).default(15_000),
   TELEGRAM_MAX_RETRIES: int(0, 10).default(3),
   EMULATOR_PORT: int(0, 65535).default(8081),
 

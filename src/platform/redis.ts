@@ -15,12 +15,41 @@ export function lastRedisError(client: Redis): string | undefined {
 }
 
 export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}): Redis {
-  const log = logger.child({ component: 'redis', name: opts.connectionName });
-  const client = new Redis(url, {
-    retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
-    enableOfflineQueue: true,
-    ...opts,
-  });
+  return watched(
+    new Redis(url, {
+      retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
+      enableOfflineQueue: true,
+      ...opts,
+    }),
+    logger,
+    opts.connectionName,
+  );
+}
+
+/**
+ * A connection for commands on the update path, next to `client` (same server and reconnection):
+ * a command that gets no answer within `timeoutMs` fails, and none waits for a connection that is
+ * down (no offline queue), so the caller falls back at once instead of holding the update. Commands
+ * issued in the same tick go out in one write (auto-pipelining): one round trip.
+ */
+export function createUpdatePathRedis(client: Redis, logger: Logger, timeoutMs: number): Redis {
+  const name = `${client.options.connectionName ?? 'vitte'}-updates`;
+  return watched(
+    client.duplicate({
+      connectionName: name,
+      commandTimeout: timeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      enableAutoPipelining: true,
+    }),
+    logger,
+    name,
+  );
+}
+
+function watched(client: Redis, logger: Logger, name: string | undefined): Redis {
+  const log = logger.child({ component: 'redis', name });
   let down = false;
   client.on('error', (err) => {
     lastErrors.set(client, err.message);
