@@ -1,9 +1,19 @@
 import { Composer } from 'grammy';
 import { escapeHtml } from '../../integrations/telegram/format/telegram-html.js';
 import type { BotContext } from '../context.js';
+import { LOCALES, type Locale } from '../i18n.js';
 
-export function formatDate(date: Date, locale: string): string {
-  return `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
+/** Built once: a formatter takes far longer to make than to use (it was a tenth of /status's CPU). */
+const DATE_FORMATS = Object.fromEntries(
+  LOCALES.map((l) => [
+    l,
+    new Intl.DateTimeFormat(l, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }),
+  ]),
+) as Record<Locale, Intl.DateTimeFormat>;
+
+/** A date and time in UTC as the locale writes it. */
+export function formatDate(date: Date, locale: Locale): string {
+  return `${DATE_FORMATS[locale].format(date)} UTC`;
 }
 
 /** A plan's display name: a translation when there is one (plan-<name>), else the name itself. */
