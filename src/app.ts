@@ -52,7 +52,7 @@ import {
   type JobQueue,
   type QueueOptions,
 } from './platform/queue/index.js';
-import { closeRedis, createRedis, type Redis } from './platform/redis.js';
+import { closeRedis, createFailFastRedis, createRedis, type Redis } from './platform/redis.js';
 import { RedisConcurrencyLimit, Semaphore } from './platform/resilience.js';
 import { RowCache } from './platform/row-cache.js';
 
@@ -156,12 +156,15 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   if (config.REDIS_URL) {
     redis = createRedis(config.REDIS_URL, logger, { connectionName: `vitte-${role}` });
     const subscriber = createRedis(config.REDIS_URL, logger, { connectionName: `vitte-${role}-sub` });
+    // Invalidations are published after commit, inside the writing flow: they never wait for a
+    // Redis that is down (the bus makes a lost one good once it is back).
+    const publisher = createFailFastRedis(redis, logger, config.REDIS_UPDATE_TIMEOUT_MS, 'pub');
     const r = redis;
     lifecycle.onClose('redis', async () => {
-      await Promise.all([closeRedis(r), closeRedis(subscriber)]);
+      await Promise.all([closeRedis(r), closeRedis(subscriber), closeRedis(publisher)]);
     });
     cache = createRedisCache(redis, config.REDIS_PREFIX);
-    bus = createRedisBus(redis, subscriber, config.REDIS_PREFIX, logger);
+    bus = createRedisBus(publisher, subscriber, config.REDIS_PREFIX, logger);
   } else {
     cache = createMemoryCache();
     bus = createMemoryBus();

@@ -3,7 +3,7 @@ import { type Api, Bot } from 'grammy';
 import type { BotCommand } from 'grammy/types';
 import { installTransformers } from '../integrations/telegram/telegram-api.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
-import { closeRedis, createUpdatePathRedis, type Redis } from '../platform/redis.js';
+import { closeRedis, createFailFastRedis, type Redis } from '../platform/redis.js';
 import { RedisOrMemory } from '../platform/redis-or-memory.js';
 import type { BotContext, BotDeps } from './context.js';
 import { chatHandler } from './handlers/chat.handler.js';
@@ -65,7 +65,7 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   // The update path's own connection: it fails fast, and then dedupe, rate limits and notices run
   // in this process's memory until Redis is back.
   const fast = opts.redis
-    ? createUpdatePathRedis(opts.redis, deps.logger, deps.config.REDIS_UPDATE_TIMEOUT_MS)
+    ? createFailFastRedis(opts.redis, deps.logger, deps.config.REDIS_UPDATE_TIMEOUT_MS, 'updates')
     : undefined;
   const store = new RedisOrMemory(fast, deps.logger, deps.metrics);
   const prefix = deps.config.REDIS_PREFIX;

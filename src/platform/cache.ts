@@ -143,8 +143,13 @@ export function createRedisBus(
 
   const publish = async (topic: string, key: string) => {
     await publisher.publish(channel(topic), key).catch((err: Error) => {
+      // Once per outage: every write meanwhile would say the same.
+      if (!unpublished.size)
+        logger.warn(
+          { component: 'cache', topic, err: err.message },
+          'invalidations not published until redis is back',
+        );
       unpublished.add(topic);
-      logger.warn({ component: 'cache', topic, err: err.message }, 'invalidation not published');
     });
   };
   return {

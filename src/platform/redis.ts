@@ -27,13 +27,13 @@ export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}
 }
 
 /**
- * A connection for commands on the update path, next to `client` (same server and reconnection):
- * a command that gets no answer within `timeoutMs` fails, and none waits for a connection that is
- * down (no offline queue), so the caller falls back at once instead of holding the update. Commands
- * issued in the same tick go out in one write (auto-pipelining): one round trip.
+ * Another connection to `client`'s server for commands that must not hold up an update: a command
+ * that gets no answer within `timeoutMs` fails, and none waits for a connection that is down (no
+ * offline queue), so the caller falls back at once. Commands issued in the same tick go out in one
+ * write (auto-pipelining): one round trip.
  */
-export function createUpdatePathRedis(client: Redis, logger: Logger, timeoutMs: number): Redis {
-  const name = `${client.options.connectionName ?? 'vitte'}-updates`;
+export function createFailFastRedis(client: Redis, logger: Logger, timeoutMs: number, role: string): Redis {
+  const name = `${client.options.connectionName ?? 'vitte'}-${role}`;
   return watched(
     client.duplicate({
       connectionName: name,

@@ -83,13 +83,13 @@ export class RowCache<V extends object> {
   /**
    * Drop the rows here at once and in every other process through the bus. Call it once the write
    * is committed (tx.afterCommit): dropped earlier, a concurrent read could cache the old row again.
+   * Resolves once the bus has taken the message (a failed publish is logged and made good later).
    */
-  invalidate(keys: readonly number[]): void {
+  async invalidate(keys: readonly number[]): Promise<void> {
     if (!keys.length) return;
     const message = keys.join(',');
     this.drop(message);
-    // Fire and forget: the bus logs a failed publish and makes it good when Redis is back.
-    void this.opts.bus.publish(this.topic, message);
+    await this.opts.bus.publish(this.topic, message);
   }
 
   private async load(

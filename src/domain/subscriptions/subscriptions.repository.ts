@@ -13,7 +13,7 @@ export interface QuotaRule {
 export type AfterTake = QueryCreator<DB & { take: Subscription }>;
 
 /** Told which users' subscription rows a committed write changed (the row cache drops them everywhere). */
-export type SubscriptionsChanged = (userIds: readonly number[]) => void;
+export type SubscriptionsChanged = (userIds: readonly number[]) => Promise<void>;
 
 export class SubscriptionsRepository extends Repository {
   constructor(

@@ -35,7 +35,7 @@ export interface UserSearch {
 export type UserListItem = User & { plan: string | null; plan_expires_at: Date | null };
 
 /** Told which users' rows a committed write changed (the row cache drops them everywhere). */
-export type UsersChanged = (userIds: readonly number[]) => void;
+export type UsersChanged = (userIds: readonly number[]) => Promise<void>;
 
 export class UsersRepository extends Repository {
   constructor(
