@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { settingDefinitions } from '../../src/domain/settings/settings.definitions.js';
 import { SettingsRepository } from '../../src/domain/settings/settings.repository.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
+import { createTransactor } from '../../src/platform/db/transactor.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../../test/helpers/db.js';
 import { type BotApiSink, startBotApiSink } from './bot-api-sink.js';
 import { type NodeChild, startNode } from './child-process.js';
@@ -42,7 +43,11 @@ export async function startBenchEnvironment(label: string): Promise<BenchEnviron
     const db = testDb.open();
     try {
       await migrateUp(db.db, silentLogger);
-      await new SettingsRepository(db.db).upsert('plans', BENCH_PLANS, settingDefinitions.plans.description);
+      await new SettingsRepository(createTransactor(db.db, silentLogger)).upsert(
+        'plans',
+        BENCH_PLANS,
+        settingDefinitions.plans.description,
+      );
     } finally {
       await db.close();
     }
