@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from './logger.js';
@@ -94,7 +95,8 @@ export function createMemoryBus(): InvalidationBus {
 
 /**
  * Redis pub/sub. `subscriber` must be a dedicated connection (a subscribed client can do nothing else).
- * Local handlers also run on publish, so the publishing process does not depend on the round trip.
+ * Local handlers also run on publish, so the publishing process does not depend on the round trip
+ * (and ignores its own messages when Redis echoes them: late, they would drop rows cached since).
  * The bus is live only while every topic's subscription is confirmed; after an outage it tells its
  * resume handlers, since messages sent meanwhile are lost. A publish that failed is made good when
  * Redis is back by telling everyone that anything under the topic may have changed.
@@ -107,6 +109,7 @@ export function createRedisBus(
 ): InvalidationBus {
   const local = createMemoryBus();
   const channel = (topic: string) => `${prefix}:invalidate:${topic}`;
+  const origin = `${randomUUID()}|`;
   const byChannel = new Map<string, string>();
   const resumeHandlers: (() => void)[] = [];
   const unpublished = new Set<string>();
@@ -127,9 +130,10 @@ export function createRedisBus(
     missedSome = false;
     confirmed = true;
   };
-  subscriber.on('message', (ch: string, key: string) => {
+  subscriber.on('message', (ch: string, message: string) => {
     const topic = byChannel.get(ch);
-    if (topic) void local.publish(topic, key);
+    if (!topic || message.startsWith(origin)) return;
+    void local.publish(topic, message.slice(message.indexOf('|') + 1));
   });
   subscriber.on('close', () => {
     if (confirmed) missedSome = true;
@@ -142,7 +146,7 @@ export function createRedisBus(
   });
 
   const publish = async (topic: string, key: string) => {
-    await publisher.publish(channel(topic), key).catch((err: Error) => {
+    await publisher.publish(channel(topic), `${origin}${key}`).catch((err: Error) => {
       // Once per outage: every write meanwhile would say the same.
       if (!unpublished.size)
         logger.warn(

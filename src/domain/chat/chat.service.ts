@@ -79,9 +79,19 @@ export class ChatService {
       this.d.metrics.accepted.inc({ result: 'quota_exceeded' });
       return { kind: 'quota_exceeded', resetsAt: (await this.d.subscriptions.refusal(user.id)).resetsAt };
     }
-    // Queued once the question is committed. An enqueue that fails after the commit loses nothing:
-    // the sweeper (chat.sweep, every minute) re-enqueues every dialog whose newest question is unanswered.
-    await this.d.tx.afterCommit(() => this.d.enqueueReply(stored.dialogId));
+    // Queued once the question is committed, without holding the update: an enqueue that fails or
+    // waits for Redis loses nothing, as the sweeper (chat.sweep, every minute) re-enqueues every
+    // dialog whose newest question is unanswered.
+    await this.d.tx.afterCommit(() => {
+      this.d
+        .enqueueReply(stored.dialogId)
+        .catch((err: unknown) =>
+          this.d.logger.warn(
+            { err, dialogId: stored.dialogId },
+            'reply not queued; the sweeper will queue it',
+          ),
+        );
+    });
     this.d.metrics.accepted.inc({ result: 'queued' });
     return { kind: 'queued', ...stored };
   }
