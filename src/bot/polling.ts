@@ -7,6 +7,8 @@ import { ALLOWED_UPDATES, publishCommands } from './index.js';
 
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 30_000;
+/** How long a fetch waits for the previous batch to be handled before it confirms it anyway. */
+const SETTLE_MS = 1_000;
 
 function retryLater(err: unknown): boolean {
   return (err instanceof BotError ? err.error : err) instanceof RetryLaterError;
@@ -27,13 +29,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 /**
  * Long polling with grammY's runner (concurrent across chats, sequential within one).
  *
- * Telegram takes an update as confirmed once getUpdates asks for a later offset. So while updates
- * are deferred (the database is down, or a crashed poller's claim has not lapsed yet), no more are
- * fetched: the deferred ones are retried here, in update order, with a growing pause, and batches
- * fetched since stay unconfirmed — should this process stop or die meanwhile, Telegram hands them to
- * the next poller. Fetching resumes once they are all handled. (The batch being handled when the
- * outage began was confirmed by the fetch that ran alongside it: its deferred updates are retried
- * here too, and are lost only if this process dies before the database is back.)
+ * Telegram takes an update as confirmed once getUpdates asks for a later offset, so the next fetch
+ * waits for the batch before it to be handled (up to SETTLE_MS: a slow update must not stall every
+ * chat). While updates are deferred (the database is down, or a crashed poller's claim has not
+ * lapsed yet) nothing more is fetched: the deferred ones are retried here, in update order, with a
+ * growing pause, and their batch stays unconfirmed — should this process stop or die meanwhile,
+ * Telegram hands them to the next poller. Fetching resumes once they are all handled. (An update
+ * still running after SETTLE_MS is confirmed; if it is then deferred, it is retried here and lost
+ * only if this process dies before the database is back.)
  *
  * Returns the stop function: it stops fetching and waits for the updates in progress.
  */
@@ -48,6 +51,7 @@ export async function startPolling(bot: Bot<BotContext>, deps: Pick<BotDeps, 'i1
   await publishCommands(bot.api, deps);
 
   const deferred = new Map<number, Update>();
+  const handling = new Set<Promise<void>>();
   const stopping = new AbortController();
   /** Retry the deferred updates until none is left (or the poller stops: they stay unconfirmed). */
   const drain = async (signal: AbortSignal) => {
@@ -76,13 +80,15 @@ export async function startPolling(bot: Bot<BotContext>, deps: Pick<BotDeps, 'i1
   });
   const source = createSource<Update>({
     supply: async (batchSize, signal) => {
+      // The runner's signal is the abort-controller polyfill: the same `aborted` and abort event.
+      const aborted = signal as unknown as AbortSignal;
+      if (handling.size) await Promise.race([Promise.allSettled(handling), sleep(SETTLE_MS, aborted)]);
       if (deferred.size) {
         deps.logger.warn(
           { deferred: deferred.size },
           'updates deferred: fetching paused until they are handled',
         );
-        // The runner's signal is the abort-controller polyfill: the same `aborted` and abort event.
-        await drain(signal as unknown as AbortSignal);
+        await drain(aborted);
         if (!deferred.size) deps.logger.info('deferred updates handled; fetching again');
       }
       return fetchUpdates(batchSize, signal);
@@ -91,11 +97,19 @@ export async function startPolling(bot: Bot<BotContext>, deps: Pick<BotDeps, 'i1
   const sink = createConcurrentSink<Update, BotError<BotContext>>(
     {
       consume: async (update) => {
-        try {
-          await bot.handleUpdate(update);
-        } catch (err) {
+        const handled = bot.handleUpdate(update).catch((err: unknown) => {
           if (!retryLater(err)) throw err;
           deferred.set(update.update_id, update);
+        });
+        const settled = handled.then(
+          () => undefined,
+          () => undefined,
+        );
+        handling.add(settled);
+        try {
+          await handled;
+        } finally {
+          handling.delete(settled);
         }
       },
     },

@@ -141,53 +141,71 @@ describe.skipIf(!has('postgres') || !has('redis'))('vitte api killed in the midd
 });
 
 /**
- * With PostgreSQL down the webhook answers 503, so Telegram keeps the update and re-sends it; the
- * user is answered once the database is back, with no apology for an update that was kept (issue
- * 16, item 2).
+ * With PostgreSQL down an update is not confirmed to Telegram: the webhook answers 503 (Telegram
+ * re-sends it), the poller stops fetching and its batch stays pending. The user is answered once the
+ * database is back, with no apology for an update that was kept (issue 16, item 2).
  */
-describe.skipIf(!privateServersAvailable() || !has('redis'))('the bot while PostgreSQL is down', () => {
-  let postgres: PrivateServer;
-  let llm: FakeLlm;
-  let s: TestSystem;
-  beforeAll(async () => {
-    postgres = await startPrivatePostgres();
-    const db = createDatabase(
-      { url: postgres.url, dataDir: '/tmp', poolMax: 2, statementTimeoutMs: 30_000, connectTimeoutMs: 5_000 },
-      silentLogger,
-    );
-    await migrateUp(db.db, silentLogger);
-    await db.close();
-    llm = await createFakeLlm({ defaultReply: { text: ANSWER } });
-    s = await startSystem({
-      mode: 'webhook',
-      redis: true,
-      label: 'pg_outage',
-      env: { DATABASE_URL: postgres.url, LLM_BASE_URL: llm.url, DB_CONNECT_TIMEOUT_MS: '1000' },
-    });
-    await s.tg.configure({ webhookRetry: FAST_RETRY });
-  }, 90_000);
-  afterAll(async () => {
-    await s?.close();
-    await llm?.close();
-    await postgres?.close();
-  });
+for (const mode of ['webhook', 'polling'] as const) {
+  describe.skipIf(!privateServersAvailable() || !has('redis'))(
+    `the bot while PostgreSQL is down (${mode})`,
+    () => {
+      let postgres: PrivateServer;
+      let llm: FakeLlm;
+      let s: TestSystem;
+      beforeAll(async () => {
+        postgres = await startPrivatePostgres();
+        const db = createDatabase(
+          {
+            url: postgres.url,
+            dataDir: '/tmp',
+            poolMax: 2,
+            statementTimeoutMs: 30_000,
+            connectTimeoutMs: 5_000,
+          },
+          silentLogger,
+        );
+        await migrateUp(db.db, silentLogger);
+        await db.close();
+        llm = await createFakeLlm({ defaultReply: { text: ANSWER } });
+        s = await startSystem({
+          mode,
+          redis: true,
+          label: `pg_outage_${mode}`,
+          env: { DATABASE_URL: postgres.url, LLM_BASE_URL: llm.url, DB_CONNECT_TIMEOUT_MS: '1000' },
+        });
+        await s.tg.configure({ webhookRetry: FAST_RETRY });
+      }, 90_000);
+      afterAll(async () => {
+        await s?.close();
+        await llm?.close();
+        await postgres?.close();
+      });
 
-  it('answers 503 while it is down and the message once it is back', async () => {
-    const user = { id: 9_501, first_name: 'Lee', language_code: 'en' };
-    await s.tg.injectMessage({ user, text: '/start' });
-    await s.tg.waitForBotMessage(user.id);
+      it('keeps the update while it is down and answers it once it is back', async () => {
+        const user = { id: 9_501, first_name: 'Lee', language_code: 'en' };
+        await s.tg.injectMessage({ user, text: '/start' });
+        await s.tg.waitForBotMessage(user.id);
 
-    await postgres.stop();
-    await s.tg.injectMessage({ user, text: 'still there?' });
-    await s.tg.waitFor(async () => {
-      const info = await s.app.telegram!.getWebhookInfo();
-      return info.last_error_message?.includes('503') ? true : undefined;
-    }, 'the webhook to answer 503');
-    expect(await s.tg.botMessages(user.id)).toHaveLength(1);
+        await postgres.stop();
+        const deferred = () =>
+          s.app.metrics.registry.getSingleMetric('vitte_bot_updates_deferred_total')?.get();
+        await s.tg.injectMessage({ user, text: 'still there?' });
+        await s.tg.waitFor(async () => {
+          const info = await s.app.telegram!.getWebhookInfo();
+          const kept =
+            mode === 'webhook'
+              ? info.last_error_message?.includes('503')
+              : ((await deferred())?.values ?? []).some((v) => v.value >= 2) && info.pending_update_count > 0;
+          return kept ? true : undefined;
+        }, 'the update to be deferred (and retried) without being confirmed');
+        expect((await s.app.telegram!.getWebhookInfo()).pending_update_count).toBeGreaterThan(0);
+        expect(await s.tg.botMessages(user.id)).toHaveLength(1);
 
-    await postgres.start();
-    await s.tg.waitForBotMessage(user.id, (m) => m.text === ANSWER, { timeoutMs: 30_000 });
-    expect(texts(await s.tg.botMessages(user.id)).slice(1)).toEqual([ANSWER]);
-    expect(await quotaUsed(postgres.url, user.id)).toEqual({ used: 1, questions: ['still there?'] });
-  }, 120_000);
-});
+        await postgres.start();
+        await s.tg.waitForBotMessage(user.id, (m) => m.text === ANSWER, { timeoutMs: 30_000 });
+        expect(texts(await s.tg.botMessages(user.id)).slice(1)).toEqual([ANSWER]);
+        expect(await quotaUsed(postgres.url, user.id)).toEqual({ used: 1, questions: ['still there?'] });
+      }, 120_000);
+    },
+  );
+}
