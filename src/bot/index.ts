@@ -6,20 +6,13 @@ import { createRateLimiter } from '../platform/rate-limit.js';
 import { closeRedis, createFailFastRedis, type Redis } from '../platform/redis.js';
 import { RedisOrMemory } from '../platform/redis-or-memory.js';
 import type { BotContext, BotDeps } from './context.js';
-import { chatHandler } from './handlers/chat.handler.js';
-import { dialogsHandler } from './handlers/dialogs.handler.js';
-import { fallbackHandler } from './handlers/fallback.handler.js';
-import { languageHandler } from './handlers/language.handler.js';
-import { membershipHandler } from './handlers/membership.handler.js';
-import { settingsHandler } from './handlers/settings.handler.js';
-import { startHandler } from './handlers/start.handler.js';
-import { statusHandler } from './handlers/status.handler.js';
 import { LOCALES } from './i18n.js';
 import { rateLimit, refuseBanned } from './middlewares/access.middleware.js';
 import { dedupe } from './middlewares/dedupe.middleware.js';
 import { observe } from './middlewares/observe.middleware.js';
 import { loadUser } from './middlewares/user.middleware.js';
 import { Notices } from './notices.js';
+import { handlers } from './routes.js';
 import { UpdateClaims } from './update-claims.js';
 
 export type { BotContext } from './context.js';
@@ -92,15 +85,8 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   bot.use(refuseBanned(notices));
   bot.use(rateLimit(notices, deps));
 
-  // Handlers
-  bot.use(membershipHandler);
-  bot.use(startHandler);
-  bot.use(statusHandler);
-  bot.use(languageHandler);
-  bot.use(dialogsHandler);
-  bot.use(settingsHandler);
-  bot.use(chatHandler);
-  bot.use(fallbackHandler);
+  // Handlers, reached by the kind of update (see routes.ts)
+  bot.use(handlers());
 
   // Errors are handled by observe(); this only catches what escapes it (e.g. inside the runner).
   bot.catch((err) =>
