@@ -36,10 +36,10 @@ export class UpdateClaims {
     const key = `${botId}:${updateId}`;
     return this.store.run(
       'claim',
-      async (redis) => {
-        const before = await redis.set(this.redisKey(key), BUSY, 'PX', this.leaseMs, 'NX', 'GET');
-        return this.claimed(key, before);
-      },
+      (redis) =>
+        redis
+          .set(this.redisKey(key), BUSY, 'PX', this.leaseMs, 'NX', 'GET')
+          .then((before) => this.claimed(key, before)),
       () => {
         const before = this.memory.get(key) ?? null;
         if (before === null) this.memory.set(key, BUSY, { ttl: this.leaseMs });
@@ -49,17 +49,13 @@ export class UpdateClaims {
   }
 
   /** The update's effects are committed: a re-delivery within a day is dropped. */
-  async done(botId: number, updateId: number): Promise<void> {
+  done(botId: number, updateId: number): Promise<unknown> {
     const key = `${botId}:${updateId}`;
     this.inFlight.delete(key);
-    await this.store.run(
+    return this.store.run<unknown>(
       'done',
-      async (redis) => {
-        await redis.set(this.redisKey(key), DONE, 'PX', DONE_MS);
-      },
-      () => {
-        this.memory.set(key, DONE, { ttl: DONE_MS });
-      },
+      (redis) => redis.set(this.redisKey(key), DONE, 'PX', DONE_MS),
+      () => this.memory.set(key, DONE, { ttl: DONE_MS }),
     );
   }
 

@@ -24,28 +24,31 @@ export class RedisOrMemory {
     });
   }
 
-  async run<T>(
+  run<T>(
     operation: string,
     onRedis: (redis: Redis) => Promise<T>,
     inMemory: () => T | Promise<T>,
   ): Promise<T> {
     const redis = this.redis;
-    if (!redis) return inMemory();
-    if (redis.status === 'ready') {
-      try {
-        const result = await onRedis(redis);
+    if (!redis) return Promise.resolve(inMemory());
+    if (redis.status !== 'ready') {
+      this.fellBack(operation, redis.status);
+      return Promise.resolve(inMemory());
+    }
+    // A chain rather than an async function: this runs a few times per update.
+    return onRedis(redis).then(
+      (result) => {
         if (this.degraded) {
           this.degraded = false;
           this.logger.info({ component: 'redis' }, 'redis answers again; the update path uses it again');
         }
         return result;
-      } catch (err) {
+      },
+      (err: unknown) => {
         this.fellBack(operation, err);
-      }
-    } else {
-      this.fellBack(operation, redis.status);
-    }
-    return inMemory();
+        return inMemory();
+      },
+    );
   }
 
   /** An operation that did its own fallback (e.g. the rate limiter) reports it here. */
