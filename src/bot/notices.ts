@@ -6,7 +6,8 @@ import type { RedisOrMemory } from '../platform/redis-or-memory.js';
  * through Redis, in this process's memory while Redis is down.
  */
 export class Notices {
-  private readonly memory = new LRUCache<string, true>({ max: 100_000, ttlAutopurge: false });
+  /** Made on first use (an LRU allocates all its slots up front): with Redis it is rarely needed. */
+  private memory: LRUCache<string, true> | undefined;
 
   constructor(
     private readonly store: RedisOrMemory,
@@ -20,6 +21,7 @@ export class Notices {
       'notice',
       async (redis) => (await redis.set(`${this.prefix}:notice:${key}`, 1, 'PX', ttl, 'NX')) === 'OK',
       () => {
+        this.memory ??= new LRUCache<string, true>({ max: 100_000, ttlAutopurge: false });
         if (this.memory.has(key)) return false;
         this.memory.set(key, true, { ttl });
         return true;

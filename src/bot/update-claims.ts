@@ -17,7 +17,7 @@ const DONE = 'done';
  * Redis when it answers (every process sees the same claims), this process's memory otherwise.
  */
 export class UpdateClaims {
-  private readonly memory: LRUCache<string, string>;
+  private memoryStore: LRUCache<string, string> | undefined;
   private readonly inFlight = new Set<string>();
   private readonly renewal: NodeJS.Timeout;
 
@@ -25,9 +25,8 @@ export class UpdateClaims {
     private readonly store: RedisOrMemory,
     private readonly prefix: string,
     private readonly leaseMs: number,
-    memoryEntries: number,
+    private readonly memoryEntries: number,
   ) {
-    this.memory = new LRUCache({ max: memoryEntries, ttlAutopurge: false });
     this.renewal = setInterval(() => void this.renew(), Math.max(Math.floor(leaseMs / 3), 100));
     this.renewal.unref();
   }
@@ -76,6 +75,12 @@ export class UpdateClaims {
 
   close(): void {
     clearInterval(this.renewal);
+  }
+
+  /** Made on first use: an LRU allocates all its slots up front, and with Redis it is rarely needed. */
+  private get memory(): LRUCache<string, string> {
+    this.memoryStore ??= new LRUCache({ max: this.memoryEntries, ttlAutopurge: false });
+    return this.memoryStore;
   }
 
   private claimed(key: string, before: string | null): ClaimState {
