@@ -303,7 +303,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     },
     runner: {
       ...chatParts,
-      users,
+      // The person being answered, from the row cache: a reply reads them every round.
+      users: { find: (id) => users.findCached(id) },
       subscriptions,
       generations,
       logger: chatLogger,

@@ -189,7 +189,8 @@ export class ReplyRunner {
     let dropped = 0;
     const typing = setInterval(() => void output.typing().catch(() => {}), 4_500);
     try {
-      await output.typing().catch(() => {});
+      // Not awaited: the LLM request need not wait for Telegram's answer to "typing".
+      void output.typing().catch(() => {});
       const [systemPrompt, model, history] = await Promise.all([
         this.d.settings.get('llm.system_prompt'),
         this.d.settings.get('llm.model'),
