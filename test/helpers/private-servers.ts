@@ -1,9 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../stack/stack-process.js';
 import { findTool } from '../stack/stack-tools.js';
+
+export { freePort };
 
 /**
  * Servers a test owns (its own port, its own data), so it can stop and restart them: the shared
@@ -16,17 +18,6 @@ export interface PrivateServer {
   start(): Promise<void>;
   /** Stops it for good and removes its data. */
   close(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when redis-server and the PostgreSQL server programs are installed. */
