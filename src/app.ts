@@ -1,15 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { I18n } from '@grammyjs/i18n';
 import type { Api } from 'grammy';
-import type { BotContext } from './bot/context.js';
-import { createI18n, resolveLocale } from './bot/i18n.js';
 import { type Config, configSecrets } from './config.js';
 import { AdminRepository } from './domain/admin/admin.repository.js';
 import { AuditRepository } from './domain/admin/audit.repository.js';
 import { type AdminServices, createAdminServices } from './domain/admin/index.js';
 import { BroadcastsRepository } from './domain/broadcasts/broadcasts.repository.js';
 import { BroadcastsService } from './domain/broadcasts/broadcasts.service.js';
-import { telegramSender } from './domain/broadcasts/delivery-sender.js';
 import { createChatMetrics } from './domain/chat/chat.metrics.js';
 import { ChatRepository } from './domain/chat/chat.repository.js';
 import { ChatService } from './domain/chat/chat.service.js';
@@ -18,19 +14,26 @@ import { SummaryService } from './domain/chat/summary.service.js';
 import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
 import { DialogsService } from './domain/dialogs/dialogs.service.js';
 import { type Jobs, jobs } from './domain/jobs.js';
+import { PaymentsRepository } from './domain/payments/payments.repository.js';
+import { PaymentsService } from './domain/payments/payments.service.js';
 import { RetentionRepository } from './domain/retention/retention.repository.js';
 import { RetentionService } from './domain/retention/retention.service.js';
 import { SettingsRepository } from './domain/settings/settings.repository.js';
 import { SettingsService } from './domain/settings/settings.service.js';
 import { StatsRepository } from './domain/stats/stats.repository.js';
 import { StatsService } from './domain/stats/stats.service.js';
+import { ImageCreditsRepository } from './domain/subscriptions/image-credits.repository.js';
+import { ImageCreditsService } from './domain/subscriptions/image-credits.service.js';
 import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.repository.js';
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
 import { UsersRepository } from './domain/users/users.repository.js';
 import { USER_CACHE_TTL_MS, UsersService } from './domain/users/users.service.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
+import { createNotifier } from './integrations/telegram/notifier.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
+import { telegramStarsGateway } from './integrations/telegram/stars-gateway.js';
 import { createTelegramApi } from './integrations/telegram/telegram-api.js';
+import { telegramSender } from './integrations/telegram/telegram-sender.js';
 import {
   type Cache,
   createMemoryBus,
@@ -43,6 +46,7 @@ import { createDatabase, type Database, type Db } from './platform/db/database.j
 import type { Subscription, User } from './platform/db/schema.js';
 import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
+import { createI18n, resolveLocale, type Translator } from './platform/i18n/i18n.js';
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { Metrics } from './platform/metrics.js';
@@ -76,13 +80,18 @@ export interface App {
   readonly settings: SettingsService;
   readonly users: UsersService;
   readonly subscriptions: SubscriptionsService;
+  /** Image units: the plan's images, then purchased packs. */
+  readonly imageCredits: ImageCreditsService;
+  /** Telegram Stars: catalogue, orders, pre-checkout, crediting, refunds, Star subscriptions. */
+  readonly payments: PaymentsService;
   readonly dialogs: DialogsService;
   readonly chat: ChatService;
   /** Rolling dialog summaries (the chat.summarize job). */
   readonly summaries: SummaryService;
   readonly llm: LlmClient;
   readonly queue: JobQueue<Jobs>;
-  readonly i18n: I18n<BotContext>;
+  /** Translations for what the app sends outside an update (replies, notices); the bot adds its middleware. */
+  readonly i18n: Translator;
   /** Bot API client for sending, with bounded retries; undefined when no BOT_TOKEN is configured. */
   readonly telegram: Api | undefined;
   /** The same without retries, for callers that handle 429 themselves (drafts, broadcasts). */
@@ -100,6 +109,18 @@ export interface App {
 
 /** Rows each cache keeps per process (users, subscriptions): the active users of the last hour or so. */
 const CACHED_ROWS = 50_000;
+
+/** An App whose Bot API clients exist (BOT_TOKEN is set): what the worker role runs on. */
+export interface TelegramApp extends App {
+  readonly telegram: Api;
+  readonly telegramDirect: Api;
+}
+
+/** The one check, where a role starts, that it can talk to Telegram. */
+export function requireTelegram(app: App, role: string): TelegramApp {
+  if (!app.telegram || !app.telegramDirect) throw new Error(`the ${role} role needs BOT_TOKEN`);
+  return app as TelegramApp;
+}
 
 export interface AppOptions {
   logger?: Logger;
@@ -205,6 +226,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     stats: new StatsRepository(tx),
     admin: new AdminRepository(tx),
     audit: new AuditRepository(tx),
+    payments: new PaymentsRepository(tx),
+    imageCredits: new ImageCreditsRepository(tx),
   };
   const settings = new SettingsService(tx, repos.settings, bus, logger.child({ component: 'settings' }));
   const subscriptions = new SubscriptionsService(
@@ -214,7 +237,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger.child({ component: 'subscriptions' }),
   );
   const users = new UsersService(tx, repos.users, settings, rows.users, logger.child({ component: 'users' }));
-  const i18n = createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code));
+  const i18n = createI18n();
   const telegramApi = (maxRetries: number) =>
     config.BOT_TOKEN
       ? createTelegramApi({
@@ -228,6 +251,12 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       : undefined;
   const telegram = telegramApi(config.TELEGRAM_MAX_RETRIES);
   const telegramDirect = telegramApi(0);
+  const imageCredits = new ImageCreditsService(
+    tx,
+    repos.imageCredits,
+    subscriptions,
+    logger.child({ component: 'image-credits' }),
+  );
 
   const queues: Record<string, QueueOptions> = Object.fromEntries(
     Object.entries(config.WORKER_QUEUE_CONCURRENCY).map(([name, concurrency]) => [name, { concurrency }]),
@@ -290,19 +319,21 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     maxAnswerTokens: config.LLM_MAX_TOKENS,
   };
   const generations = new Generations(cache, bus);
+  // No dedupe key: a job deduplicated against one that is finishing would leave its message to
+  // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
+  const enqueueReply = async (dialogId: number) => {
+    await queue.enqueue('chat.reply', { dialogId });
+  };
   const chat = new ChatService({
     ...chatParts,
     tx,
     subscriptions,
     generations,
     logger: chatLogger,
-    // No dedupe key: a job deduplicated against one that is finishing would leave its message to
-    // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
-    enqueueReply: async (dialogId) => {
-      await queue.enqueue('chat.reply', { dialogId });
-    },
+    enqueueReply,
     runner: {
       ...chatParts,
+      enqueueReply,
       // The person being answered, from the row cache: a reply reads them every round.
       users: { find: (id) => users.findCached(id) },
       subscriptions,
@@ -339,6 +370,22 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger: logger.child({ component: 'broadcasts' }),
     metrics,
   });
+  const payments = new PaymentsService({
+    tx,
+    repo: repos.payments,
+    users,
+    subscriptions,
+    imageCredits,
+    settings,
+    // Refunds go out without the client's retries: the job decides, after reconciling.
+    gateway: telegramDirect
+      ? telegramStarsGateway(telegramDirect, { timeoutMs: config.PAYMENTS_REFUND_TIMEOUT_MS })
+      : undefined,
+    notify: telegram ? createNotifier({ api: telegram, i18n, findUser: (id) => users.find(id) }) : undefined,
+    queue,
+    logger: logger.child({ component: 'payments' }),
+    metrics,
+  });
   const retention = new RetentionService({
     repo: repos.retention,
     localeOf: (user) => resolveLocale(user.language, user.language_code),
@@ -365,6 +412,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     settings,
     users,
     subscriptions,
+    imageCredits,
+    payments,
     dialogs,
     chat,
     summaries,
@@ -382,6 +431,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       subscriptions,
       settings,
       broadcasts,
+      payments,
       logger,
       metrics,
     }),

@@ -1,9 +1,11 @@
 import { Composer, type Middleware } from 'grammy';
 import type { BotContext } from './context.js';
+import { buyHandler } from './handlers/buy.handler.js';
 import { chatHandler } from './handlers/chat.handler.js';
 import { dialogsHandler } from './handlers/dialogs.handler.js';
 import { fallbackHandler } from './handlers/fallback.handler.js';
 import { languageHandler } from './handlers/language.handler.js';
+import { legalHandler } from './handlers/legal.handler.js';
 import { membershipHandler } from './handlers/membership.handler.js';
 import { settingsHandler } from './handlers/settings.handler.js';
 import { startHandler } from './handlers/start.handler.js';
@@ -14,6 +16,8 @@ const ALL = [
   membershipHandler,
   startHandler,
   statusHandler,
+  buyHandler,
+  legalHandler,
   languageHandler,
   dialogsHandler,
   settingsHandler,
@@ -26,6 +30,10 @@ const COMMANDS: Record<string, Composer<BotContext>> = {
   start: startHandler,
   help: startHandler,
   status: statusHandler,
+  buy: buyHandler,
+  privacy: legalHandler,
+  terms: legalHandler,
+  paysupport: legalHandler,
   language: languageHandler,
   new: dialogsHandler,
   dialogs: dialogsHandler,
@@ -63,7 +71,7 @@ export function handlers(): Middleware<BotContext> {
   const routes: Record<string, Middleware<BotContext>> = {
     ...commands,
     text: then(chatHandler),
-    button: then(languageHandler, dialogsHandler, settingsHandler),
+    button: then(buyHandler, languageHandler, dialogsHandler, settingsHandler),
     membership: then(membershipHandler),
   };
   const composer = new Composer<BotContext>();

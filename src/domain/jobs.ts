@@ -26,9 +26,19 @@ export const jobs = defineJobs({
   },
   'chat.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
 
-  'cleanup.old-messages': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
+  'dialogs.delete-old-messages': {
+    queue: 'maintenance',
+    schema: z.object({}),
+    attempts: 2,
+    timeoutMs: 30 * 60_000,
+  },
   'subscriptions.expire': { queue: 'maintenance', schema: z.object({}), attempts: 2 },
-  'quota.reset': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
+  'subscriptions.reset-quotas': {
+    queue: 'maintenance',
+    schema: z.object({}),
+    attempts: 2,
+    timeoutMs: 30 * 60_000,
+  },
 
   // Broadcasts: start materializes one delivery row per recipient and enqueues their jobs; tick starts
   // scheduled broadcasts and re-enqueues deliveries left pending (after a crash or a resume).
@@ -47,6 +57,16 @@ export const jobs = defineJobs({
     backoffMs: 5_000,
     timeoutMs: 60_000,
   },
+  // Payments: one refund per payment (its own queue, so broadcasts never delay money going back);
+  // retried with backoff while Telegram's answer is unknown, reconciling before each new call.
+  'payments.refund': {
+    queue: 'payments',
+    schema: z.object({ paymentId: id }),
+    attempts: 8,
+    backoffMs: 2_000,
+    timeoutMs: 5 * 60_000,
+  },
+  'payments.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
   'retention.scan': { queue: 'maintenance', schema: z.object({}), attempts: 1, timeoutMs: 10 * 60_000 },
   'retention.send': {
     queue: 'delivery',

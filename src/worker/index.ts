@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
-import type { App } from '../app.js';
+import type { TelegramApp } from '../app.js';
 import { broadcastsJobs } from '../domain/broadcasts/broadcasts.jobs.js';
 import { chatJobs } from '../domain/chat/chat.jobs.js';
 import { dialogsJobs } from '../domain/dialogs/dialogs.jobs.js';
 import type { Jobs } from '../domain/jobs.js';
+import { paymentsJobs } from '../domain/payments/payments.jobs.js';
 import { retentionJobs } from '../domain/retention/retention.jobs.js';
 import { subscriptionsJobs } from '../domain/subscriptions/subscriptions.jobs.js';
 import { createNotifier } from '../integrations/telegram/notifier.js';
@@ -13,20 +14,19 @@ import { type JobHandlers, mergeHandlers } from '../platform/queue/index.js';
 export const SCHEDULES = {
   'chat.sweep': '* * * * *',
   'subscriptions.expire': '*/5 * * * *',
-  'quota.reset': '7 * * * *',
-  'cleanup.old-messages': '30 3 * * *',
+  'subscriptions.reset-quotas': '7 * * * *',
+  'dialogs.delete-old-messages': '30 3 * * *',
   'broadcast.tick': '* * * * *',
   'retention.scan': '*/15 * * * *',
+  'payments.sweep': '* * * * *',
 } as const;
 
 /**
  * Every job's handler, from each domain. A job two domains register throws here; a job nobody
  * registers throws in queue.handle(). Either fails start-up naming the job.
  */
-export function jobHandlers(app: App): JobHandlers<Jobs> {
-  const telegram = app.telegram;
-  if (!telegram) throw new Error('the worker needs BOT_TOKEN to talk to Telegram');
-  const notify = createNotifier({ api: telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
+export function jobHandlers(app: TelegramApp): JobHandlers<Jobs> {
+  const notify = createNotifier({ api: app.telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
   return mergeHandlers<Jobs>(
     { 'system.ping': async ({ echo }) => ({ pong: echo, worker: `${hostname()}:${process.pid}` }) },
     chatJobs(app.chat, app.summaries),
@@ -34,12 +34,17 @@ export function jobHandlers(app: App): JobHandlers<Jobs> {
     subscriptionsJobs(app.subscriptions, notify),
     broadcastsJobs(app.broadcasts),
     retentionJobs(app.retention),
+    paymentsJobs(app.payments),
   );
 }
 
 /** Register handlers and schedules, then start processing. */
-export async function startWorker(app: App): Promise<void> {
+export async function startWorker(app: TelegramApp): Promise<void> {
   app.queue.handle(jobHandlers(app));
+  // A job renamed or dropped since the last release would otherwise keep firing from its schedule.
+  const stale = await app.queue.retainSchedules(Object.keys(SCHEDULES) as (keyof typeof SCHEDULES)[]);
+  if (stale.length)
+    app.logger.warn({ removed: stale }, 'removed the schedules of jobs this release does not have');
   for (const [name, cron] of Object.entries(SCHEDULES) as [keyof typeof SCHEDULES, string][]) {
     await app.queue.schedule(name, cron, {});
   }

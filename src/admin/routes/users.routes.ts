@@ -67,13 +67,14 @@ export function usersRoutes(app: App) {
 
   const detail = async (id: number) => {
     const user = await app.users.get(id);
-    const [subscription, quota, usage, audit] = await Promise.all([
+    const [subscription, quota, usage, audit, purchases] = await Promise.all([
       app.subscriptions.get(id).catch(() => undefined),
       app.subscriptions.quota(id).catch(() => undefined),
       app.stats.userUsage(id),
       app.admin.audit.list({ limit: 20, targetType: 'user', targetId: String(id) }),
+      app.payments.purchases(id),
     ]);
-    return { user, subscription, quota, usage, audit };
+    return { user, subscription, quota, usage, audit, purchases };
   };
 
   const plans = async () => Object.keys(await app.settings.get('plans'));

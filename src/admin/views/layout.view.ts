@@ -6,6 +6,7 @@ export type Section =
   | 'dashboard'
   | 'users'
   | 'broadcasts'
+  | 'payments'
   | 'settings'
   | 'queues'
   | 'audit'
@@ -16,6 +17,7 @@ const NAV: { section: Section; href: string; label: string; owner?: boolean }[] 
   { section: 'dashboard', href: '/admin', label: 'Dashboard' },
   { section: 'users', href: '/admin/users', label: 'Users' },
   { section: 'broadcasts', href: '/admin/broadcasts', label: 'Broadcasts' },
+  { section: 'payments', href: '/admin/payments', label: 'Payments' },
   { section: 'settings', href: '/admin/settings', label: 'Settings' },
   { section: 'queues', href: '/admin/queues', label: 'Queues' },
   { section: 'audit', href: '/admin/audit', label: 'Audit log' },

@@ -1,3 +1,4 @@
+import type { UserPurchases } from '../../domain/payments/payments.service.js';
 import type { UserUsage } from '../../domain/stats/stats.repository.js';
 import type { QuotaView } from '../../domain/subscriptions/subscriptions.service.js';
 import type { UserListItem, UserSearch } from '../../domain/users/users.repository.js';
@@ -14,6 +15,7 @@ import {
   notice,
   select,
 } from './components.js';
+import { userPurchasesCard } from './payments.view.js';
 
 export function displayName(u: Pick<User, 'first_name' | 'last_name'>): string {
   return [u.first_name, u.last_name].filter(Boolean).join(' ') || '(no name)';
@@ -102,6 +104,7 @@ export interface UserDetailView {
   usage: UserUsage;
   plans: string[];
   audit: AdminAuditEntry[];
+  purchases: UserPurchases;
   canEdit: boolean;
   csrf: string;
   error?: string | undefined;
@@ -143,6 +146,7 @@ export function userDetailBody(v: UserDetailView): SafeHtml {
       </dl>
     </section>
   </div>
+  ${userPurchasesCard(v.purchases)}
   ${v.canEdit ? actions(v, base) : html`<p class="muted">You have read-only access.</p>`}
   <section class="card">
     <h2>Admin actions on this user</h2>

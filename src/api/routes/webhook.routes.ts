@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { type Bot, BotError } from 'grammy';
+import { type Bot, BotError, type Context } from 'grammy';
 import type { Update } from 'grammy/types';
-import type { BotContext } from '../../bot/index.js';
 import { RetryLaterError } from '../../platform/errors.js';
 import { sendError } from '../../platform/http.js';
 import type { Logger } from '../../platform/logger.js';
@@ -35,8 +34,8 @@ function isUpdate(body: unknown): body is Update {
  * now (the database is down, another attempt holds it) is answered 503 with Retry-After: Telegram
  * re-sends it later, so it is handled once it can be instead of being confirmed and lost.
  */
-export function webhookRoutes(opts: {
-  bot: Bot<BotContext>;
+export function webhookRoutes<C extends Context>(opts: {
+  bot: Bot<C>;
   path: string;
   secret: string;
   logger: Logger;

@@ -1,10 +1,10 @@
 import type { Middleware } from 'grammy';
 import { isDatabaseUnavailable } from '../../platform/db/unavailable.js';
 import { RetryLaterError } from '../../platform/errors.js';
+import { resolveLocale } from '../../platform/i18n/i18n.js';
 import { withLogContext } from '../../platform/logger.js';
 import { LATENCY_BUCKETS } from '../../platform/metrics.js';
 import type { BotContext, BotDeps } from '../context.js';
-import { resolveLocale } from '../i18n.js';
 
 /** Seconds Telegram is asked to wait before it re-sends an update the database could not take. */
 const DATABASE_RETRY_S = 5;
