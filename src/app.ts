@@ -43,7 +43,7 @@ import {
   type InvalidationBus,
 } from './platform/cache.js';
 import { createDatabase, type Database, type Db } from './platform/db/database.js';
-import type { Subscription, User } from './platform/db/schema.js';
+import type { StarSubscription, Subscription, User } from './platform/db/schema.js';
 import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
 import { createI18n, resolveLocale, type Translator } from './platform/i18n/i18n.js';
@@ -76,7 +76,12 @@ export interface App {
   readonly cache: Cache;
   readonly bus: InvalidationBus;
   /** Rows read on every update, cached per process; their repositories drop them as writes commit. */
-  readonly rows: { users: RowCache<User>; subscriptions: RowCache<Subscription> };
+  readonly rows: {
+    users: RowCache<User>;
+    subscriptions: RowCache<Subscription>;
+    imagePacks: RowCache<{ left: number }>;
+    starSubscriptions: RowCache<{ star: StarSubscription | null }>;
+  };
   readonly settings: SettingsService;
   readonly users: UsersService;
   readonly subscriptions: SubscriptionsService;
@@ -213,6 +218,24 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       ttlMs: () => 0,
       jitter: 0.1,
     }),
+    // What /status shows besides the plan: purchased images left, the running Star subscription.
+    imagePacks: new RowCache<{ left: number }>({
+      name: 'image-packs',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      ttlMs: () => 3_600_000,
+      jitter: 0.1,
+    }),
+    starSubscriptions: new RowCache<{ star: StarSubscription | null }>({
+      name: 'star-subscriptions',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      // Each read passes its own lifetime (see PaymentsService.starSubscription).
+      ttlMs: () => 0,
+      jitter: 0.1,
+    }),
   };
   // Every repository, once: each reads the calling flow's transaction through `tx`.
   const repos = {
@@ -226,8 +249,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     stats: new StatsRepository(tx),
     admin: new AdminRepository(tx),
     audit: new AuditRepository(tx),
-    payments: new PaymentsRepository(tx),
-    imageCredits: new ImageCreditsRepository(tx),
+    payments: new PaymentsRepository(tx, (ids) => rows.starSubscriptions.invalidate(ids)),
+    imageCredits: new ImageCreditsRepository(tx, (ids) => rows.imagePacks.invalidate(ids)),
   };
   const settings = new SettingsService(tx, repos.settings, bus, logger.child({ component: 'settings' }));
   const subscriptions = new SubscriptionsService(
@@ -255,6 +278,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     tx,
     repos.imageCredits,
     subscriptions,
+    rows.imagePacks,
     logger.child({ component: 'image-credits' }),
   );
 
@@ -383,6 +407,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       : undefined,
     notify: telegram ? createNotifier({ api: telegram, i18n, findUser: (id) => users.find(id) }) : undefined,
     queue,
+    starCache: rows.starSubscriptions,
     logger: logger.child({ component: 'payments' }),
     metrics,
   });

@@ -29,11 +29,8 @@ export class SubscriptionsRepository extends Repository {
    * whoever writes (quota, plans, payments, jobs, admins). A write that went around it would leave a
    * stale row in every process's cache for up to an hour.
    */
-  private async write<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
-    const result = await statement();
-    const ids = users(result);
-    if (ids.length) await this.afterCommit(() => this.changed(ids));
-    return result;
+  private write<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
+    return this.announced(this.changed, users, statement);
   }
 
   findByUserId(userId: number): Promise<Subscription | undefined> {

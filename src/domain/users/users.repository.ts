@@ -49,10 +49,8 @@ export class UsersRepository extends Repository {
    * Every statement that writes users runs through here: once it is committed (at once outside a
    * transaction), the row is dropped from every process's cache.
    */
-  private async write<T>(id: number, statement: () => Promise<T>): Promise<T> {
-    const result = await statement();
-    await this.afterCommit(() => this.changed([id]));
-    return result;
+  private write<T>(id: number, statement: () => Promise<T>): Promise<T> {
+    return this.announced(this.changed, () => [id], statement);
   }
 
   findById(id: number): Promise<User | undefined> {

@@ -101,4 +101,19 @@ export abstract class Repository {
   protected afterCommit(fn: () => unknown): Promise<void> {
     return this.transactor.afterCommit(fn);
   }
+
+  /**
+   * Run a write, then tell `changed` which keys (user ids) it touched once it is committed (at once
+   * outside a transaction): how caches of these rows learn of every write, in every process.
+   */
+  protected async announced<T>(
+    changed: (keys: readonly number[]) => Promise<void>,
+    keysOf: (result: T) => readonly number[],
+    statement: () => Promise<T>,
+  ): Promise<T> {
+    const result = await statement();
+    const keys = keysOf(result);
+    if (keys.length) await this.afterCommit(() => changed(keys));
+    return result;
+  }
 }
