@@ -17,6 +17,7 @@ export type BotDeps = Pick<
   | 'i18n'
   | 'dialogs'
   | 'chat'
+  | 'images'
 >;
 
 export interface VitteFlavor {

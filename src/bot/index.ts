@@ -9,6 +9,7 @@ import type { BotContext, BotDeps } from './context.js';
 import { chatHandler } from './handlers/chat.handler.js';
 import { dialogsHandler } from './handlers/dialogs.handler.js';
 import { fallbackHandler } from './handlers/fallback.handler.js';
+import { imagesHandler } from './handlers/images.handler.js';
 import { languageHandler } from './handlers/language.handler.js';
 import { membershipHandler } from './handlers/membership.handler.js';
 import { settingsHandler } from './handlers/settings.handler.js';
@@ -43,6 +44,7 @@ export const MENU_COMMANDS = [
   'reset',
   'persona',
   'stop',
+  'image',
   'status',
   'language',
   'settings',
@@ -85,6 +87,7 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   bot.use(languageHandler);
   bot.use(dialogsHandler);
   bot.use(settingsHandler);
+  bot.use(imagesHandler);
   bot.use(chatHandler);
   bot.use(fallbackHandler);
 

@@ -16,6 +16,7 @@ import { createErrorReporter } from '../platform/error-reporting.js';
 import { createHttpServer } from '../platform/http.js';
 import { startWorker } from '../worker/index.js';
 import type { Command, Running } from './commands.js';
+import { withDevComfyUi } from './dev-comfyui.js';
 
 export type Role = 'all' | 'api' | 'bot' | 'worker' | 'admin';
 
@@ -84,7 +85,8 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
       'BOT_MODE=webhook: updates arrive at the api role; run "vitte bot" only for long polling',
     );
   }
-  const { config, emulator } = await withEmulator(baseConfig, role);
+  const { config: withBot, emulator } = await withEmulator(baseConfig, role);
+  const { config, close: closeComfy, url: fakeComfyUrl } = await withDevComfyUi(withBot, role);
   const reporter = await createErrorReporter({
     dsn: config.SENTRY_DSN,
     environment: config.NODE_ENV,
@@ -95,6 +97,13 @@ export async function startRole(role: Role, baseConfig: Readonly<Config>): Promi
   app.logger.info({ role, config: redactConfig(config) }, 'configuration');
   app.lifecycle.onClose('error-reporting', () => reporter.close());
   if (emulator) app.lifecycle.onClose('bot-api-emulator', () => emulator.close());
+  if (closeComfy) {
+    app.logger.info(
+      { url: fakeComfyUrl },
+      'fake ComfyUI started for the playground (set COMFYUI_URLS for real ones)',
+    );
+    app.lifecycle.onClose('fake-comfyui', closeComfy);
+  }
   try {
     await ensureSchema(app, role);
     const server = createHttpServer({

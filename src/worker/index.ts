@@ -3,11 +3,13 @@ import type { App } from '../app.js';
 import { broadcastsJobs } from '../domain/broadcasts/broadcasts.jobs.js';
 import { chatJobs } from '../domain/chat/chat.jobs.js';
 import { dialogsJobs } from '../domain/dialogs/dialogs.jobs.js';
+import { imagesJobs, type RunImageAttempt } from '../domain/images/images.jobs.js';
 import type { Jobs } from '../domain/jobs.js';
 import { retentionJobs } from '../domain/retention/retention.jobs.js';
 import { subscriptionsJobs } from '../domain/subscriptions/subscriptions.jobs.js';
 import { createNotifier } from '../integrations/telegram/notifier.js';
 import { type JobHandlers, mergeHandlers } from '../platform/queue/index.js';
+import { startImages } from './images.js';
 
 /** Cron schedules (UTC). Idempotent: every worker start re-declares them, one run per tick overall. */
 export const SCHEDULES = {
@@ -17,13 +19,19 @@ export const SCHEDULES = {
   'cleanup.old-messages': '30 3 * * *',
   'broadcast.tick': '* * * * *',
   'retention.scan': '*/15 * * * *',
+  'images.sweep': '* * * * *',
 } as const;
 
 /**
  * Every job's handler, from each domain. A job two domains register throws here; a job nobody
  * registers throws in queue.handle(). Either fails start-up naming the job.
  */
-export function jobHandlers(app: App): JobHandlers<Jobs> {
+/** Without a ComfyUI pool in this process, a picture job is left for a worker that has one. */
+const noImages: RunImageAttempt = async () => {
+  throw new Error('this worker has no ComfyUI backends (COMFYUI_URLS)');
+};
+
+export function jobHandlers(app: App, imageAttempt: RunImageAttempt = noImages): JobHandlers<Jobs> {
   const telegram = app.telegram;
   if (!telegram) throw new Error('the worker needs BOT_TOKEN to talk to Telegram');
   const notify = createNotifier({ api: telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
@@ -34,12 +42,13 @@ export function jobHandlers(app: App): JobHandlers<Jobs> {
     subscriptionsJobs(app.subscriptions, notify),
     broadcastsJobs(app.broadcasts),
     retentionJobs(app.retention),
+    imagesJobs(app.images, imageAttempt),
   );
 }
 
 /** Register handlers and schedules, then start processing. */
 export async function startWorker(app: App): Promise<void> {
-  app.queue.handle(jobHandlers(app));
+  app.queue.handle(jobHandlers(app, await startImages(app)));
   for (const [name, cron] of Object.entries(SCHEDULES) as [keyof typeof SCHEDULES, string][]) {
     await app.queue.schedule(name, cron, {});
   }

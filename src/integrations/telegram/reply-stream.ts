@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Api, GrammyError } from 'grammy';
+import type { InlineKeyboardMarkup } from 'grammy/types';
 import { resolveLocale, type Translator } from '../../bot/i18n.js';
 import {
   type DeliveryProgress,
@@ -26,6 +27,8 @@ export interface ReplyStreamDeps {
   /** The same for edits in groups, where Telegram allows about 20 messages a minute per chat. */
   groupIntervalMs: number;
   logger: Logger;
+  /** Buttons under the last part of a delivered answer (🎨 Picture), if any. */
+  answerMarkup?: (answerId: number, locale: string) => Promise<InlineKeyboardMarkup | undefined>;
 }
 
 const FAILURE_KEYS: Record<ReplyFailure, string> = {
@@ -162,6 +165,7 @@ class TelegramReplyStream implements ReplyOutput {
     text: string,
     progress: DeliveryProgress,
     onSent: (progress: DeliveryProgress) => Promise<void>,
+    answerId?: number,
   ): Promise<void> {
     await this.settle();
     const parts = answerParts(text);
@@ -170,10 +174,14 @@ class TelegramReplyStream implements ReplyOutput {
     try {
       for (let i = sent.length; i < parts.length; i++) {
         const part = parts[i] as string;
+        const markup =
+          i === parts.length - 1 && answerId !== undefined
+            ? await this.deps.answerMarkup?.(answerId, this.locale)
+            : undefined;
         const id =
           i === 0 && placeholderId !== undefined
-            ? await this.editOrSend(placeholderId, part)
-            : await this.send(part);
+            ? await this.editOrSend(placeholderId, part, markup)
+            : await this.send(part, markup);
         sent.push(id);
         await onSent({ sent: [...sent], placeholderId });
       }
@@ -191,28 +199,34 @@ class TelegramReplyStream implements ReplyOutput {
     else await this.send(text);
   }
 
-  private async send(html: string): Promise<number> {
+  private async send(html: string, markup?: InlineKeyboardMarkup): Promise<number> {
+    const extra = markup ? { reply_markup: markup } : {};
     try {
-      return (await this.deps.api.sendMessage(this.target.chatId, html, { parse_mode: 'HTML' })).message_id;
+      return (await this.deps.api.sendMessage(this.target.chatId, html, { parse_mode: 'HTML', ...extra }))
+        .message_id;
     } catch (err) {
       if (!isParseError(err)) throw err;
       this.deps.logger.warn({ err, chatId: this.target.chatId }, 'HTML rejected; sending plain text');
-      return (await this.deps.api.sendMessage(this.target.chatId, htmlToPlainText(html))).message_id;
+      return (await this.deps.api.sendMessage(this.target.chatId, htmlToPlainText(html), extra)).message_id;
     }
   }
 
   /** Turn the placeholder into this part; when it is gone (deleted), send the part instead. */
-  private async editOrSend(messageId: number, html: string): Promise<number> {
-    if (html === this.shown) return messageId;
+  private async editOrSend(messageId: number, html: string, markup?: InlineKeyboardMarkup): Promise<number> {
+    if (html === this.shown && !markup) return messageId;
+    const extra = markup ? { reply_markup: markup } : {};
     try {
-      await this.deps.api.editMessageText(this.target.chatId, messageId, html, { parse_mode: 'HTML' });
+      await this.deps.api.editMessageText(this.target.chatId, messageId, html, {
+        parse_mode: 'HTML',
+        ...extra,
+      });
     } catch (err) {
       if (isNotModified(err)) return messageId;
       if (isParseError(err)) {
-        await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html));
+        await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html), extra);
       } else if (err instanceof GrammyError && err.error_code === 400) {
         this.deps.logger.info({ chatId: this.target.chatId, messageId }, 'placeholder gone; sending anew');
-        return this.send(html);
+        return this.send(html, markup);
       } else {
         throw err;
       }
