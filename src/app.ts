@@ -263,6 +263,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 },
     lockMs: 10_000,
   };
+  // A dead worker's pictures come back within ~15 s; the job's own lease (ImageAttempt) then decides.
+  queues.images = { ...queues.images, lockMs: 15_000 };
   const queueOptions = {
     jobs,
     logger: logger.child({ component: 'queue' }),
