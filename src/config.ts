@@ -185,6 +185,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return Object.freeze({
     ...c,
     CORS_ORIGINS: Object.freeze([...c.CORS_ORIGINS]) as string[],
+    COMFYUI_URLS: Object.freeze(c.COMFYUI_URLS.map((b) => Object.freeze({ ...b }))) as ComfyBackendConfig[],
     WEBHOOK_URL:
       c.WEBHOOK_URL ?? (c.PUBLIC_URL ? new URL(c.WEBHOOK_PATH, c.PUBLIC_URL).toString() : undefined),
     embedded: !c.DATABASE_URL,

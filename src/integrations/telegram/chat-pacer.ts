@@ -72,7 +72,10 @@ export class ChatPacer {
     chat.timer = setTimeout(
       () => {
         chat.timer = undefined;
-        const [key, task] = chat.pending.entries().next().value as [string, () => Promise<void>];
+        const next = chat.pending.entries().next();
+        // Everything waiting was dropped meanwhile.
+        if (next.done) return this.schedule(chatId, chat);
+        const [key, task] = next.value;
         chat.pending.delete(key);
         chat.busy = task()
           .catch(() => {})
