@@ -23,7 +23,8 @@ export function useImageSystem(
   opts: {
     label: string;
     redis?: boolean;
-    env?: Record<string, string>;
+    /** A function is called when the system starts (for servers another beforeAll started). */
+    env?: Record<string, string> | (() => Record<string, string>);
     stepMs?: number;
     down?: ('A' | 'B')[];
     settings?: Record<string, unknown>;
@@ -49,7 +50,7 @@ export function useImageSystem(
         LLM_BASE_URL: llm.url,
         LLM_MAX_RETRIES: '0',
         BOT_RATE_LIMIT_POINTS: '1000',
-        ...opts.env,
+        ...(typeof opts.env === 'function' ? opts.env() : opts.env),
       },
     });
     for (const [key, value] of Object.entries(opts.settings ?? {})) {

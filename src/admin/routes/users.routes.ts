@@ -6,6 +6,7 @@ import { actorOf, csrfTokenOf, hasRole } from '../auth.js';
 import { issuesOf, parse, redirectTo, sendPage } from '../respond.js';
 import { notice } from '../views/components.js';
 import { displayName, userDetailBody, userResults, usersBody } from '../views/users.view.js';
+import { withLinks } from './images.routes.js';
 
 const PAGE_SIZE = 50;
 
@@ -67,13 +68,14 @@ export function usersRoutes(app: App) {
 
   const detail = async (id: number) => {
     const user = await app.users.get(id);
-    const [subscription, quota, usage, audit] = await Promise.all([
+    const [subscription, quota, usage, audit, images] = await Promise.all([
       app.subscriptions.get(id).catch(() => undefined),
       app.subscriptions.quota(id).catch(() => undefined),
       app.stats.userUsage(id),
       app.admin.audit.list({ limit: 20, targetType: 'user', targetId: String(id) }),
+      app.images.list({ userId: id, limit: 12 }),
     ]);
-    return { user, subscription, quota, usage, audit };
+    return { user, subscription, quota, usage, audit, images: withLinks(app, images) };
   };
 
   const plans = async () => Object.keys(await app.settings.get('plans'));

@@ -14,6 +14,7 @@ import {
   notice,
   select,
 } from './components.js';
+import { type GalleryItem, imageGallery } from './images.view.js';
 
 export function displayName(u: Pick<User, 'first_name' | 'last_name'>): string {
   return [u.first_name, u.last_name].filter(Boolean).join(' ') || '(no name)';
@@ -102,6 +103,8 @@ export interface UserDetailView {
   usage: UserUsage;
   plans: string[];
   audit: AdminAuditEntry[];
+  /** The user's newest pictures. */
+  images: GalleryItem[];
   canEdit: boolean;
   csrf: string;
   error?: string | undefined;
@@ -143,6 +146,10 @@ export function userDetailBody(v: UserDetailView): SafeHtml {
       </dl>
     </section>
   </div>
+  <section class="card" id="user-images">
+    <h2>Pictures <a class="small" href="/admin/images?user=${u.id}">all</a></h2>
+    ${imageGallery(v.images, { showUser: false })}
+  </section>
   ${v.canEdit ? actions(v, base) : html`<p class="muted">You have read-only access.</p>`}
   <section class="card">
     <h2>Admin actions on this user</h2>
