@@ -60,7 +60,7 @@ for (const kind of ['local', 's3'] as const) {
       useImageSystem(
         {
           label: `images_${kind}`,
-          env: () =>
+          env: (): Record<string, string> =>
             kind === 's3'
               ? {
                   S3_BUCKET: 'vitte-pictures',
