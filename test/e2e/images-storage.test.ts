@@ -34,7 +34,23 @@ async function adminSession(s: TestSystem) {
   });
   expect(res.status).toBe(200);
   const cookie = (res.headers.get('set-cookie') ?? '').split(';')[0]!;
-  return (url: string) => fetch(`${s.url}${url}`, { headers: { cookie, accept: 'text/html' } });
+  const csrf = ((await res.json()) as { csrfToken: string }).csrfToken;
+  return {
+    get: (url: string) => fetch(`${s.url}${url}`, { headers: { cookie, accept: 'text/html' } }),
+    /** A form post, as the browser sends it. */
+    post: (url: string, form: Record<string, string>) =>
+      fetch(`${s.url}${url}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          cookie,
+          accept: 'text/html',
+          'content-type': 'application/x-www-form-urlencoded',
+          origin: s.url,
+        },
+        body: new URLSearchParams({ ...form, _csrf: csrf }).toString(),
+      }),
+  };
 }
 
 for (const kind of ['local', 's3'] as const) {
@@ -118,7 +134,7 @@ for (const kind of ['local', 's3'] as const) {
           'the second picture',
         );
 
-        const get = await adminSession(s);
+        const { get, post } = await adminSession(s);
         const page = await (await get('/admin/images')).text();
         expect(page).toContain(`data-image-id="${job.id}"`);
         expect(page).toContain('a stored sunflower');
@@ -141,6 +157,15 @@ for (const kind of ['local', 's3'] as const) {
 
         const userPage = await (await get(`/admin/users/${user.id}`)).text();
         expect(userPage).toMatch(new RegExp(`id="user-images"[\\s\\S]*data-image-id="${job.id}"`));
+
+        // The deny-list is edited one entry a line; a broken expression is named by its line.
+        const refused = await post('/admin/settings/images.deny_list', { v: 'dragon\n/b[o0mb/\n' });
+        expect(refused.status).toBe(422);
+        expect(await refused.text()).toContain('line 2: not a valid /regular expression/');
+        const saved = await post('/admin/settings/images.deny_list', { v: ' dragon \n\n/b[o0]mb/\n' });
+        expect(saved.status).toBe(303);
+        expect(await s.app.settings.get('images.deny_list')).toEqual(['dragon', '/b[o0]mb/']);
+        await s.app.settings.reset('images.deny_list');
 
         const dashboard = await (await get('/admin')).text();
         expect(dashboard).toMatch(/data-testid="comfyui-health"[\s\S]*data-backend="A"[\s\S]*>up</);

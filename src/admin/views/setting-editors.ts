@@ -70,6 +70,26 @@ const integer: SettingEditor = {
   parse: (form) => num(form.v),
 };
 
+/** A list of strings, one a line (blank lines dropped); a problem names its line. */
+const lines: SettingEditor = {
+  render: (value, issues) =>
+    field({
+      label: 'One per line',
+      name: 'v',
+      type: 'textarea',
+      rows: 8,
+      value: (Array.isArray(value) ? value : []).join('\n'),
+      errors: issues.map((i) =>
+        /^\d+$/.test(i.path) ? `line ${Number(i.path) + 1}: ${i.message}` : i.message,
+      ),
+    }),
+  parse: (form) =>
+    (form.v ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+};
+
 const plans: SettingEditor = {
   render(value, issues) {
     const entries = [...Object.entries(obj(value)), ['', { messages_limit: '', images_limit: '' }] as const];
@@ -179,6 +199,13 @@ const EDITORS: Record<string, SettingEditor> = {
   'messages.retention_days': integer,
   'retention.stages': stages,
   'retention.window': window,
+  'images.max_prompt_length': integer,
+  'images.per_user_in_flight': integer,
+  'images.per_user_queued': integer,
+  'images.timeout_seconds': integer,
+  'images.deny_list': lines,
+  'images.nsfw': line,
+  'images.prompt_writer': text(6),
 };
 
 export function editorFor(key: string): SettingEditor {
@@ -190,7 +217,7 @@ export function generalIssues(key: string, issues: Issue[]): Issue[] {
   if (editorFor(key) === jsonEditor) return [];
   if (key === 'plans') return issues.filter((i) => i.path === '');
   if (key === 'retention.stages') return issues.filter((i) => !/^\d+\./.test(i.path));
-  if (key === 'retention.window') return [];
+  if (key === 'retention.window' || key === 'images.deny_list') return [];
   if (key === 'bot.welcome_text') return issues.filter((i) => i.path !== 'en' && i.path !== 'ru');
   return issues.filter((i) => i.path !== '');
 }
