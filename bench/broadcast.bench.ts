@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { type App, createApp } from '../src/app.js';
+import { type App, createApp, requireTelegram } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createBotApiEmulator } from '../src/dev/bot-api-emulator/index.js';
 import { migrateUp } from '../src/platform/db/migrator.js';
@@ -63,7 +63,7 @@ export default async function broadcastBench(report: Report): Promise<void> {
         await w.waitForLog((l) => l.msg === 'worker started', 60_000);
       }
     } else {
-      await startWorker(control);
+      await startWorker(requireTelegram(control, 'worker'));
     }
     process.stderr.write(
       `  ${RECIPIENTS} recipients, limit ${RATE}/s, Telegram ${TELEGRAM_LIMIT}/s, ${useRedis ? `${WORKER_PROCESSES} worker processes (BullMQ)` : '1 in-process worker (inline queue)'}\n`,

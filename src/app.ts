@@ -1,18 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { I18n } from '@grammyjs/i18n';
 import type { Api } from 'grammy';
-import type { BotContext } from './bot/context.js';
-import { createI18n, resolveLocale } from './bot/i18n.js';
-import { imageKeyboards } from './bot/keyboards/images.keyboard.js';
 import { type Config, configSecrets } from './config.js';
 import { AdminRepository } from './domain/admin/admin.repository.js';
 import { AuditRepository } from './domain/admin/audit.repository.js';
 import { type AdminServices, createAdminServices } from './domain/admin/index.js';
 import { BroadcastsRepository } from './domain/broadcasts/broadcasts.repository.js';
 import { BroadcastsService } from './domain/broadcasts/broadcasts.service.js';
-import { telegramSender } from './domain/broadcasts/delivery-sender.js';
 import { createChatMetrics } from './domain/chat/chat.metrics.js';
 import { ChatRepository } from './domain/chat/chat.repository.js';
 import { ChatService } from './domain/chat/chat.service.js';
@@ -41,9 +36,11 @@ import { UsersRepository } from './domain/users/users.repository.js';
 import { UsersService } from './domain/users/users.service.js';
 import type { WorkflowDefinition } from './integrations/comfyui/index.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
+import { imageKeyboards } from './integrations/telegram/image-keyboards.js';
 import { telegramImageOutput } from './integrations/telegram/image-output.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
 import { createTelegramApi } from './integrations/telegram/telegram-api.js';
+import { telegramSender } from './integrations/telegram/telegram-sender.js';
 import {
   type Cache,
   createMemoryBus,
@@ -55,6 +52,7 @@ import {
 import { createDatabase, type Database, type Db } from './platform/db/database.js';
 import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
+import { createI18n, resolveLocale, type Translator } from './platform/i18n/i18n.js';
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { Metrics } from './platform/metrics.js';
@@ -92,7 +90,8 @@ export interface App {
   readonly summaries: SummaryService;
   readonly llm: LlmClient;
   readonly queue: JobQueue<Jobs>;
-  readonly i18n: I18n<BotContext>;
+  /** Translations for what the app sends outside an update (replies, notices); the bot adds its middleware. */
+  readonly i18n: Translator;
   /** Bot API client for sending, with bounded retries; undefined when no BOT_TOKEN is configured. */
   readonly telegram: Api | undefined;
   /** The same without retries, for callers that handle 429 themselves (drafts, broadcasts). */
@@ -117,6 +116,18 @@ export interface App {
     workflows: ReadonlyMap<string, WorkflowDefinition>,
   ): RunImageAttempt;
   close(): Promise<void>;
+}
+
+/** An App whose Bot API clients exist (BOT_TOKEN is set): what the worker role runs on. */
+export interface TelegramApp extends App {
+  readonly telegram: Api;
+  readonly telegramDirect: Api;
+}
+
+/** The one check, where a role starts, that it can talk to Telegram. */
+export function requireTelegram(app: App, role: string): TelegramApp {
+  if (!app.telegram || !app.telegramDirect) throw new Error(`the ${role} role needs BOT_TOKEN`);
+  return app as TelegramApp;
 }
 
 export interface AppOptions {
@@ -236,7 +247,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger.child({ component: 'subscriptions' }),
   );
   const users = new UsersService(tx, repos.users, settings, cache, logger.child({ component: 'users' }));
-  const i18n = createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code));
+  const i18n = createI18n();
   const telegramApi = (maxRetries: number) =>
     config.BOT_TOKEN
       ? createTelegramApi({

@@ -55,8 +55,11 @@ export const configSchema = z.object({
   LOG_PRETTY: bool.optional(),
 
   HOST: z.string().min(1).default('127.0.0.1'),
+  /** Each role has its own port, so every role can run on one host side by side. */
   API_PORT: int(0, 65535).default(3000),
   ADMIN_PORT: int(0, 65535).default(3001),
+  BOT_PORT: int(0, 65535).default(3002),
+  WORKER_PORT: int(0, 65535).default(3003),
   /** Where the public reaches this deployment; WEBHOOK_URL defaults to it plus WEBHOOK_PATH. */
   PUBLIC_URL: optionalUrl,
   CORS_ORIGINS: list.default([]),
@@ -160,9 +163,17 @@ function checkParsed(c: Raw): string[] {
 
 type Raw = z.infer<typeof configSchema>;
 
+/**
+ * Where the LLM endpoint comes from: LLM_BASE_URL (`env`), a local OpenAI-compatible server found at
+ * start (`local`), the built-in demo model (`demo`), or nowhere (`none`). The role start-up decides
+ * the last three in development.
+ */
+export type LlmSource = 'env' | 'local' | 'demo' | 'none';
+
 export interface Config extends Raw {
   /** true when no DATABASE_URL is given: PGlite in-process. */
   readonly embedded: boolean;
+  readonly llmSource: LlmSource;
 }
 
 export class ConfigError extends Error {
@@ -189,10 +200,12 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     WEBHOOK_URL:
       c.WEBHOOK_URL ?? (c.PUBLIC_URL ? new URL(c.WEBHOOK_PATH, c.PUBLIC_URL).toString() : undefined),
     embedded: !c.DATABASE_URL,
+    llmSource: c.LLM_BASE_URL ? 'env' : 'none',
   });
 }
 
-const SECRET_KEYS = /TOKEN|SECRET|PASSWORD|API_KEY|DSN/;
+/** Variables holding a secret; anchored, so LLM_MAX_TOKENS and the like stay readable. */
+const SECRET_KEYS = /(^|_)(TOKEN|SECRET|PASSWORD|API_KEY|DSN)$/;
 
 /** Remove credentials from a URL while keeping it readable. */
 export function redactUrl(value: string): string {
@@ -229,9 +242,13 @@ export function configSecrets(config: Readonly<Config>): string[] {
   return out;
 }
 
-/** A copy of the config safe to log: secrets masked, credentials stripped from URLs. */
+/**
+ * A copy of the config safe to log: secrets masked, credentials stripped from URLs, and every
+ * variable left unset shown as such (an operator reads "not set" where a mask would hide it).
+ */
 export function redactConfig(config: Readonly<Config>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) out[key] = 'not set';
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
     if (SECRET_KEYS.test(key)) out[key] = '***';

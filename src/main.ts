@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
-import { commands, usage } from './cli/commands.js';
+import { CliError } from './cli/cli-error.js';
+import { commandHelp, commands, usage } from './cli/commands.js';
 import { ConfigError, loadConfig } from './config.js';
+
+const HELP = new Set(['--help', '-h', 'help']);
 
 /**
  * `vitte <command> [args]`: parse, load config from the environment (and `.env` when present),
@@ -8,10 +11,18 @@ import { ConfigError, loadConfig } from './config.js';
  */
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
+  if (name && HELP.has(name)) {
+    process.stdout.write(usage());
+    return 0;
+  }
   const command = name ? commands[name] : undefined;
   if (!command) {
     process.stderr.write(`${name ? `unknown command "${name}"\n\n` : ''}${usage()}`);
     return 2;
+  }
+  if (args.some((a) => a === '--help' || a === '-h')) {
+    process.stdout.write(commandHelp(name!, command));
+    return 0;
   }
   if (existsSync('.env')) process.loadEnvFile('.env');
   let config: ReturnType<typeof loadConfig>;
@@ -24,7 +35,15 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const result = await command.run(args, config);
+  let result: Awaited<ReturnType<typeof command.run>>;
+  try {
+    result = await command.run(args, config);
+  } catch (err) {
+    // Something the operator fixes by changing a named setting: one line, no stack trace.
+    if (!(err instanceof CliError)) throw err;
+    process.stderr.write(`vitte ${name}: ${err.message}\n`);
+    return err.exitCode;
+  }
   if (typeof result === 'number') return result;
 
   const { close, logger } = result;

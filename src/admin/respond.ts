@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import { ValidationError } from '../platform/errors.js';
+import { ValidationError, type ValidationIssue } from '../platform/errors.js';
 import { adminOf, csrfTokenOf, isHtmx } from './auth.js';
 import type { SafeHtml } from './html.js';
 import { type PageContext, type PageOptions, page } from './views/layout.view.js';
@@ -71,14 +71,7 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S
 }
 
 /** The field issues of a ValidationError (empty for anything else). */
-export function issuesOf(err: unknown): { path: string; message: string }[] {
+export function issuesOf(err: unknown): ValidationIssue[] {
   if (!(err instanceof ValidationError)) return [];
-  const issues = (err.details as { issues?: unknown } | undefined)?.issues;
-  if (!Array.isArray(issues)) return [{ path: '', message: err.message }];
-  return issues
-    .filter(
-      (i): i is { path: string; message: string } =>
-        typeof i === 'object' && i !== null && typeof (i as { message?: unknown }).message === 'string',
-    )
-    .map((i) => ({ path: String(i.path ?? ''), message: i.message }));
+  return err.issues.length ? [...err.issues] : [{ path: '', message: err.message }];
 }

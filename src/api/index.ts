@@ -7,6 +7,12 @@ import { healthRoutes } from './routes/health.routes.js';
 import { metricsRoutes } from './routes/metrics.routes.js';
 
 /**
+ * What the OpenAPI document lists. In `all` the same server also carries the admin panel, the
+ * playground and the webhook: none of them is an API for others to call.
+ */
+const PUBLIC_PATH = /^\/(health|metrics|api\/v1)(\/|$)/;
+
+/**
  * The public API: health at the root (for load balancers) and under /api/v1, Prometheus metrics,
  * OpenAPI at /api/docs. Registered into a server built by createHttpServer.
  */
@@ -16,6 +22,10 @@ export async function registerApi(f: FastifyInstance, app: App): Promise<void> {
       info: { title: 'Vitte API', version: '1', description: 'Public HTTP API of the Vitte bot platform.' },
       tags: [{ name: 'health', description: 'Liveness, dependencies and readiness' }],
     },
+    transform: ({ schema, url }) => ({
+      schema: PUBLIC_PATH.test(url) ? schema : { ...schema, hide: true },
+      url,
+    }),
   });
   await f.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
 

@@ -2,7 +2,7 @@ import type { I18nFlavor } from '@grammyjs/i18n';
 import type { Context } from 'grammy';
 import type { App } from '../app.js';
 import type { User } from '../platform/db/schema.js';
-import type { Locale } from './i18n.js';
+import type { Locale } from '../platform/i18n/i18n.js';
 
 /** What handlers reach through `ctx.deps`: the app's services, never module singletons. */
 export type BotDeps = Pick<

@@ -3,6 +3,7 @@ import { type Api, Bot } from 'grammy';
 import type { BotCommand } from 'grammy/types';
 import { installTransformers } from '../integrations/telegram/telegram-api.js';
 import { createMemoryCache } from '../platform/cache.js';
+import { createI18n, LOCALES, resolveLocale } from '../platform/i18n/i18n.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
 import type { Redis } from '../platform/redis.js';
 import type { BotContext, BotDeps } from './context.js';
@@ -15,7 +16,6 @@ import { membershipHandler } from './handlers/membership.handler.js';
 import { settingsHandler } from './handlers/settings.handler.js';
 import { startHandler } from './handlers/start.handler.js';
 import { statusHandler } from './handlers/status.handler.js';
-import { LOCALES } from './i18n.js';
 import { rateLimit, refuseBanned } from './middlewares/access.middleware.js';
 import { dedupe } from './middlewares/dedupe.middleware.js';
 import { observe } from './middlewares/observe.middleware.js';
@@ -76,7 +76,10 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   const seen = opts.redis ? deps.cache : createMemoryCache(DEDUPE_MEMORY_ENTRIES);
   bot.use(dedupe({ ...deps, cache: seen })); // each update_id once
   bot.use(loadUser()); // register or load, activity, locale
-  bot.use(deps.i18n.middleware()); // ctx.t in the user's language
+  // ctx.t in the user's language: the app's translations, negotiated with what loadUser() found.
+  bot.use(
+    createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code)).middleware(),
+  );
   bot.use(refuseBanned());
   bot.use(rateLimit(limiter, deps));
 

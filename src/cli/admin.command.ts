@@ -6,6 +6,7 @@ import type { AdminRole } from '../platform/db/schema.js';
 import { AppError } from '../platform/errors.js';
 import { createLogger } from '../platform/logger.js';
 import type { Command } from './commands.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { roleCommand } from './roles.js';
 
 const ROLES: readonly AdminRole[] = ['owner', 'admin', 'viewer'];
@@ -123,6 +124,7 @@ export function createAdminCommand(io: AdminCommandIo): Command {
       }).child({
         role: 'admin-cli',
       });
+      const unlock = config.embedded ? lockDataDir(config.DATA_DIR, 'admin create-user') : undefined;
       const app = createApp({ ...config, DB_POOL_MAX: 2 }, { logger, role: 'admin-cli' });
       try {
         // Embedded mode has no separate migrate step: the schema is brought up here like `all` does.
@@ -149,6 +151,7 @@ export function createAdminCommand(io: AdminCommandIo): Command {
         throw err;
       } finally {
         await app.close();
+        unlock?.();
       }
     },
   };

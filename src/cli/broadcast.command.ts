@@ -113,6 +113,7 @@ async function run(args: string[], config: Readonly<Config>): Promise<number> {
 export const broadcastCommand: Command = {
   usage: 'create|start|pause|resume|cancel|status|list|count …',
   describe: 'create and control broadcasts (the worker delivers them)',
+  help: USAGE.trimEnd(),
   async run(args, config) {
     const action = args[0];
     if (!config.DATABASE_URL) {

@@ -2,6 +2,8 @@ import { createApp } from '../app.js';
 import { jobs } from '../domain/jobs.js';
 import type { Command } from './commands.js';
 
+const WAIT_MS = 60_000;
+
 /** Inspect the queues, or run a job and wait for its result (e.g. `vitte jobs run system.ping`). */
 export const jobsCommand: Command = {
   usage: 'status | run <job> [json-payload]',
@@ -32,7 +34,11 @@ export const jobsCommand: Command = {
         return 2;
       }
       const input = payload ? JSON.parse(payload) : name === 'system.ping' ? { echo: 'ping' } : {};
-      const result = await app.queue.enqueueAndWait(name as keyof typeof jobs, input, { timeoutMs: 60_000 });
+      // Nothing happens here until a worker takes the job: say so, or a silent minute looks like a hang.
+      process.stderr.write(
+        `enqueued ${name}; waiting up to 60 s for a worker to run it (is "vitte worker" running on this REDIS_URL?)\n`,
+      );
+      const result = await app.queue.enqueueAndWait(name as keyof typeof jobs, input, { timeoutMs: WAIT_MS });
       process.stdout.write(`${JSON.stringify(result)}\n`);
       return 0;
     } catch (err) {

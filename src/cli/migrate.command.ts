@@ -3,6 +3,7 @@ import { createDatabase } from '../platform/db/database.js';
 import { migrateDown, migrateUp, migrationStatus } from '../platform/db/migrator.js';
 import { createLogger } from '../platform/logger.js';
 import type { Command } from './commands.js';
+import { lockDataDir } from './data-dir-lock.js';
 
 export const migrateCommand: Command = {
   usage: 'up | down [n|all] | status',
@@ -28,6 +29,7 @@ export const migrateCommand: Command = {
     }).child({
       role: 'migrate',
     });
+    const unlock = config.embedded ? lockDataDir(config.DATA_DIR, `migrate ${action}`) : undefined;
     const database = createDatabase(
       {
         url: config.DATABASE_URL,
@@ -59,6 +61,7 @@ export const migrateCommand: Command = {
       return 1;
     } finally {
       await database.close();
+      unlock?.();
     }
   },
 };

@@ -26,9 +26,19 @@ export const jobs = defineJobs({
   },
   'chat.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
 
-  'cleanup.old-messages': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
+  'dialogs.delete-old-messages': {
+    queue: 'maintenance',
+    schema: z.object({}),
+    attempts: 2,
+    timeoutMs: 30 * 60_000,
+  },
   'subscriptions.expire': { queue: 'maintenance', schema: z.object({}), attempts: 2 },
-  'quota.reset': { queue: 'maintenance', schema: z.object({}), attempts: 2, timeoutMs: 30 * 60_000 },
+  'subscriptions.reset-quotas': {
+    queue: 'maintenance',
+    schema: z.object({}),
+    attempts: 2,
+    timeoutMs: 30 * 60_000,
+  },
 
   // Broadcasts: start materializes one delivery row per recipient and enqueues their jobs; tick starts
   // scheduled broadcasts and re-enqueues deliveries left pending (after a crash or a resume).

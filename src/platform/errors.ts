@@ -15,10 +15,32 @@ export class AppError extends Error {
   }
 }
 
+/** A problem with one field of the input: `path` names it (dotted; empty for the input as a whole). */
+export interface ValidationIssue {
+  path: string;
+  message: string;
+}
+
+/**
+ * Bad input, with a problem per field in `issues`. Clients see them as `details.issues` (with any
+ * other details beside them), so a form can show each one at its field.
+ */
 export class ValidationError extends AppError {
   override name = 'ValidationError';
   override readonly status = 400;
   override readonly code = 'validation_failed';
+  readonly issues: readonly ValidationIssue[];
+
+  constructor(
+    message: string,
+    fields: { issues?: readonly ValidationIssue[] | undefined; [detail: string]: unknown } = {},
+    options?: { cause?: unknown },
+  ) {
+    const { issues = [], ...details } = fields;
+    const wire = issues.length ? { ...details, issues } : details;
+    super(message, Object.keys(wire).length ? wire : undefined, options);
+    this.issues = issues;
+  }
 }
 
 export class NotFoundError extends AppError {

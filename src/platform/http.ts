@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import helmet from '@fastify/helmet';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   LogController,
 } from 'fastify';
 import { AppError } from './errors.js';
@@ -15,6 +17,8 @@ export interface HttpServerOptions {
   logger: Logger;
   metrics: Metrics;
   trustProxy: boolean;
+  /** PUBLIC_URL: when it is https, requests for its host are treated as served over HTTPS. */
+  publicUrl?: string | undefined;
   bodyLimit?: number;
 }
 
@@ -43,12 +47,40 @@ export function sendError(
   return reply.status(status).type('application/json; charset=utf-8').send(body);
 }
 
+/** Whether the browser reached us over HTTPS: directly, through a trusted TLS proxy, or at PUBLIC_URL. */
+function servedOverHttps(publicUrl: string | undefined): (req: FastifyRequest) => boolean {
+  const pub = publicUrl ? new URL(publicUrl) : undefined;
+  const publicHost = pub?.protocol === 'https:' ? pub.host : undefined;
+  return (req) => req.protocol === 'https' || (publicHost !== undefined && req.host === publicHost);
+}
+
+/**
+ * Ends the responses that would hold the server open on close: event streams (text/event-stream)
+ * never finish by themselves, so close() would wait out the whole shutdown deadline. Destroyed,
+ * not ended: a stream's writer may still write, and a write after end() would be an error event.
+ */
+function closeStreamsOnClose(app: FastifyInstance): void {
+  const open = new Set<ServerResponse>();
+  app.addHook('onRequest', async (_req, reply) => {
+    const res = reply.raw;
+    open.add(res);
+    res.once('close', () => open.delete(res));
+  });
+  app.addHook('preClose', async () => {
+    for (const res of open) {
+      if (String(res.getHeader('content-type') ?? '').startsWith('text/event-stream')) res.destroy();
+    }
+  });
+}
+
 /**
  * A Fastify instance with what every Vitte HTTP server shares: request ids (taken from a trusted
- * proxy's `x-request-id` or generated), security headers, one error shape, request metrics.
+ * proxy's `x-request-id` or generated), security headers, one error shape, request metrics, and a
+ * close that does not wait for idle keep-alive connections or open event streams.
  */
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
+    forceCloseConnections: 'idle',
     loggerInstance: opts.logger.child({ component: 'http' }) as FastifyBaseLogger,
     trustProxy: opts.trustProxy,
     bodyLimit: opts.bodyLimit ?? 1_048_576,
@@ -83,10 +115,15 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     );
   });
 
+  closeStreamsOnClose(app);
+
   app.register(helmet, {
     // The admin panel and docs load their own scripts and styles from 'self' only.
     contentSecurityPolicy: {
       directives: {
+        // Added per request below, only over HTTPS: on plain HTTP (an IP in a LAN) the browser
+        // would fetch every style and script over https:// and the pages would break.
+        upgradeInsecureRequests: null,
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
@@ -97,6 +134,14 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
       },
     },
     hsts: opts.trustProxy,
+  });
+  const https = servedOverHttps(opts.publicUrl);
+  app.addHook('onSend', async (req, reply, payload) => {
+    const csp = reply.getHeader('content-security-policy');
+    if (typeof csp === 'string' && https(req) && !csp.includes('upgrade-insecure-requests')) {
+      reply.header('content-security-policy', `${csp};upgrade-insecure-requests`);
+    }
+    return payload;
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {

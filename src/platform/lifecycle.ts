@@ -8,6 +8,7 @@ type Closer = { name: string; close: () => Promise<void> | void };
  */
 export class Lifecycle {
   private readonly closers: Closer[] = [];
+  private readonly finals: Closer[] = [];
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -17,6 +18,14 @@ export class Lifecycle {
 
   onClose(name: string, close: Closer['close']): void {
     this.closers.push({ name, close });
+  }
+
+  /**
+   * Closed after everything registered with onClose, in the order given: what the app's own parts
+   * still use while they drain (a local dev server they call), and locks that must outlive storage.
+   */
+  afterClose(name: string, close: Closer['close']): void {
+    this.finals.push({ name, close });
   }
 
   get isClosing(): boolean {
@@ -30,7 +39,7 @@ export class Lifecycle {
 
   private async run(): Promise<void> {
     const deadline = Date.now() + this.timeoutMs;
-    for (const c of [...this.closers].reverse()) {
+    for (const c of [...[...this.closers].reverse(), ...this.finals]) {
       const left = Math.max(deadline - Date.now(), 50);
       const started = Date.now();
       let timer: NodeJS.Timeout | undefined;

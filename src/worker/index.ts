@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { App } from '../app.js';
+import type { TelegramApp } from '../app.js';
 import { broadcastsJobs } from '../domain/broadcasts/broadcasts.jobs.js';
 import { chatJobs } from '../domain/chat/chat.jobs.js';
 import { dialogsJobs } from '../domain/dialogs/dialogs.jobs.js';
@@ -15,8 +15,8 @@ import { startImages } from './images.js';
 export const SCHEDULES = {
   'chat.sweep': '* * * * *',
   'subscriptions.expire': '*/5 * * * *',
-  'quota.reset': '7 * * * *',
-  'cleanup.old-messages': '30 3 * * *',
+  'subscriptions.reset-quotas': '7 * * * *',
+  'dialogs.delete-old-messages': '30 3 * * *',
   'broadcast.tick': '* * * * *',
   'retention.scan': '*/15 * * * *',
   'images.sweep': '* * * * *',
@@ -31,10 +31,8 @@ const noImages: RunImageAttempt = async () => {
   throw new Error('this worker has no ComfyUI backends (COMFYUI_URLS)');
 };
 
-export function jobHandlers(app: App, imageAttempt: RunImageAttempt = noImages): JobHandlers<Jobs> {
-  const telegram = app.telegram;
-  if (!telegram) throw new Error('the worker needs BOT_TOKEN to talk to Telegram');
-  const notify = createNotifier({ api: telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
+export function jobHandlers(app: TelegramApp, imageAttempt: RunImageAttempt = noImages): JobHandlers<Jobs> {
+  const notify = createNotifier({ api: app.telegram, i18n: app.i18n, findUser: (id) => app.users.find(id) });
   return mergeHandlers<Jobs>(
     { 'system.ping': async ({ echo }) => ({ pong: echo, worker: `${hostname()}:${process.pid}` }) },
     chatJobs(app.chat, app.summaries),
@@ -47,8 +45,12 @@ export function jobHandlers(app: App, imageAttempt: RunImageAttempt = noImages):
 }
 
 /** Register handlers and schedules, then start processing. */
-export async function startWorker(app: App): Promise<void> {
+export async function startWorker(app: TelegramApp): Promise<void> {
   app.queue.handle(jobHandlers(app, await startImages(app)));
+  // A job renamed or dropped since the last release would otherwise keep firing from its schedule.
+  const stale = await app.queue.retainSchedules(Object.keys(SCHEDULES) as (keyof typeof SCHEDULES)[]);
+  if (stale.length)
+    app.logger.warn({ removed: stale }, 'removed the schedules of jobs this release does not have');
   for (const [name, cron] of Object.entries(SCHEDULES) as [keyof typeof SCHEDULES, string][]) {
     await app.queue.schedule(name, cron, {});
   }

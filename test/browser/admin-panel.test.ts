@@ -32,6 +32,9 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
   let url = '';
   let emulator: EmulatorClient;
   let page: Page;
+  /** Every confirmation the pages asked, and how the next one is answered. */
+  const asked: string[] = [];
+  let answer: 'accept' | 'dismiss' = 'accept';
 
   async function count(query: ReturnType<typeof sql<{ n: number }>>): Promise<number> {
     return Number((await query.execute(app.db)).rows[0]!.n);
@@ -96,7 +99,10 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
           .execute();
     }
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('dialog', (d) => void d.accept());
+    page.on('dialog', (d) => {
+      asked.push(d.message());
+      void (answer === 'accept' ? d.accept() : d.dismiss());
+    });
   }, 90_000);
 
   afterAll(async () => {
@@ -153,6 +159,9 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
       await count(sql`select count(*) as n from subscriptions where plan = 'premium'`),
     );
     expect(await page.textContent('[data-testid=health-db]')).toContain('ok');
+    // No LLM in this test system: the operator sees it (users are told it is unavailable).
+    expect(await page.textContent('[data-testid=health-llm]')).toContain('not configured');
+    expect(await page.textContent('[data-testid=health-bot]')).toMatch(/polling\s+last update \w/);
 
     // chart.js drew the three charts (a canvas gets a chart instance and real pixels).
     await page.waitForFunction(
@@ -257,8 +266,19 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
     await emulator.waitForBotMessage(me.id, (m) => (m.text ?? '').startsWith('Big news'));
     expect((await emulator.botMessages(me.id)).length).toBe(sentBefore + 1);
 
+    // Starting asks first, naming how many people it reaches; saying no sends nothing.
+    const question = `Start sending this broadcast to ${expected} recipients now? This cannot be undone.`;
+    const broadcastsBefore = await count(sql`select count(*) as n from broadcasts`);
+    answer = 'dismiss';
+    await page.click('[data-testid=start-now]');
+    await expect.poll(() => asked.at(-1)).toBe(question);
+    expect(page.url()).toMatch(/\/admin\/broadcasts\/new$/);
+    expect(await count(sql`select count(*) as n from broadcasts`)).toBe(broadcastsBefore);
+    answer = 'accept';
+    const askedBefore = asked.length;
     await page.click('[data-testid=start-now]');
     await page.waitForURL(/\/admin\/broadcasts\/\d+\?done=started/);
+    expect(asked.slice(askedBefore)).toEqual([question]);
     await page.waitForFunction(
       (n) =>
         document.querySelector('[data-testid=progress-sent]')?.textContent === String(n) &&
@@ -285,6 +305,19 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
     await page.goto(`${url}/admin/broadcasts`);
     await page.locator(`tr[data-broadcast-id="${id}"]`).waitFor();
     await screenshot(page, 'admin-broadcasts');
+
+    // A saved draft's own page asks the same before starting.
+    await page.goto(`${url}/admin/broadcasts/new`);
+    await page.fill('#f-text', 'A draft for later');
+    await page.click('button[name=intent][value=draft]');
+    await page.waitForURL(/\/admin\/broadcasts\/\d+\?done=created/);
+    answer = 'dismiss';
+    const draftAsked = asked.length;
+    await page.click('form[action$="/start"] button');
+    await expect.poll(() => asked.length).toBe(draftAsked + 1);
+    expect(asked.at(-1)).toBe(question);
+    expect(await page.getAttribute('#progress', 'data-status')).toBe('draft');
+    answer = 'accept';
   });
 
   it('shows the audit log, queues and admins pages', async () => {

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
-import { type RunningProcess, startVitte } from '../helpers/process.js';
+import { createUser } from '../helpers/factories.js';
+import { type RunningProcess, runVitte, startVitte } from '../helpers/process.js';
 import { has, TEST_REDIS_URL } from '../helpers/services.js';
 
 describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real processes)', () => {
@@ -17,26 +20,26 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
   /** The id `create` prints on stdout (stderr's summary may arrive before or after it). */
   const idLine = (out: string): string => /^(\d+)$/m.exec(out)?.[1] ?? '';
 
-  async function vitte(...args: string[]): Promise<{ code: number | null; out: string }> {
-    const p = startVitte(['broadcast', ...args], env);
-    const { code } = await p.exited;
-    return { code, out: p.output() };
-  }
+  const vitte = (...args: string[]) => runVitte(['broadcast', ...args], env);
 
   beforeAll(async () => {
     emulator = await createBotApiEmulator({ logger: silentLogger });
     testDb = await createTestDatabase('broadcast_cli');
-    const db = testDb.open();
-    await migrateUp(db.db, silentLogger);
-    await db.db
-      .insertInto('users')
-      .values([
-        { id: 61, first_name: 'A', language_code: 'ru' },
-        { id: 62, first_name: 'B', language_code: 'en' },
-        { id: 63, first_name: 'C', language_code: 'ru' },
-      ])
-      .execute();
-    await db.close();
+    // The users the CLI's broadcasts reach, registered by an app of this process.
+    const seeder = createApp(
+      loadConfig({
+        NODE_ENV: 'test',
+        LOG_LEVEL: 'silent',
+        DATABASE_URL: testDb.url!,
+        DATA_DIR: testDb.dataDir,
+      }),
+      { logger: silentLogger, role: 'test' },
+    );
+    await migrateUp(seeder.db, silentLogger);
+    await createUser(seeder, { id: 61, firstName: 'A', languageCode: 'ru' });
+    await createUser(seeder, { id: 62, firstName: 'B', languageCode: 'en' });
+    await createUser(seeder, { id: 63, firstName: 'C', languageCode: 'ru' });
+    await seeder.close();
     env = {
       DATABASE_URL: testDb.url!,
       REDIS_URL: TEST_REDIS_URL,
@@ -73,9 +76,9 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
       'https://example.com',
     );
     expect(created.code).toBe(0);
-    const id = Number(idLine(created.out));
+    const id = Number(idLine(created.output));
     expect(id).toBeGreaterThan(0);
-    expect(created.out).toContain('2 recipient(s)');
+    expect(created.output).toContain('2 recipient(s)');
 
     expect((await vitte('start', String(id))).code).toBe(0);
     await emulator.client.waitFor(
@@ -89,7 +92,7 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
     let status = '';
     await emulator.client.waitFor(
       async () => {
-        status = (await vitte('status', String(id))).out;
+        status = (await vitte('status', String(id))).output;
         return status.includes(': completed') ? true : undefined;
       },
       'completed status',
@@ -99,21 +102,21 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
 
     const again = await vitte('cancel', String(id));
     expect(again.code).toBe(1);
-    expect(again.out).toContain('cannot cancel a completed broadcast');
+    expect(again.output).toContain('cannot cancel a completed broadcast');
   }, 120_000);
 
   it('pause and resume a running broadcast; the worker then finishes it, one message per user', async () => {
     await emulator.client.reset();
     // The first send gets a 429: the delivery queue waits 30 s, long enough to pause in the middle.
     await emulator.client.injectFault({ method: 'sendMessage', errorCode: 429, retryAfter: 30 });
-    const id = idLine((await vitte('create', '--text', 'paused <i>then</i> resumed')).out);
+    const id = idLine((await vitte('create', '--text', 'paused <i>then</i> resumed')).output);
     expect((await vitte('start', id)).code).toBe(0);
     await emulator.client.waitForCalls({ method: 'sendMessage' }, 1, { timeoutMs: 20_000 });
 
     const paused = await vitte('pause', id);
-    expect(paused.code, paused.out).toBe(0);
-    expect(paused.out).toContain(`broadcast ${id}: paused`);
-    const status = (await vitte('status', id)).out;
+    expect(paused.code, paused.output).toBe(0);
+    expect(paused.output).toContain(`broadcast ${id}: paused`);
+    const status = (await vitte('status', id)).output;
     expect(status).toContain(': paused');
     // Sends already in flight beside the 429'd one went out; the 429'd delivery waits for resume.
     const [, pending, sentBefore] = /total=3 pending=(\d+) sending=0 sent=(\d+) /.exec(status) ?? [];
@@ -121,15 +124,15 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
     expect(Number(pending) + Number(sentBefore)).toBe(3);
     const twice = await vitte('pause', id);
     expect(twice.code).toBe(1);
-    expect(twice.out).toContain('cannot pause a paused broadcast');
+    expect(twice.output).toContain('cannot pause a paused broadcast');
 
     const resumed = await vitte('resume', id);
-    expect(resumed.code, resumed.out).toBe(0);
-    expect(resumed.out).toContain(`broadcast ${id}: running`);
+    expect(resumed.code, resumed.output).toBe(0);
+    expect(resumed.output).toContain(`broadcast ${id}: running`);
     let done = '';
     await emulator.client.waitFor(
       async () => {
-        done = (await vitte('status', id)).out;
+        done = (await vitte('status', id)).output;
         return done.includes(': completed') ? true : undefined;
       },
       'the resumed broadcast to complete',
@@ -144,16 +147,16 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
     const at = new Date(Date.now() + 3_600_000).toISOString();
     const created = await vitte('create', '--text', 'later', '--at', at);
     expect(created.code).toBe(0);
-    const id = idLine(created.out);
-    expect((await vitte('status', id)).out).toContain(`: scheduled at ${at}`);
+    const id = idLine(created.output);
+    expect((await vitte('status', id)).output).toContain(`: scheduled at ${at}`);
     const cancelled = await vitte('cancel', id);
     expect(cancelled.code).toBe(0);
-    expect(cancelled.out).toContain(': cancelled');
+    expect(cancelled.output).toContain(': cancelled');
 
     const bad = await vitte('create', '--text', '<b>unclosed', '--button-text', 'Go');
     expect(bad.code).toBe(2);
-    expect(bad.out).toContain('invalid broadcast');
-    expect(bad.out).toMatch(/text: .*can't parse entities/);
-    expect(bad.out).toContain('buttonUrl: a button needs both a text and a URL');
+    expect(bad.output).toContain('invalid broadcast');
+    expect(bad.output).toMatch(/text: .*can't parse entities/);
+    expect(bad.output).toContain('buttonUrl: a button needs both a text and a URL');
   }, 120_000);
 });

@@ -9,8 +9,10 @@ import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api
 import { CLAIM_LEASE_MS } from '../../src/domain/broadcasts/broadcast-delivery.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { createUsers } from '../helpers/factories.js';
 import { type RunningProcess, startVitte } from '../helpers/process.js';
 import { has, TEST_REDIS_URL } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 
 const RECIPIENTS = 300;
 const LET_THROUGH = 100;
@@ -75,16 +77,6 @@ class HoldingProxy {
   }
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe.skipIf(!has('redis') || !has('postgres'))(
   'broadcast survives SIGKILL of its worker (real processes)',
   () => {
@@ -118,11 +110,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         role: 'test',
       });
       await migrateUp(control.db, silentLogger);
-      const ids = Array.from({ length: RECIPIENTS }, (_, i) => 900_000 + i);
-      await control.db
-        .insertInto('users')
-        .values(ids.map((id) => ({ id, first_name: `User ${id}` })))
-        .execute();
+      await createUsers(control, RECIPIENTS);
     }, 60_000);
 
     afterAll(async () => {
@@ -157,20 +145,16 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         await control.broadcasts.start(b.id);
 
         // Every slot of the worker is now waiting on a send that Telegram has not received.
-        await until(
-          'all worker slots held at the proxy',
-          async () => (proxy.held.size === CONCURRENCY ? true : undefined),
-          60_000,
-        );
+        await waitFor('all worker slots held at the proxy', async () => proxy.held.size === CONCURRENCY, {
+          timeoutMs: 60_000,
+        });
         const atKill = await control.broadcasts.progress(b.id);
         expect(atKill).toMatchObject({ total: RECIPIENTS, sent: LET_THROUGH, sending: CONCURRENCY });
 
         await first.stop('SIGKILL');
-        await until(
-          'the held requests to be dropped',
-          async () => (proxy.held.size === 0 ? true : undefined),
-          10_000,
-        );
+        await waitFor('the held requests to be dropped', async () => proxy.held.size === 0, {
+          timeoutMs: 10_000,
+        });
         expect(proxy.dropped).toBe(CONCURRENCY);
         proxy.passAll();
 
@@ -178,10 +162,10 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         // new worker finds their rows still claimed and puts each job off until its claim runs out
         // (CLAIM_LEASE_MS after the claim), then sends.
         const second = await startWorker();
-        await until(
+        await waitFor(
           'the broadcast to complete',
-          async () => ((await control.broadcasts.get(b.id)).status === 'completed' ? true : undefined),
-          CLAIM_LEASE_MS + 90_000,
+          async () => (await control.broadcasts.get(b.id)).status === 'completed',
+          { timeoutMs: CLAIM_LEASE_MS + 90_000 },
         );
         const putOff = second
           .output()

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallRecord } from '../../src/dev/bot-api-emulator/index.js';
-import type { NewUser } from '../../src/platform/db/schema.js';
+import { createUsers, type UserSpec } from '../helpers/factories.js';
 import { has } from '../helpers/services.js';
 import { startSystem, type TestSystem } from '../helpers/system.js';
 
@@ -32,16 +32,7 @@ async function waitForStatus(s: TestSystem, id: number, status: string, timeoutM
 for (const queue of ['inline', 'bullmq'] as const) {
   describe.skipIf(queue === 'bullmq' && !has('redis'))(`broadcasts end to end (${queue} queue)`, () => {
     let s: TestSystem;
-    let nextId = 800_000;
-
-    async function addUsers(n: number, patch: Partial<NewUser> = {}): Promise<number[]> {
-      const ids = Array.from({ length: n }, () => nextId++);
-      await s.app.db
-        .insertInto('users')
-        .values(ids.map((id) => ({ id, first_name: `User ${id}`, ...patch })))
-        .execute();
-      return ids;
-    }
+    const addUsers = (n: number, spec: Omit<UserSpec, 'id'> = {}) => createUsers(s.app, n, spec);
 
     /** Every earlier recipient leaves the audience, so each test counts only its own. */
     async function freshAudience(): Promise<void> {
@@ -68,9 +59,9 @@ for (const queue of ['inline', 'bullmq'] as const) {
       const blockedAtTelegram = await addUsers(10);
       for (const id of blockedAtTelegram) await s.tg.blockUser(id);
       const ineligible = [
-        ...(await addUsers(3, { banned_at: new Date() })),
-        ...(await addUsers(3, { notifications_enabled: false })),
-        ...(await addUsers(3, { bot_blocked_at: new Date() })),
+        ...(await addUsers(3, { banned: true })),
+        ...(await addUsers(3, { notifications: false })),
+        ...(await addUsers(3, { blocked: true })),
       ];
 
       const b = await s.app.broadcasts.create({
@@ -142,8 +133,8 @@ for (const queue of ['inline', 'bullmq'] as const) {
 
     it('a photo broadcast to one language; a scheduled one starts on its own', async () => {
       await freshAudience();
-      const ru = await addUsers(5, { language_code: 'ru' });
-      const en = await addUsers(5, { language_code: 'en' });
+      const ru = await addUsers(5, { languageCode: 'ru' });
+      const en = await addUsers(5, { languageCode: 'en' });
       const b = await s.app.broadcasts.create({
         text: 'Фото <i>дня</i>',
         photo: 'https://example.com/day.jpg',

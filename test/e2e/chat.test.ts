@@ -400,11 +400,11 @@ describe('AI chat without an LLM configured', () => {
   });
   afterAll(async () => s?.close());
 
-  it('says the AI is not configured and takes no quota', async () => {
+  it('tells the user the AI is not available (no operator instructions) and takes no quota', async () => {
     const user = newUser();
     await s.tg.injectMessage({ user, text: 'hello' });
     const notice = await s.tg.waitForBotMessage(user.id);
-    expect(plain(notice)).toContain('The AI is not configured yet');
+    expect(plain(notice)).toBe('The AI is not available right now. Please try again later.');
     expect((await s.app.subscriptions.get(user.id)).messages_used).toBe(0);
   });
 });

@@ -47,8 +47,9 @@ describe('vitte CLI', () => {
       LOG_LEVEL: 'info',
     });
     try {
-      const line = await p.waitForLog((l) => l.msg === 'listening', 60_000);
-      const url = String(line.url);
+      // Signals are handled once the role has started (before that, Ctrl-C just ends the process).
+      await p.waitForLog((l) => l.msg === 'started', 60_000);
+      const url = /"url":"([^"]+)","msg":"listening"/.exec(p.output())![1]!;
       const res = await fetch(`${url}/health/db`);
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ status: 'ok' });

@@ -1,3 +1,4 @@
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
@@ -6,6 +7,12 @@ import { startVitte } from '../helpers/process.js';
 import { has } from '../helpers/services.js';
 
 const SECRET = 'roles-webhook-secret-0123456789';
+
+async function takePort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as { port: number }).port, server };
+}
 
 /** The bot roles as real processes, as an operator runs them: `vitte bot` (polling) and `vitte api` (webhook). */
 describe.skipIf(!has('postgres'))('vitte bot and vitte api against a Bot API server', () => {
@@ -94,6 +101,61 @@ describe.skipIf(!has('postgres'))('vitte bot and vitte api against a Bot API ser
       expect((await del.exited).code).toBe(0);
     } finally {
       expect((await api.stop('SIGTERM')).code).toBe(0);
+    }
+  }, 90_000);
+
+  it('bot and worker each listen on their own port (BOT_PORT, WORKER_PORT), not on API_PORT', async () => {
+    const api = await takePort();
+    const bot = startVitte(['bot'], { ...env, API_PORT: String(api.port) });
+    const worker = startVitte(['worker'], { ...env, API_PORT: String(api.port) });
+    try {
+      const urls = await Promise.all(
+        [bot, worker].map(async (p) =>
+          String((await p.waitForLog((l) => l.msg === 'listening', 60_000)).url),
+        ),
+      );
+      for (const url of urls) {
+        expect(url).not.toContain(`:${api.port}`);
+        expect((await fetch(`${url}/health`)).status).toBe(200);
+        expect((await fetch(`${url}/metrics`)).status).toBe(200);
+        // Probes only: the public API and its docs belong to the api role.
+        expect((await fetch(`${url}/api/docs/json`)).status).toBe(404);
+      }
+    } finally {
+      expect((await bot.stop('SIGTERM')).code).toBe(0);
+      expect((await worker.stop('SIGTERM')).code).toBe(0);
+      api.server.close();
+    }
+  }, 90_000);
+
+  it('a taken WORKER_PORT is one line naming it', async () => {
+    const taken = await takePort();
+    try {
+      const worker = startVitte(['worker'], { ...env, WORKER_PORT: String(taken.port) });
+      expect((await worker.exited).code).toBe(1);
+      const errors = worker
+        .output()
+        .split('\n')
+        .filter((l) => !l.startsWith('{') && l.trim());
+      expect(errors).toEqual([
+        `vitte worker: port ${taken.port} on 127.0.0.1 is already in use (WORKER_PORT): stop the process that holds it, or set WORKER_PORT to a free port`,
+      ]);
+    } finally {
+      taken.server.close();
+    }
+  }, 60_000);
+
+  it('in production an unconfigured LLM is an error at start', async () => {
+    const worker = startVitte(['worker'], { ...env, NODE_ENV: 'production' });
+    try {
+      const line = await worker.waitForLog(
+        (l) => String(l.msg).startsWith('LLM_BASE_URL is not set'),
+        60_000,
+      );
+      expect(line.level).toBe(50);
+      await worker.waitForLog((l) => l.msg === 'started');
+    } finally {
+      expect((await worker.stop('SIGTERM')).code).toBe(0);
     }
   }, 90_000);
 });

@@ -44,6 +44,8 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte worker and vitte jobs 
     const answer = JSON.parse(cli.output().trim().split('\n').at(-1)!);
     expect(answer).toEqual({ pong: 'ping', worker: expect.stringMatching(/:\d+$/) });
     expect(answer.worker.endsWith(`:${worker.child.pid}`)).toBe(true);
+    // Until a worker takes the job nothing happens: the CLI says what it waits for.
+    expect(cli.output()).toContain('enqueued system.ping; waiting up to 60 s for a worker to run it');
   }, 90_000);
 
   it('"jobs status" prints the depth of every queue', async () => {

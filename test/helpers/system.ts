@@ -1,4 +1,4 @@
-import type { App } from '../../src/app.js';
+import { type App, requireTelegram } from '../../src/app.js';
 import { startRole } from '../../src/cli/roles.js';
 import { loadConfig } from '../../src/config.js';
 import {
@@ -56,7 +56,9 @@ export async function startSystem(
   }
   const { app, url } = await startRole('all', config);
   if (mode === 'webhook') {
-    await app.telegram!.setWebhook(`${url}${config.WEBHOOK_PATH}`, { secret_token: WEBHOOK_SECRET });
+    await requireTelegram(app, 'all').telegram.setWebhook(`${url}${config.WEBHOOK_PATH}`, {
+      secret_token: WEBHOOK_SECRET,
+    });
   }
   return {
     app,

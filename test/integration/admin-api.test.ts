@@ -9,6 +9,7 @@ import { settingDefinitions } from '../../src/domain/settings/settings.definitio
 import { parseTelegramHtml } from '../../src/integrations/telegram/format/telegram-html.js';
 import { createHttpServer } from '../../src/platform/http.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createDialog, createUser } from '../helpers/factories.js';
 
 interface Session {
   cookie: string;
@@ -54,37 +55,31 @@ describe('admin JSON API', () => {
     return f.inject({ ...opts, headers });
   }
 
-  async function seedUser(
+  function seedUser(
     id: number,
     o: {
       createdDaysAgo?: number;
       activeDaysAgo?: number;
       plan?: string;
-      username?: string;
+      username?: string | null;
       first?: string;
-      last?: string;
+      last?: string | null;
       blocked?: boolean;
       banned?: boolean;
     } = {},
   ) {
     const now = Date.now();
-    await t.app.db
-      .insertInto('users')
-      .values({
-        id,
-        username: o.username ?? null,
-        first_name: o.first ?? `User${id}`,
-        last_name: o.last ?? null,
-        created_at: new Date(now - (o.createdDaysAgo ?? 0) * DAY),
-        last_active_at: new Date(now - (o.activeDaysAgo ?? 0) * DAY),
-        bot_blocked_at: o.blocked ? new Date() : null,
-        banned_at: o.banned ? new Date() : null,
-      })
-      .execute();
-    await t.app.db
-      .insertInto('subscriptions')
-      .values({ user_id: id, plan: o.plan ?? 'free', messages_limit: 30, images_limit: 3 })
-      .execute();
+    return createUser(t.app, {
+      id,
+      username: o.username ?? undefined,
+      firstName: o.first ?? `User${id}`,
+      lastName: o.last ?? undefined,
+      plan: o.plan,
+      blocked: o.blocked,
+      banned: o.banned,
+      createdAt: new Date(now - (o.createdDaysAgo ?? 0) * DAY),
+      lastActiveAt: new Date(now - (o.activeDaysAgo ?? 0) * DAY),
+    });
   }
 
   beforeAll(async () => {
@@ -434,23 +429,19 @@ describe('admin JSON API', () => {
       await seedUser(100_003, { createdDaysAgo: 10, activeDaysAgo: 10, blocked: true });
       await seedUser(100_004, { createdDaysAgo: 40, activeDaysAgo: 40, banned: true });
       await seedUser(100_005, { createdDaysAgo: 0.1, activeDaysAgo: 0.1 });
-      const dialog = await t.app.db
-        .insertInto('dialogs')
-        .values({ user_id: 100_001, chat_id: 100_001, title: 'd' })
-        .returning('id')
-        .executeTakeFirstOrThrow();
-      for (const [role, ago] of [
-        ['user', 0],
-        ['user', 0],
-        ['assistant', 0],
-        ['user', 2],
-        ['user', 5],
-      ] as const) {
-        await t.app.db
-          .insertInto('messages')
-          .values({ dialog_id: dialog.id, role, content: 'x', created_at: new Date(Date.now() - ago * DAY) })
-          .execute();
-      }
+      await createDialog(t.app, {
+        userId: 100_001,
+        title: 'd',
+        messages: (
+          [
+            ['user', 0],
+            ['user', 0],
+            ['assistant', 0],
+            ['user', 2],
+            ['user', 5],
+          ] as const
+        ).map(([role, ago]) => ({ role, content: 'x', createdAt: new Date(Date.now() - ago * DAY) })),
+      });
       const res = await as(owner, { url: '/admin/api/stats?fresh=1' });
       expect(res.statusCode).toBe(200);
       const s = res.json();
@@ -534,7 +525,7 @@ describe('admin JSON API', () => {
           plan: i % 4 === 0 ? 'premium' : 'free',
           banned: i === 3,
           blocked: i === 4,
-        } as Parameters<typeof seedUser>[1]);
+        });
       }
     });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapAdmin, registerAdmin } from '../../src/admin/index.js';
 import { createHttpServer } from '../../src/platform/http.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { createUser } from '../helpers/factories.js';
 
 const OWNER = { username: 'owner', password: 'owner-password-1' };
 
@@ -59,10 +60,7 @@ describe('admin JSON API: scheduling, pausing, resuming and cancelling broadcast
       c.startsWith('vitte_admin='),
     );
     owner = { cookie: cookie!.split(';')[0]!, csrf: login.json().csrfToken };
-    await t.app.db
-      .insertInto('users')
-      .values([1, 2, 3].map((n) => ({ id: 7_000 + n, first_name: `U${n}` })))
-      .execute();
+    for (const n of [1, 2, 3]) await createUser(t.app, { id: 7_000 + n, firstName: `U${n}` });
   });
   afterAll(async () => {
     await f?.close();

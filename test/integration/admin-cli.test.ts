@@ -1,28 +1,12 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
-import { startVitte } from '../helpers/process.js';
+import { runVitte, startVitte } from '../helpers/process.js';
 import { has } from '../helpers/services.js';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function vitte(args: string[], env: Record<string, string>, stdin?: string): Promise<Result> {
-  const child = spawn(process.execPath, ['bin/vitte.js', ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', LOG_LEVEL: 'warn', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(stdin ?? '');
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+/** `vitte <args>` to its end, quiet but for warnings; `stdin` is what a person would type. */
+const vitte = (args: string[], env: Record<string, string>, stdin?: string) =>
+  runVitte(args, { LOG_LEVEL: 'warn', ...env }, { stdin: stdin ?? '' });
 
 /** `vitte admin create-user` and the `admin` role's first-run bootstrap, as real processes on Postgres. */
 describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {
@@ -113,8 +97,9 @@ describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {
       const line = await first.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('FIRST RUN'));
       const password = String(line.password);
       expect(password.length).toBeGreaterThanOrEqual(20);
-      const listening = await first.waitForLog((l) => l.msg === 'listening');
-      const base = String(listening.url);
+      // The password is shown once the role runs, so it comes after its address.
+      const base = String(line.url).replace(/\/admin$/, '');
+      expect(first.output()).toContain(`"url":"${base}"`);
       const login = await fetch(`${base}/admin/api/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -124,6 +109,8 @@ describe.skipIf(!has('postgres'))('vitte admin (CLI)', () => {
       expect((await login.json()).admin.role).toBe('owner');
       expect((await fetch(`${base}/admin/health`)).status).toBe(200);
       expect((await fetch(`${base}/metrics`)).status).toBe(200);
+      // Signals are handled once the start is complete.
+      await expect.poll(() => first.output()).toContain('"msg":"started"');
       expect((await first.stop()).code).toBe(0);
 
       const second = startVitte(['admin'], roleEnv);

@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createHttpServer } from '../../src/platform/http.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { createUser } from '../helpers/factories.js';
 
 const OWNER = { username: 'embedded', password: 'embedded-password-1' };
 const DAY = 86_400_000;
@@ -49,21 +50,13 @@ describe('admin panel on embedded PGlite', () => {
 
     const now = Date.now();
     for (let i = 0; i < 12; i++) {
-      const id = 700_000 + i;
-      await app.db
-        .insertInto('users')
-        .values({
-          id,
-          username: i % 3 === 0 ? `pg_lite_${i}` : null,
-          first_name: i % 2 ? 'Wasm' : 'Embedded',
-          created_at: new Date(now - i * 3 * DAY),
-          last_active_at: new Date(now - i * DAY),
-        })
-        .execute();
-      await app.db
-        .insertInto('subscriptions')
-        .values({ user_id: id, plan: 'free', messages_limit: 30, images_limit: 3 })
-        .execute();
+      await createUser(app, {
+        id: 700_000 + i,
+        username: i % 3 === 0 ? `pg_lite_${i}` : undefined,
+        firstName: i % 2 ? 'Wasm' : 'Embedded',
+        createdAt: new Date(now - i * 3 * DAY),
+        lastActiveAt: new Date(now - i * DAY),
+      });
     }
   }, 120_000);
 

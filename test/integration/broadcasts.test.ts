@@ -16,33 +16,20 @@ import { parseAudience } from '../../src/domain/broadcasts/broadcasts.validation
 import { DeliveryUnavailableError } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
 import type { Db } from '../../src/platform/db/database.js';
-import type { NewUser } from '../../src/platform/db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../../src/platform/errors.js';
 import { Metrics } from '../../src/platform/metrics.js';
 import type { JobContext, JobQueue } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { createRunningBroadcast, createUsers, type UserSpec } from '../helpers/factories.js';
 import { has } from '../helpers/services.js';
 
 let emulator: BotApiEmulator;
 let t: TestApp;
 let app: App;
-let nextId = 1_000;
 
-async function addUsers(n: number, patch: Partial<NewUser> = {}, plan?: string): Promise<number[]> {
-  const ids = Array.from({ length: n }, () => nextId++);
-  await app.db
-    .insertInto('users')
-    .values(ids.map((id) => ({ id, first_name: `User ${id}`, ...patch })))
-    .execute();
-  if (plan) {
-    await app.db
-      .insertInto('subscriptions')
-      .values(ids.map((id) => ({ user_id: id, plan, messages_limit: 10, images_limit: 1 })))
-      .execute();
-  }
-  return ids;
-}
+/** Users with the given traits (see createUser); their ids. */
+const addUsers = (n: number, spec: Omit<UserSpec, 'id'> = {}) => createUsers(app, n, spec);
 
 const draft = (over: Partial<CreateBroadcastInput> = {}): CreateBroadcastInput => ({
   text: '<b>Hello</b> everyone',
@@ -62,15 +49,12 @@ async function deliveryRow(broadcastId: number, userId: number) {
 
 /** A running broadcast with its recipients chosen, to the given audience. */
 async function running(over: Partial<CreateBroadcastInput> = {}) {
-  const b = await app.broadcasts.create(draft(over));
-  await app.broadcasts.start(b.id);
-  await app.broadcasts.runStart(b.id);
-  return b;
+  return (await createRunningBroadcast(app, over)).broadcast;
 }
 
 function issuesOf(err: unknown): { path: string; message: string }[] {
   expect(err).toBeInstanceOf(ValidationError);
-  return ((err as ValidationError).details?.issues as { path: string; message: string }[]) ?? [];
+  return [...(err as ValidationError).issues];
 }
 
 beforeAll(async () => {
@@ -182,21 +166,21 @@ describe('BroadcastsService.create', () => {
 describe('audiences', () => {
   it('never include banned, bot-blocked or opted-out users', async () => {
     await addUsers(3);
-    await addUsers(1, { banned_at: new Date() });
-    await addUsers(1, { bot_blocked_at: new Date() });
-    await addUsers(1, { notifications_enabled: false });
+    await addUsers(1, { banned: true });
+    await addUsers(1, { blocked: true });
+    await addUsers(1, { notifications: false });
     expect(await app.broadcasts.countAudience({ kind: 'all' })).toBe(3);
   });
 
   it('select by activity, plan and language', async () => {
     const day = 86_400_000;
-    await addUsers(2, { last_active_at: new Date(Date.now() - 2 * day) });
-    await addUsers(3, { last_active_at: new Date(Date.now() - 10 * day) });
-    await addUsers(4, {}, 'premium');
+    await addUsers(2, { lastActiveAt: new Date(Date.now() - 2 * day) });
+    await addUsers(3, { lastActiveAt: new Date(Date.now() - 10 * day) });
+    await addUsers(4, { plan: 'premium' });
     await addUsers(1, { language: 'ru' });
-    await addUsers(1, { language_code: 'ru-RU' });
-    await addUsers(1, { language: 'en', language_code: 'ru' });
-    await addUsers(1, { language_code: 'rus' });
+    await addUsers(1, { languageCode: 'ru-RU' });
+    await addUsers(1, { language: 'en', languageCode: 'ru' });
+    await addUsers(1, { languageCode: 'rus' });
     expect(await app.broadcasts.countAudience({ kind: 'active', days: 7 })).toBe(2 + 4 + 4);
     expect(await app.broadcasts.countAudience({ kind: 'active', days: 30 })).toBe(13);
     expect(await app.broadcasts.countAudience({ kind: 'plan', plan: 'premium' })).toBe(4);
@@ -222,7 +206,7 @@ describe('state changes', () => {
     const b = await app.broadcasts.create(draft());
     await app.broadcasts.start(b.id);
     expect(await app.broadcasts.runStart(b.id)).toEqual({ total: 5, enqueued: 5 });
-    await addUsers(1, { banned_at: new Date() });
+    await addUsers(1, { banned: true });
     expect(await app.broadcasts.runStart(b.id)).toEqual({ total: 5, enqueued: 0 });
     expect(await app.broadcasts.progress(b.id)).toEqual({
       total: 5,
@@ -237,8 +221,10 @@ describe('state changes', () => {
   });
 
   it('pause keeps deliveries pending; resume re-queues them; cancel closes them', async () => {
-    const [u1, u2, u3] = await addUsers(3);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u1, u2, u3],
+    } = await createRunningBroadcast(app, { recipients: 3 });
     await app.broadcasts.pause(b.id);
     expect(await app.broadcasts.deliver(b.id, u1!, { isLastAttempt: false })).toEqual({
       kind: 'skipped',
@@ -457,8 +443,10 @@ describe('broadcast.start and broadcast.tick', () => {
   });
 
   it('tick re-queues deliveries whose worker died; a restart of the in-process queue re-queues at once', async () => {
-    const [u1, u2] = await addUsers(2);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u1, u2],
+    } = await createRunningBroadcast(app, { recipients: 2 });
     // A claim whose lease ran out long ago, and one still held (as by a send in flight).
     const claim = (u: number, until: string) =>
       app.db
@@ -566,8 +554,10 @@ async function expireLease(broadcastId: number, userId: number) {
 
 describe('delivery claims (a token and a lease)', () => {
   it('refuse a second claimer while the lease holds and let it in once the lease ran out', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const repo = new BroadcastsRepository(app.tx);
     const [first, second] = [randomUUID(), randomUUID()];
     expect(await repo.claim(b.id, u!, first, CLAIM_LEASE_MS)).toMatchObject({ attempts: 1 });
@@ -594,8 +584,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a delivery whose first attempt froze mid-send is put off, not sent twice', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const tg = heldSender();
     const service = serviceWith(tg.sender);
     const thaw = tg.hold();
@@ -640,8 +632,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('an attempt frozen past its lease does not overwrite the result of the one that took over', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const tg = heldSender();
     const metrics = new Metrics({ defaultMetrics: false });
     const service = serviceWith(tg.sender, metrics);
@@ -666,8 +660,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a row held by a dead attempt of a cancelled broadcast is closed once its lease ends, not left open', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     const repo = new BroadcastsRepository(app.tx);
     await repo.claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS); // the worker dies holding it
     await app.broadcasts.cancel(b.id);
@@ -685,8 +681,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a restart of the in-process queue cancels the held rows of cancelled broadcasts', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     await new BroadcastsRepository(app.tx).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
     await app.broadcasts.cancel(b.id);
     const inline = recordingService(25, 'inline');
@@ -696,8 +694,10 @@ describe('delivery claims (a token and a lease)', () => {
   });
 
   it('a restart of the in-process queue voids every claim, held ones included', async () => {
-    const [u] = await addUsers(1);
-    const b = await running();
+    const {
+      broadcast: b,
+      recipients: [u],
+    } = await createRunningBroadcast(app, { recipients: 1 });
     await new BroadcastsRepository(app.tx).claim(b.id, u!, randomUUID(), CLAIM_LEASE_MS);
     const inline = recordingService(25, 'inline');
     await inline.service.onWorkerStart();

@@ -8,6 +8,7 @@ import {
   FakeLlmClient,
   type FakeLlmStats,
 } from '../../src/dev/fake-llm/index.js';
+import { waitFor } from '../helpers/wait.js';
 
 const KEY = 'sk-fake-test';
 let fake: FakeLlm;
@@ -31,13 +32,15 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>): Promise<Chat
   return chunks;
 }
 
-async function until(check: (s: FakeLlmStats) => boolean): Promise<FakeLlmStats> {
-  for (let i = 0; i < 250; i++) {
-    const s = fake.stats();
-    if (check(s)) return s;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`condition not reached: ${JSON.stringify(fake.stats())}`);
+function until(check: (s: FakeLlmStats) => boolean): Promise<FakeLlmStats> {
+  return waitFor(
+    'the fake LLM to settle',
+    () => {
+      const s = fake.stats();
+      return check(s) ? s : undefined;
+    },
+    { timeoutMs: 5_000 },
+  );
 }
 
 describe('fake LLM with the openai SDK', () => {

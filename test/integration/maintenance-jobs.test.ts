@@ -6,6 +6,7 @@ import { subscriptionsJobs } from '../../src/domain/subscriptions/subscriptions.
 import type { JobContext } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { createUser } from '../helpers/factories.js';
 
 function ctx(): JobContext {
   return {
@@ -33,11 +34,10 @@ describe('scheduled jobs against real Postgres', () => {
   afterAll(async () => t?.close());
 
   async function user(id: number) {
-    await t.app.users.register({ id, first_name: `M${id}` });
-    return id;
+    return (await createUser(t.app, { id, firstName: `M${id}` })).id;
   }
 
-  it('cleanup.old-messages deletes only messages past the retention, in batches', async () => {
+  it('dialogs.delete-old-messages deletes only messages past the retention, in batches', async () => {
     const id = await user(9001);
     const dialog = await t.app.dialogs.create(id, 'old and new');
     await t.app.settings.set('messages.retention_days', 30);
@@ -49,7 +49,7 @@ describe('scheduled jobs against real Postgres', () => {
       insert into messages (dialog_id, role, content, created_at)
       select ${dialog.id}, 'user', 'new ' || g, now() - interval '10 days'
       from generate_series(1, 100) g`.execute(t.app.db);
-    const res = await dialogsJobs(t.app.dialogs, t.app.settings)['cleanup.old-messages']({}, ctx());
+    const res = await dialogsJobs(t.app.dialogs, t.app.settings)['dialogs.delete-old-messages']({}, ctx());
     expect(res).toEqual({ deleted: 12345 });
     const left = await t.app.db
       .selectFrom('messages')
@@ -89,7 +89,7 @@ describe('scheduled jobs against real Postgres', () => {
     expect((await t.app.subscriptions.get(c)).plan).toBe('premium');
   });
 
-  it('quota.reset resets counters whose period ended and leaves the others', async () => {
+  it('subscriptions.reset-quotas resets counters whose period ended and leaves the others', async () => {
     const a = await user(9005);
     const b = await user(9006);
     await t.app.db
@@ -99,7 +99,7 @@ describe('scheduled jobs against real Postgres', () => {
       .execute();
     await t.app.db.updateTable('subscriptions').set({ messages_used: 4 }).where('user_id', '=', b).execute();
     const jobs = subscriptionsJobs(t.app.subscriptions, async () => {});
-    const res = (await jobs['quota.reset']({}, ctx())) as { reset: number };
+    const res = (await jobs['subscriptions.reset-quotas']({}, ctx())) as { reset: number };
     expect(res.reset).toBeGreaterThanOrEqual(1);
     expect(await t.app.subscriptions.get(a)).toMatchObject({ messages_used: 0, images_used: 0 });
     expect((await t.app.subscriptions.get(b)).messages_used).toBe(4);

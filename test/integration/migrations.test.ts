@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { Migrator, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/platform/db/database.js';
 import { migrations } from '../../src/platform/db/migrations/index.js';
 import { migrateDown, migrateUp, migrationStatus } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { runVitte } from '../helpers/process.js';
 import { dumpSchema } from '../helpers/schema-dump.js';
 import { has } from '../helpers/services.js';
 
@@ -106,21 +106,8 @@ roundTrip('PGlite', () => createTestDatabase('pglite', { driver: 'pglite' }));
 
 if (has('postgres')) roundTrip('PostgreSQL', () => createTestDatabase('migrations'));
 
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/vitte.js', ...args], {
-      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      out += d;
-    });
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
+/** `vitte migrate …` run to its end, quiet but for warnings. */
+const runCli = (args: string[], env: Record<string, string>) => runVitte(args, { LOG_LEVEL: 'warn', ...env });
 
 describe.skipIf(!has('postgres'))('vitte migrate (CLI) on PostgreSQL', () => {
   let testDb: TestDatabase;
@@ -148,20 +135,20 @@ describe.skipIf(!has('postgres'))('vitte migrate (CLI) on PostgreSQL', () => {
     const env = { DATABASE_URL: testDb.url! };
     const status = await runCli(['migrate', 'status'], env);
     expect(status.code).toBe(0);
-    expect(status.out).toMatch(/applied\s+0001-initial/);
+    expect(status.output).toMatch(/applied\s+0001-initial/);
     const down = await runCli(['migrate', 'down', 'all'], env);
     expect(down.code).toBe(0);
-    expect(down.out).toContain('reverted: ');
+    expect(down.output).toContain('reverted: ');
     const again = await runCli(['migrate', 'status'], env);
-    expect(again.out).toMatch(/pending\s+0001-initial/);
+    expect(again.output).toMatch(/pending\s+0001-initial/);
     const up = await runCli(['migrate', 'up'], env);
     expect(up.code).toBe(0);
-    expect(up.out).toContain('applied: 0001-initial');
+    expect(up.output).toContain('applied: 0001-initial');
   }, 60_000);
 
   it('rejects a bad action with exit code 2', async () => {
     const res = await runCli(['migrate', 'sideways'], { DATABASE_URL: testDb.url! });
     expect(res.code).toBe(2);
-    expect(res.out).toContain('unknown migrate action');
+    expect(res.output).toContain('unknown migrate action');
   });
 });

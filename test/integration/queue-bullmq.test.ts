@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -7,23 +6,12 @@ import { Metrics } from '../../src/platform/metrics.js';
 import { type BullmqJobQueue, createBullmqQueue, defineJobs } from '../../src/platform/queue/index.js';
 import { silentLogger } from '../helpers/db.js';
 import { has, TEST_REDIS_URL } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 
 const jobs = defineJobs({
   'test.tick': { queue: 'cron', schema: z.object({ tag: z.string() }) },
   'test.echo': { queue: 'main', schema: z.object({ text: z.string() }), attempts: 3, backoffMs: 10 },
 });
-
-async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 8_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(10);
-  }
-}
 
 describe.skipIf(!has('redis'))('BullMQ job queue adapter', () => {
   const prefix = `vitte-test-${randomUUID().slice(0, 8)}`;
@@ -64,6 +52,16 @@ describe.skipIf(!has('redis'))('BullMQ job queue adapter', () => {
     expect(await second.schedules()).toEqual([
       expect.objectContaining({ name: 'test.tick', cron: '* * * * * *' }),
     ]);
+  });
+
+  it('removes the schedule a renamed job left in Redis, which would fire a job nobody knows', async () => {
+    const q = make();
+    const cron = q.bullmqQueues().find((b) => b.name === 'cron')!;
+    await cron.upsertJobScheduler('test.renamed', { pattern: '0 0 1 1 *' }, { name: 'test.renamed' });
+    await q.schedule('test.tick', '0 0 1 1 *', { tag: 'current' });
+    expect(await q.retainSchedules(['test.tick'])).toEqual(['test.renamed']);
+    expect((await cron.getJobSchedulers()).map((s) => s.key)).toEqual(['test.tick']);
+    await q.unschedule('test.tick');
   });
 
   it('fails a job of an unknown name (another deploy) at once, keeping it for inspection', async () => {

@@ -25,6 +25,7 @@ import {
   UnknownJobError,
 } from '../../src/platform/queue/index.js';
 import { has, TEST_REDIS_URL } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Lets a test make a payload that was valid on enqueue invalid by the time a worker sees it. */
 const gate = { open: true };
@@ -90,18 +91,6 @@ interface Backend {
 }
 
 type LogLine = Record<string, unknown> & { msg?: string };
-
-async function waitFor(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 8_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await sleep(10);
-  }
-}
 
 async function metricValue(metrics: Metrics, name: string, labels: Record<string, string>): Promise<number> {
   const metric = metrics.registry.getSingleMetric(name);
@@ -396,6 +385,16 @@ function contract(name: string, makeBackend: () => Backend, skip = false): void 
       expect(list[0]!.next!.getTime()).toBeGreaterThan(Date.now());
       await q.unschedule('test.tick');
       expect(await q.schedules()).toEqual([]);
+    });
+
+    it('retainSchedules removes every schedule but the named ones', async () => {
+      const q = make();
+      await q.schedule('test.tick', '0 0 1 1 *', { tag: 'kept' });
+      await q.schedule('test.echo', '0 0 1 1 *', { text: 'dropped' });
+      expect(await q.retainSchedules(['test.tick'])).toEqual(['test.echo']);
+      expect((await q.schedules()).map((s) => s.name)).toEqual(['test.tick']);
+      expect(await q.retainSchedules(['test.tick'])).toEqual([]);
+      await q.unschedule('test.tick');
     });
 
     it('keeps a global rate limit over all workers of a queue', async () => {

@@ -1,18 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.js';
+import { type App, requireTelegram } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
-import { DeliveryUnavailableError, telegramSender } from '../../src/domain/broadcasts/delivery-sender.js';
+import { DeliveryUnavailableError } from '../../src/domain/broadcasts/delivery-sender.js';
 import type { Jobs } from '../../src/domain/jobs.js';
 import { RetentionRepository } from '../../src/domain/retention/retention.repository.js';
 import { RetentionService, type RetentionServiceDeps } from '../../src/domain/retention/retention.service.js';
 import { isInWindow } from '../../src/domain/retention/retention-window.js';
-import type { NewUser } from '../../src/platform/db/schema.js';
+import { telegramSender } from '../../src/integrations/telegram/telegram-sender.js';
 import { Metrics } from '../../src/platform/metrics.js';
 import type { JobQueue } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
+import { createUser, createUsers, type UserSpec } from '../helpers/factories.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DAY = 86_400_000;
 const ALL_DAY = { start_hour: 0, end_hour: 24, time_zone: 'UTC' };
@@ -20,15 +22,10 @@ const ALL_DAY = { start_hour: 0, end_hour: 24, time_zone: 'UTC' };
 let emulator: BotApiEmulator;
 let t: TestApp;
 let app: App;
-let nextId = 5_000;
 
-async function addUser(daysAway: number, patch: Partial<NewUser> = {}): Promise<number> {
-  const id = nextId++;
-  await app.db
-    .insertInto('users')
-    .values({ id, first_name: `User ${id}`, last_active_at: new Date(Date.now() - daysAway * DAY), ...patch })
-    .execute();
-  return id;
+/** A user last seen `daysAway` days ago, with the given traits; their id. */
+async function addUser(daysAway: number, spec: Omit<UserSpec, 'id' | 'lastActiveAt'> = {}): Promise<number> {
+  return (await createUser(app, { ...spec, lastActiveAt: new Date(Date.now() - daysAway * DAY) })).id;
 }
 
 async function logStage(userId: number, stage: number, status: 'sent' | 'sending' = 'sent') {
@@ -115,9 +112,9 @@ describe('retention.scan', () => {
     await logStage(got1and3, 3);
     const got3 = await addUser(4);
     await logStage(got3, 3);
-    await addUser(10, { banned_at: new Date() });
-    await addUser(10, { bot_blocked_at: new Date() });
-    await addUser(10, { notifications_enabled: false });
+    await addUser(10, { banned: true });
+    await addUser(10, { blocked: true });
+    await addUser(10, { notifications: false });
 
     const { retention, enqueued } = service();
     expect(await retention.scan()).toEqual({ due: 4, enqueued: 4 });
@@ -131,12 +128,7 @@ describe('retention.scan', () => {
 
   it('follows the configured stages and pages through every user', async () => {
     await app.settings.set('retention.stages', [{ days: 2, text: { en: 'two days', ru: 'два дня' } }]);
-    const ids: number[] = [];
-    for (let i = 0; i < 1_205; i++) ids.push(nextId++);
-    await app.db
-      .insertInto('users')
-      .values(ids.map((id) => ({ id, first_name: 'x', last_active_at: new Date(Date.now() - 3 * DAY) })))
-      .execute();
+    await createUsers(app, 1_205, { lastActiveAt: new Date(Date.now() - 3 * DAY) });
     const { retention, enqueued } = service();
     expect(await retention.scan()).toEqual({ due: 1_205, enqueued: 1_205 });
     expect(new Set(enqueued.map((e) => e.userId)).size).toBe(1_205);
@@ -154,8 +146,8 @@ describe('retention.scan', () => {
 
 describe('retention.send', () => {
   it("sends the stage's text in the user's language, at most once", async () => {
-    const ru = await addUser(4, { language_code: 'ru' });
-    const en = await addUser(4, { language: 'en', language_code: 'ru' });
+    const ru = await addUser(4, { languageCode: 'ru' });
+    const en = await addUser(4, { language: 'en', languageCode: 'ru' });
     const opts = { isLastAttempt: false };
     expect(await app.retention.send(ru, 3, opts)).toEqual({ kind: 'sent' });
     expect(await app.retention.send(en, 3, opts)).toEqual({ kind: 'sent' });
@@ -176,7 +168,7 @@ describe('retention.send', () => {
     ]);
     const seen: unknown[] = [];
     const { retention } = service(undefined, () => 'ru');
-    const u = await addUser(3, { language: 'en', language_code: 'en' });
+    const u = await addUser(3, { language: 'en', languageCode: 'en' });
     const spy = service(undefined, (user) => {
       seen.push({ language: user.language, language_code: user.language_code });
       return 'ru';
@@ -192,7 +184,7 @@ describe('retention.send', () => {
       { days: 1, text: { en: 'Come <b>back</b>', ru: '' } },
       { days: 2, text: { en: 'a < b', ru: '' } },
     ]);
-    const u = await addUser(3, { language_code: 'ru' });
+    const u = await addUser(3, { languageCode: 'ru' });
     await app.retention.send(u, 1, { isLastAttempt: false });
     await app.retention.send(u, 2, { isLastAttempt: false });
     const [first, second] = await emulator.client.botMessages(u);
@@ -202,8 +194,8 @@ describe('retention.send', () => {
 
   it('re-checks the user: banned, blocked, opted out or active again get nothing', async () => {
     const back = await addUser(0.1);
-    const off = await addUser(4, { notifications_enabled: false });
-    const banned = await addUser(4, { banned_at: new Date() });
+    const off = await addUser(4, { notifications: false });
+    const banned = await addUser(4, { banned: true });
     for (const u of [back, off, banned]) {
       expect(await app.retention.send(u, 3, { isLastAttempt: false })).toMatchObject({ kind: 'skipped' });
     }
@@ -260,13 +252,15 @@ describe('the retention jobs in a worker', () => {
     const off = await addUser(2);
     await app.users.setNotifications(off, false);
     const { jobHandlers } = await import('../../src/worker/index.js');
-    app.queue.handle(jobHandlers(app));
+    app.queue.handle(jobHandlers(requireTelegram(app, 'worker')));
     await app.queue.start({ queues: ['delivery', 'maintenance'] });
     expect(await app.queue.enqueueAndWait('retention.scan', {}, { timeoutMs: 10_000 })).toEqual({
       due: 1,
       enqueued: 1,
     });
     await emulator.client.waitForBotMessage(on);
+    // Telegram has the message a moment before the job records it as sent.
+    await waitFor('the reminder recorded', async () => (await logRows(on))[0]?.status === 'sent');
     expect(await logRows(on)).toEqual([{ stage: 1, status: 'sent' }]);
     expect(await emulator.client.botMessages(off)).toEqual([]);
   });

@@ -24,7 +24,7 @@ describe('settings', () => {
       .set('plans', { premium: { messages_limit: -1, images_limit: 'x' } })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
-    const issues = (err as ValidationError).details?.issues as { path: string }[];
+    const { issues } = err as ValidationError;
     expect(issues.map((i) => i.path)).toEqual(
       expect.arrayContaining(['premium.messages_limit', 'premium.images_limit']),
     );
@@ -38,7 +38,7 @@ describe('settings', () => {
       .set('bot.welcome_text', { en: 'Hi {name}, <b>welcome', ru: 'Привет, {name}!' })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
-    const issues = (err as ValidationError).details?.issues as { path: string; message: string }[];
+    const { issues } = err as ValidationError;
     expect(issues).toEqual([{ path: 'en', message: expect.stringContaining('not valid Telegram HTML') }]);
     await t.app.settings.set('bot.welcome_text', { en: 'Hi <b>{name}</b> &amp; welcome', ru: '' });
   });

@@ -304,12 +304,17 @@ describe('deploy/docker-compose.yml', () => {
     }
     const oneShot = services.filter(([, s]) => s.restart === 'no').map(([n]) => n);
     expect(oneShot.sort()).toEqual(['migrations', 'webhook']);
-    expect(compose.services.admin!.healthcheck!.test).toEqual([
+    // Each role is probed on its own port (bot and worker serve only /health and /metrics).
+    const probe = (port: string, path: string) => [
       'CMD',
       'node',
       'healthcheck.mjs',
-      'http://127.0.0.1:3001/admin/health',
-    ]);
+      `http://127.0.0.1:${port}${path}`,
+    ];
+    const settings = compose.services.api!.environment!;
+    expect(compose.services.admin!.healthcheck!.test).toEqual(probe(settings.ADMIN_PORT!, '/admin/health'));
+    expect(compose.services.bot!.healthcheck!.test).toEqual(probe(settings.BOT_PORT!, '/health'));
+    expect(compose.services.worker!.healthcheck!.test).toEqual(probe(settings.WORKER_PORT!, '/health'));
   });
 
   it('limits and reserves resources for every service', () => {
@@ -588,8 +593,8 @@ describe('deploy/docker-compose.yml', () => {
     }
     expect(hosts).toEqual({
       api: '3000',
-      worker: '3000',
-      bot: '3000',
+      worker: '3003',
+      bot: '3002',
       admin: '3001',
       'postgres-exporter': '9187',
       'redis-exporter': '9121',

@@ -3,7 +3,7 @@ import { builtinModules } from 'node:module';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { run } from './stack-process.js';
+import { run } from '../helpers/process.js';
 import { builtAppDir, stackReady, stackTools } from './stack-tools.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

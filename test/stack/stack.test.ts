@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { run } from '../helpers/process.js';
+import { type WaitOptions, waitFor } from '../helpers/wait.js';
 import { DEPLOY, type RoleProcess, type Stack, startStack } from './stack.js';
 import { accessLog, burstOf, expectSecurityHeaders, tableCounts, tlsHandshake } from './stack-checks.js';
 import {
@@ -16,9 +18,11 @@ import {
   scrape,
   sumOf,
 } from './stack-metrics.js';
-import { eventually, run } from './stack-process.js';
 import { composeEnvironments } from './stack-render.js';
 import { stackReady, stackTools } from './stack-tools.js';
+
+/** The stack's programs (Prometheus, nginx's log) are polled a few times a second, as before. */
+const GENTLY: WaitOptions = { intervalMs: 200 };
 
 async function metricsOf(role: RoleProcess) {
   return parseSamples(await scrape(role.url));
@@ -145,12 +149,16 @@ for (const variant of VARIANTS) {
         });
         expect(res.status).toBe(401);
         expect(res.headers.get('x-request-id')).toBe('stack-request-0001');
-        const lines = await eventually('the api log of the refused webhook call', async () => {
-          const found = s.api
-            .flatMap((a) => a.proc.jsonLines())
-            .filter((l) => l.msg === 'webhook call with a wrong secret');
-          return found.length ? found : undefined;
-        });
+        const lines = await waitFor(
+          'the api log of the refused webhook call',
+          async () => {
+            const found = s.api
+              .flatMap((a) => a.proc.jsonLines())
+              .filter((l) => l.msg === 'webhook call with a wrong secret');
+            return found.length ? found : undefined;
+          },
+          GENTLY,
+        );
         expect(lines.map((l) => l.ip)).toEqual(['127.0.0.1']);
       });
 
@@ -162,8 +170,10 @@ for (const variant of VARIANTS) {
         const reply = await s.emulator.client.waitForBotMessage(user.id, () => true, { timeoutMs: 20_000 });
         expect(reply.text?.length).toBeGreaterThan(0);
         // nginx logs a request once its answer is complete, which may be after the reply arrived.
-        await eventually('the webhook call in the nginx access log', async () =>
-          accessLog(s).find((l) => l.uri === '/telegram/webhook' && l.status === 200),
+        await waitFor(
+          'the webhook call in the nginx access log',
+          async () => accessLog(s).find((l) => l.uri === '/telegram/webhook' && l.status === 200),
+          GENTLY,
         );
       });
 
@@ -247,8 +257,12 @@ for (const variant of VARIANTS) {
       it('passes the container health check for every role and fails it for a dead one', async () => {
         const check = (args: string[], env: Record<string, string> = {}) =>
           run(process.execPath, [join(DEPLOY, 'healthcheck.mjs'), ...args], { env });
-        for (const role of [...s.api, ...s.workers, s.bot]) {
+        // api: the image's default target (API_PORT); bot and worker: the URL Compose gives each.
+        for (const role of s.api) {
           expect((await check([], { API_PORT: String(role.port) })).code, role.proc.name).toBe(0);
+        }
+        for (const role of [...s.workers, s.bot]) {
+          expect((await check([`${role.url}/health`])).code, role.proc.name).toBe(0);
         }
         expect((await check([`${s.admin.role.url}/admin/health`])).code).toBe(0);
         const dead = await check([`http://127.0.0.1:${s.admin.role.port}/no-such-route`]);
@@ -279,14 +293,13 @@ for (const variant of VARIANTS) {
 
       it('Prometheus scrapes every role and exporter with the project config and finds the app metrics', async () => {
         const expected = 1 + variant.apiReplicas + variant.workerReplicas + 2 + 2;
-        const targets = await eventually(
+        const targets = await waitFor(
           'every Prometheus target up',
           async () => {
             const list = await promTargets(s.prometheusUrl);
             return list.length === expected && list.every((t) => t.health === 'up') ? list : undefined;
           },
-          60_000,
-          500,
+          { timeoutMs: 60_000, intervalMs: 500 },
         ).catch(async (err: Error) => {
           const list = await promTargets(s.prometheusUrl);
           throw new Error(
@@ -310,10 +323,14 @@ for (const variant of VARIANTS) {
         );
 
         const value = async (q: string) =>
-          eventually(`a value for ${q}`, async () => {
-            const r = await promQuery(s.prometheusUrl, q);
-            return r.length ? Number(r[0]!.value[1]) : undefined;
-          });
+          waitFor(
+            `a value for ${q}`,
+            async () => {
+              const r = await promQuery(s.prometheusUrl, q);
+              return r.length ? Number(r[0]!.value[1]) : undefined;
+            },
+            GENTLY,
+          );
         expect(await value('sum(vitte_bot_updates_total{job="vitte-api"})')).toBeGreaterThan(0);
         // The job metrics name the job in job_name; `job` stays the scrape job.
         expect(
@@ -335,13 +352,17 @@ for (const variant of VARIANTS) {
             groups: { name: string; rules: { alert: string }[] }[];
           }
         ).groups;
-        const groups = await eventually('every alert rule evaluated', async () => {
-          const g = await promRules(s.prometheusUrl);
-          return g.length === fileGroups.length &&
-            g.every((x) => x.rules.every((r) => r.health !== 'unknown'))
-            ? g
-            : undefined;
-        });
+        const groups = await waitFor(
+          'every alert rule evaluated',
+          async () => {
+            const g = await promRules(s.prometheusUrl);
+            return g.length === fileGroups.length &&
+              g.every((x) => x.rules.every((r) => r.health !== 'unknown'))
+              ? g
+              : undefined;
+          },
+          GENTLY,
+        );
         expect(groups.map((g) => g.name).sort()).toEqual(fileGroups.map((g) => g.name).sort());
         for (const rule of groups.flatMap((g) => g.rules)) {
           expect(rule.health, `${rule.name}: ${rule.lastError ?? ''}`).toBe('ok');
@@ -352,13 +373,11 @@ for (const variant of VARIANTS) {
           (await promQuery(s.prometheusUrl, 'ALERTS')).map(
             (a) => `${a.metric.alertname} ${a.metric.alertstate}`,
           );
-        await eventually(
-          'no alert pending or firing',
-          async () => ((await alerts()).length === 0 ? true : undefined),
-          30_000,
-        ).catch(async (err: Error) => {
-          throw new Error(`${err.message}: ${(await alerts()).join(', ')}`);
-        });
+        await waitFor('no alert pending or firing', async () => (await alerts()).length === 0, GENTLY).catch(
+          async (err: Error) => {
+            throw new Error(`${err.message}: ${(await alerts()).join(', ')}`);
+          },
+        );
       });
 
       it('uses only metrics that exist in the alerts and the dashboard, and every dashboard query runs', async () => {

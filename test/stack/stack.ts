@@ -7,7 +7,8 @@ import { startFakeComfy } from '../../src/dev/fake-comfyui/index.js';
 import type { FakeLlm } from '../../src/dev/fake-llm/fake-llm.types.js';
 import { createFakeLlm } from '../../src/dev/fake-llm/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { freePort, run, type StackProcess, spawnProcess, waitForHttp } from './stack-process.js';
+import { type RunningProcess, run, spawnProcess } from '../helpers/process.js';
+import { freePort, waitForHttp } from './stack-process.js';
 import {
   composeEnvironments,
   renderNginxConf,
@@ -28,7 +29,7 @@ export interface StackOptions {
 
 /** A `vitte <role>` process and the port of its HTTP server. */
 export interface RoleProcess {
-  proc: StackProcess;
+  proc: RunningProcess;
   port: number;
   /** http://127.0.0.1:<port>, straight to the process (Prometheus' view, not the public one). */
   url: string;
@@ -43,7 +44,7 @@ export interface Stack {
   readonly tlsPort: number;
   /** nginx's plain-HTTP server (redirects): http://localhost:<port>. */
   readonly httpUrl: string;
-  readonly nginx: StackProcess;
+  readonly nginx: RunningProcess;
   readonly nginxConf: string;
   /** nginx's ACME webroot (NGINX_ACME_ROOT). */
   readonly acmeDir: string;
@@ -68,7 +69,7 @@ export interface Stack {
   /** Runs a one-shot `vitte ...` command from the production build, as its Compose service would. */
   vitte(args: string[], env?: Record<string, string>): Promise<{ code: number | null; output: string }>;
   /** Every running process, for logs and shutdown. */
-  processes(): StackProcess[];
+  processes(): RunningProcess[];
   close(): Promise<void>;
 }
 
@@ -93,8 +94,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const tools = stackTools();
   const dir = mkdtempSync(join(tmpdir(), `vitte-stack-${opts.label}-`));
   chmodSync(dir, 0o755);
-  const procs: StackProcess[] = [];
-  const track = <T extends StackProcess>(p: T) => {
+  const procs: RunningProcess[] = [];
+  const track = <T extends RunningProcess>(p: T) => {
     procs.push(p);
     return p;
   };
@@ -220,7 +221,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       startRole(`api-${i + 1}`, 'api', envFor('api', { ...env, API_PORT: String(port) }), port),
     );
     const workers = workerPorts.map((port, i) =>
-      startRole(`worker-${i + 1}`, 'worker', envFor('worker', { ...env, API_PORT: String(port) }), port),
+      startRole(`worker-${i + 1}`, 'worker', envFor('worker', { ...env, WORKER_PORT: String(port) }), port),
     );
     const admin = startRole('admin', 'admin', envFor('admin', { ...env, API_PORT: '0' }), adminPort);
     // The polling profile's bot role, on its own bot and queue prefix so it cannot take the webhook
@@ -230,7 +231,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       'bot',
       envFor('bot', {
         ...env,
-        API_PORT: String(botPort),
+        BOT_PORT: String(botPort),
         BOT_MODE: 'polling',
         BOT_TOKEN: pollingEmulator.token,
         TELEGRAM_API_ROOT: pollingEmulator.url,

@@ -61,6 +61,27 @@ describe('config', () => {
     expect(c.embedded).toBe(false);
   });
 
+  it('logs numbers as numbers and unset variables, secrets included, as not set', () => {
+    const shown = redactConfig(loadConfig({ BOT_TOKEN: '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi' }));
+    expect(shown).toMatchObject({
+      LLM_MAX_TOKENS: 1024,
+      LLM_CONTEXT_TOKENS: 8000,
+      BOT_RATE_LIMIT_POINTS: 20,
+      BOT_TOKEN: '***',
+      LLM_API_KEY: 'not set',
+      WEBHOOK_SECRET: 'not set',
+      SENTRY_DSN: 'not set',
+      DATABASE_URL: 'not set',
+      TELEGRAM_API_ROOT: 'https://api.telegram.org',
+    });
+  });
+
+  it('gives every role its own default port', () => {
+    const c = loadConfig({});
+    const ports = [c.API_PORT, c.ADMIN_PORT, c.BOT_PORT, c.WORKER_PORT];
+    expect(ports).toEqual([3000, 3001, 3002, 3003]);
+  });
+
   it('hands the log scrubber every secret, including the passwords inside connection URLs', () => {
     const c = loadConfig({
       DATABASE_URL: 'postgres://vitte:p%40ss-word@db:5432/vitte',

@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { FluentResource } from '@fluent/bundle';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOCALE, LOCALES } from '../../src/bot/i18n.js';
+import { DEFAULT_LOCALE, LOCALES } from '../../src/platform/i18n/i18n.js';
 
 /** Message and term ids as @grammyjs/i18n's Fluent parser sees them (an unparsable entry is dropped). */
 function keys(locale: string): string[] {
-  const source = readFileSync(new URL(`../../src/bot/locales/${locale}.ftl`, import.meta.url), 'utf8');
+  const source = readFileSync(
+    new URL(`../../src/platform/i18n/locales/${locale}.ftl`, import.meta.url),
+    'utf8',
+  );
   return new FluentResource(source).body.map((entry) => entry.id).sort();
 }
 

@@ -47,3 +47,53 @@ describe('logger', () => {
     expect(parsed[2]!.updateId).toBeUndefined();
   });
 });
+
+/** The keys of a JSON object line in the order written, duplicates included (JSON.parse keeps one). */
+function topLevelKeys(line: string): string[] {
+  const keys: string[] = [];
+  let depth = 0;
+  let i = 0;
+  while (i < line.length) {
+    const ch = line[i]!;
+    if (ch === '"') {
+      let j = i + 1;
+      while (line[j] !== '"') j += line[j] === '\\' ? 2 : 1;
+      if (depth === 1 && line[j + 1] === ':') keys.push(JSON.parse(line.slice(i, j + 1)) as string);
+      i = j + 1;
+      continue;
+    }
+    if (ch === '{' || ch === '[') depth++;
+    else if (ch === '}' || ch === ']') depth--;
+    i++;
+  }
+  return keys;
+}
+
+describe('logger: one value per key', () => {
+  it('a child binding a key its parent bound writes it once, with the child value', () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ level: 'info', pretty: false, destination });
+    log.child({ component: 'queue' }).child({ component: 'queue', adapter: 'inline' }).info('x');
+    log.child({ component: 'app' }).child({ component: 'http' }).info('y');
+    const [first, second] = lines.map(topLevelKeys);
+    expect(first!.filter((k) => k === 'component')).toHaveLength(1);
+    expect(second!.filter((k) => k === 'component')).toHaveLength(1);
+    expect(JSON.parse(lines[1]!).component).toBe('http');
+    expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'queue', adapter: 'inline' });
+  });
+
+  it('context fields a logger also binds are written once', async () => {
+    const { lines, destination } = capture();
+    const log = createLogger({ level: 'info', pretty: false, destination });
+    await withLogContext({ jobId: 'j1', job: 'chat.reply', userId: 5 }, async () => {
+      log.child({ jobId: 'j1', job: 'chat.reply' }).info('in job');
+      log.info('plain');
+    });
+    for (const line of lines) {
+      const keys = topLevelKeys(line);
+      expect(keys.length, line).toBe(new Set(keys).size);
+    }
+    expect(JSON.parse(lines[0]!)).toMatchObject({ jobId: 'j1', job: 'chat.reply', userId: 5 });
+    expect(JSON.parse(lines[1]!)).toMatchObject({ jobId: 'j1', userId: 5 });
+  });
+});

@@ -62,12 +62,64 @@
     localTimes(root);
   }
 
-  // A form, or the button that submits it, may ask first (data-confirm).
+  // The audience of the compose form, as the server reads it (formAudience in broadcasts.routes.ts).
+  function audienceOf(form) {
+    const value = (name) => form.elements.namedItem(name)?.value ?? '';
+    switch (value('audience')) {
+      case 'active':
+        return { kind: 'active', days: Number(value('days')) };
+      case 'plan':
+        return { kind: 'plan', plan: value('plan') };
+      case 'language':
+        return { kind: 'language', language: value('language').trim().toLowerCase() };
+      default:
+        return { kind: 'all' };
+    }
+  }
+
+  // Counted when the button is pressed, not taken from the page: the audience changes.
+  async function countRecipients(audience) {
+    const headers = readJson(document.body, 'hx-headers', {});
+    try {
+      const res = await fetch('/admin/api/broadcasts/audience-count', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ audience }),
+      });
+      return res.ok ? (await res.json()).count : null;
+    } catch {
+      return null;
+    }
+  }
+
+  // A form, or the button that submits it, may ask first: data-confirm with a fixed question,
+  // data-confirm-count with the number of recipients of its audience ({count}).
   document.addEventListener('submit', (event) => {
     const form = event.target;
     // htmx forms ask through htmx:confirm below, before their request is issued.
     if (!(form instanceof HTMLFormElement) || form.hasAttribute('hx-post')) return;
-    const question = event.submitter?.dataset.confirm ?? form.dataset.confirm;
+    const submitter = event.submitter;
+    const countQuestion = submitter?.dataset.confirmCount ?? form.dataset.confirmCount;
+    if (countQuestion) {
+      if (form.dataset.confirmed === 'yes') {
+        delete form.dataset.confirmed;
+        return;
+      }
+      event.preventDefault();
+      const audience = form.dataset.audience ? readJson(form, 'data-audience', {}) : audienceOf(form);
+      countRecipients(audience).then((count) => {
+        const question =
+          count === null
+            ? 'The recipients could not be counted. Start sending now anyway?'
+            : countQuestion.replace('{count}', count.toLocaleString());
+        if (!window.confirm(question)) return;
+        form.dataset.confirmed = 'yes';
+        form.requestSubmit(submitter ?? undefined);
+      });
+      return;
+    }
+    const question = submitter?.dataset.confirm ?? form.dataset.confirm;
     if (question && !window.confirm(question)) event.preventDefault();
   });
 

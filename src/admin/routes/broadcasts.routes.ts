@@ -5,7 +5,7 @@ import { contentIssues } from '../../domain/broadcasts/broadcasts.validation.js'
 import { parseTelegramHtml } from '../../integrations/telegram/format/telegram-html.js';
 // Audiences arrive unchecked; the broadcasts service validates them and reports each problem.
 import type { Broadcast, BroadcastAudience } from '../../platform/db/schema.js';
-import { AppError, ValidationError } from '../../platform/errors.js';
+import { AppError, ValidationError, type ValidationIssue } from '../../platform/errors.js';
 import { actorOf, adminOf, csrfTokenOf, hasRole } from '../auth.js';
 import { html } from '../html.js';
 import { issuesOf, parse, redirectTo, sendHtml, sendPage } from '../respond.js';
@@ -124,7 +124,7 @@ export function broadcastsRoutes(app: App) {
     req: FastifyRequest,
     reply: FastifyReply,
     form: ComposeForm,
-    extra: { issues?: { path: string; message: string }[]; testResult?: ReturnType<typeof notice> } = {},
+    extra: { issues?: ValidationIssue[]; testResult?: ReturnType<typeof notice> } = {},
     status = 200,
   ) => {
     const [planNames, counted] = await Promise.all([plans(), countOf(formAudience(form))]);

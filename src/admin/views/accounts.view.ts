@@ -1,7 +1,8 @@
 import type { AdminView } from '../../domain/admin/index.js';
 import type { AdminUser } from '../../platform/db/schema.js';
+import type { ValidationIssue } from '../../platform/errors.js';
 import { html, type SafeHtml } from '../html.js';
-import { badge, csrfField, field, fmtDate, type Issue, issuesAt, notice, select } from './components.js';
+import { badge, csrfField, field, fmtDate, issuesAt, notice, select } from './components.js';
 
 const ROLE_OPTIONS = [
   ['viewer', 'viewer — reads everything, changes nothing'],
@@ -13,7 +14,7 @@ export function adminsBody(o: {
   admins: AdminView[];
   me: AdminUser;
   csrf: string;
-  issues?: Issue[];
+  issues?: ValidationIssue[];
   form?: { username?: string; role?: string };
 }): SafeHtml {
   const issues = o.issues ?? [];
@@ -58,7 +59,7 @@ export function adminsBody(o: {
 export function profileBody(o: {
   me: AdminUser;
   csrf: string;
-  issues?: Issue[];
+  issues?: ValidationIssue[];
   which?: 'telegram' | 'password';
 }): SafeHtml {
   const issues = o.issues ?? [];

@@ -1,5 +1,6 @@
 import type { BroadcastProgress } from '../../domain/broadcasts/broadcasts.service.js';
 import type { Broadcast, BroadcastAudience, BroadcastStatus } from '../../platform/db/schema.js';
+import type { ValidationIssue } from '../../platform/errors.js';
 import { html, type SafeHtml } from '../html.js';
 import {
   actionButton,
@@ -9,7 +10,6 @@ import {
   field,
   fmtDate,
   fmtNum,
-  type Issue,
   issuesAt,
   notice,
   select,
@@ -86,7 +86,7 @@ export interface ComposeForm {
   scheduledAt?: string;
 }
 
-export function previewPanel(o: { form: ComposeForm; issues: Issue[] }): SafeHtml {
+export function previewPanel(o: { form: ComposeForm; issues: ValidationIssue[] }): SafeHtml {
   const contentIssues = o.issues.filter((i) => ['text', 'photo', 'buttonText', 'buttonUrl'].includes(i.path));
   return html`${contentIssues.length ? notice('error', contentIssues.map((i) => `${i.path}: ${i.message}`).join(' · ')) : ''}
     <div class="tg-preview">${previewBubble({
@@ -97,6 +97,9 @@ export function previewPanel(o: { form: ComposeForm; issues: Issue[] }): SafeHtm
     })}</div>`;
 }
 
+/** Starting sends to real people at once: the question names how many (admin.js counts them). */
+const START_QUESTION = 'Start sending this broadcast to {count} recipients now? This cannot be undone.';
+
 export function audienceCount(o: { count?: number; error?: string }): SafeHtml {
   if (o.error) return html`<span class="error-text">${o.error}</span>`;
   return html`<strong data-testid="audience-count">${fmtNum(o.count ?? 0)}</strong> recipients right now <span class="muted small">(banned users, users who blocked the bot or turned notifications off are excluded)</span>`;
@@ -104,7 +107,7 @@ export function audienceCount(o: { count?: number; error?: string }): SafeHtml {
 
 export function composeBody(o: {
   form: ComposeForm;
-  issues: Issue[];
+  issues: ValidationIssue[];
   plans: string[];
   csrf: string;
   count?: number | undefined;
@@ -163,7 +166,7 @@ export function composeBody(o: {
         <div class="actions">
           <button type="submit" name="intent" value="draft" class="secondary">Save draft</button>
           <button type="submit" name="intent" value="schedule" class="secondary">Schedule</button>
-          <button type="submit" name="intent" value="start" data-testid="start-now">Start now</button>
+          <button type="submit" name="intent" value="start" data-testid="start-now" data-confirm-count="${START_QUESTION}">Start now</button>
           <button type="submit" formaction="/admin/broadcasts/test-send" hx-post="/admin/broadcasts/test-send" hx-target="#test-result" class="secondary" ${
             o.telegramUserId
               ? ''
@@ -233,7 +236,7 @@ export function broadcastBody(o: {
           ? html`<section class="card">
           <h2>Actions</h2>
           <div class="actions">
-            ${can('draft', 'scheduled') ? actionButton({ action: `${base}/start`, label: 'Start now', csrf: o.csrf, confirm: 'Start sending to every recipient now?' }) : ''}
+            ${can('draft', 'scheduled') ? actionButton({ action: `${base}/start`, label: 'Start now', csrf: o.csrf, confirmCount: { question: START_QUESTION, audience: b.audience } }) : ''}
             ${can('running') ? actionButton({ action: `${base}/pause`, label: 'Pause', csrf: o.csrf, kind: 'secondary' }) : ''}
             ${can('paused') ? actionButton({ action: `${base}/resume`, label: 'Resume', csrf: o.csrf }) : ''}
             ${can('draft', 'scheduled', 'running', 'paused') ? actionButton({ action: `${base}/cancel`, label: 'Cancel', csrf: o.csrf, kind: 'danger', confirm: 'Cancel this broadcast? Messages not sent yet will not be sent.' }) : ''}

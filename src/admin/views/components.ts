@@ -1,10 +1,5 @@
-import { type HtmlValue, html, type SafeHtml } from '../html.js';
-
-/** A field problem as services report them (`ValidationError.details.issues`). */
-export interface Issue {
-  path: string;
-  message: string;
-}
+import type { ValidationIssue } from '../../platform/errors.js';
+import { type HtmlValue, html, json, type SafeHtml } from '../html.js';
 
 export function fmtNum(n: number | null | undefined): string {
   return n === null || n === undefined ? '—' : n.toLocaleString('en-US');
@@ -29,7 +24,7 @@ export function notice(kind: 'ok' | 'error' | 'info', text: HtmlValue): SafeHtml
 }
 
 /** Messages of the issues at exactly this path. */
-export function issuesAt(issues: readonly Issue[] | undefined, path: string): string[] {
+export function issuesAt(issues: readonly ValidationIssue[] | undefined, path: string): string[] {
   return (issues ?? []).filter((i) => i.path === path).map((i) => i.message);
 }
 
@@ -100,11 +95,17 @@ export function actionButton(o: {
   csrf: string;
   kind?: 'danger' | 'secondary' | '';
   confirm?: string;
+  /** Ask with the audience's recipient count, counted when pressed (`{count}` in the question). */
+  confirmCount?: { question: string; audience: unknown };
   fields?: Record<string, string>;
   disabled?: boolean;
 }): SafeHtml {
   return html`<form method="post" action="${o.action}" class="inline-form" ${
     o.confirm ? html`data-confirm="${o.confirm}"` : ''
+  } ${
+    o.confirmCount
+      ? html`data-confirm-count="${o.confirmCount.question}" data-audience="${json(o.confirmCount.audience)}"`
+      : ''
   }>
     ${csrfField(o.csrf)}
     ${Object.entries(o.fields ?? {}).map(([k, v]) => html`<input type="hidden" name="${k}" value="${v}">`)}

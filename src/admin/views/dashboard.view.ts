@@ -1,6 +1,6 @@
 import type { DashboardStats } from '../../domain/stats/stats.service.js';
 import { html, json, type SafeHtml } from '../html.js';
-import type { SystemHealth } from '../system-health.js';
+import type { BotHealth, SystemHealth } from '../system-health.js';
 import { badge, fmtDate, fmtNum, stat } from './components.js';
 import { imagesHealthPiece } from './images-health.view.js';
 
@@ -8,6 +8,46 @@ function checkBadge(c: { status: string; reason?: string }): SafeHtml {
   if (c.status === 'ok') return badge('ok', 'ok');
   if (c.status === 'not_configured') return badge('not configured (in memory)', 'info');
   return html`${badge('error', 'danger')} <span class="small muted">${c.reason ?? ''}</span>`;
+}
+
+function llmRow(l: SystemHealth['llm']): SafeHtml {
+  const where = html`<span class="muted small">${l.model}${l.baseUrl ? html` at ${l.baseUrl}` : ''}</span>`;
+  const state =
+    l.source === 'none'
+      ? html`${badge('not configured', 'danger')} <span class="small muted">set LLM_BASE_URL: users are told the AI is not available</span>`
+      : l.source === 'demo'
+        ? html`${badge('demo model', 'warn')} <span class="small muted">not an AI: connect a real model (LLM_BASE_URL, or run Ollama)</span>`
+        : l.circuit === 'open'
+          ? html`${badge('circuit open', 'danger')} ${where}`
+          : l.circuit === 'half-open'
+            ? html`${badge('recovering', 'warn')} ${where}`
+            : html`${badge(l.source === 'local' ? 'ok (local)' : 'ok', 'ok')} ${where}`;
+  const error = l.lastError
+    ? html`<div class="small"><span class="muted">last error ${fmtDate(l.lastError.at)}:</span> ${
+        l.lastError.config ? html`${badge('configuration', 'danger')} ` : ''
+      }${l.lastError.message}</div>`
+    : '';
+  return html`${state}${error}`;
+}
+
+function botRow(b: BotHealth): SafeHtml {
+  const last =
+    b.lastUpdateAt === undefined
+      ? html`<span class="muted small">updates arrive at the bot or api process (its /metrics)</span>`
+      : b.lastUpdateAt === null
+        ? html`<span class="muted small">no update since this process started</span>`
+        : html`<span class="small">last update ${fmtDate(b.lastUpdateAt)}</span>`;
+  const hook = b.webhook;
+  const webhook = !hook
+    ? ''
+    : 'error' in hook
+      ? html`<div class="small">${badge('webhook info unavailable', 'warn')} ${hook.error}</div>`
+      : html`<div class="small"><span data-testid="webhook-pending">${fmtNum(hook.pendingUpdates)}</span> pending${
+          hook.lastError
+            ? html` · ${badge('last error', 'danger')} ${fmtDate(hook.lastError.at)}: ${hook.lastError.message}`
+            : ''
+        }</div>`;
+  return html`${badge(b.mode, 'info')} ${last}${webhook}`;
 }
 
 function chart(
@@ -30,6 +70,8 @@ export function healthCard(h: SystemHealth): SafeHtml {
       <dt>Database</dt><dd data-testid="health-db">${checkBadge(h.db)}</dd>
       <dt>Redis</dt><dd data-testid="health-redis">${checkBadge(h.redis)}</dd>
       <dt>Job queue</dt><dd>${checkBadge(h.queue.status)} <span class="muted small">${h.queue.kind}</span></dd>
+      <dt>AI provider</dt><dd data-testid="health-llm">${llmRow(h.llm)}</dd>
+      <dt>Bot</dt><dd data-testid="health-bot">${botRow(h.bot)}</dd>
     </dl>
     <div class="table-wrap" style="margin-top:.75rem">
       <table>

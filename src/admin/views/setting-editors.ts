@@ -1,10 +1,11 @@
+import type { ValidationIssue } from '../../platform/errors.js';
 import { ValidationError } from '../../platform/errors.js';
 import { html, type SafeHtml } from '../html.js';
-import { field, type Issue, issuesAt } from './components.js';
+import { field, issuesAt } from './components.js';
 
 /** How one setting is edited in a form: its fields, and the value read back from the posted form. */
 export interface SettingEditor {
-  render(value: unknown, issues: Issue[]): SafeHtml;
+  render(value: unknown, issues: ValidationIssue[]): SafeHtml;
   parse(form: Record<string, string>): unknown;
 }
 
@@ -108,7 +109,7 @@ const plans: SettingEditor = {
   },
   parse(form) {
     const out: Record<string, unknown> = {};
-    const issues: Issue[] = [];
+    const issues: ValidationIssue[] = [];
     for (const i of rows(form, 'plans')) {
       const name = (form[`plans.${i}.name`] ?? '').trim();
       if (!name || form[`plans.${i}.remove`]) continue;
@@ -213,7 +214,7 @@ export function editorFor(key: string): SettingEditor {
 }
 
 /** Issues a setting editor cannot place next to a field (shown above the form). */
-export function generalIssues(key: string, issues: Issue[]): Issue[] {
+export function generalIssues(key: string, issues: ValidationIssue[]): ValidationIssue[] {
   if (editorFor(key) === jsonEditor) return [];
   if (key === 'plans') return issues.filter((i) => i.path === '');
   if (key === 'retention.stages') return issues.filter((i) => !/^\d+\./.test(i.path));

@@ -1,13 +1,14 @@
 import type { SettingView } from '../../domain/settings/settings.service.js';
+import type { ValidationIssue } from '../../platform/errors.js';
 import { html, type SafeHtml } from '../html.js';
-import { badge, csrfField, type Issue, notice } from './components.js';
+import { badge, csrfField, notice } from './components.js';
 import { editorFor, generalIssues } from './setting-editors.js';
 
 export interface SettingCardOptions {
   setting: SettingView;
   csrf: string;
   canEdit: boolean;
-  issues?: Issue[];
+  issues?: ValidationIssue[];
   saved?: boolean;
 }
 

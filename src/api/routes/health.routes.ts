@@ -2,38 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { App } from '../../app.js';
 import { pendingMigrations } from '../../platform/db/migrator.js';
 import { errorMessage } from '../../platform/errors.js';
-import { lastRedisError } from '../../platform/redis.js';
-
-type Check = { status: 'ok' } | { status: 'not_configured' } | { status: 'error'; reason: string };
+import { type Check, checkDb, checkRedis } from '../../platform/health.js';
 
 const checkSchema = {
   type: 'object',
   properties: { status: { type: 'string' }, reason: { type: 'string' } },
   required: ['status'],
 } as const;
-
-export async function checkDb(app: App): Promise<Check> {
-  try {
-    await app.database.ping();
-    return { status: 'ok' };
-  } catch (err) {
-    return { status: 'error', reason: errorMessage(err) };
-  }
-}
-
-export async function checkRedis(app: App): Promise<Check> {
-  if (!app.redis) return { status: 'not_configured' };
-  if (app.redis.status !== 'ready') {
-    const cause = lastRedisError(app.redis);
-    return { status: 'error', reason: `connection is ${app.redis.status}${cause ? `: ${cause}` : ''}` };
-  }
-  try {
-    await app.redis.ping();
-    return { status: 'ok' };
-  } catch (err) {
-    return { status: 'error', reason: errorMessage(err) };
-  }
-}
 
 /** Liveness, dependency checks and readiness. Answers 503 with a reason when a check fails. */
 export function healthRoutes(app: App) {
@@ -51,15 +26,15 @@ export function healthRoutes(app: App) {
     );
 
     const dependencies = [
-      ['/health/db', 'Database reachability', checkDb],
-      ['/health/redis', 'Redis reachability', checkRedis],
+      ['/health/db', 'Database reachability', () => checkDb(app.database)],
+      ['/health/redis', 'Redis reachability', () => checkRedis(app.redis)],
     ] as const;
     for (const [path, summary, check] of dependencies) {
       f.get(
         path,
         { schema: { tags: ['health'], summary, response: { 200: checkSchema, 503: checkSchema } } },
         async (_req, reply) => {
-          const res = await check(app);
+          const res = await check();
           return reply.status(res.status === 'error' ? 503 : 200).send(res);
         },
       );
@@ -78,7 +53,7 @@ export function healthRoutes(app: App) {
         },
       },
       async (_req, reply) => {
-        const [db, redis] = await Promise.all([checkDb(app), checkRedis(app)]);
+        const [db, redis] = await Promise.all([checkDb(app.database), checkRedis(app.redis)]);
         let migrations: Check = { status: 'ok' };
         if (db.status === 'ok') {
           const pending = await pendingMigrations(app.db).catch((err) => [errorMessage(err)]);

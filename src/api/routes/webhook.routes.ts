@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { Bot } from 'grammy';
+import type { Bot, Context } from 'grammy';
 import type { Update } from 'grammy/types';
-import type { BotContext } from '../../bot/index.js';
 import { sendError } from '../../platform/http.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../../platform/metrics.js';
@@ -29,8 +28,8 @@ function isUpdate(body: unknown): body is Update {
  * processed); a body that is not an update is a 400. Handlers only do quick work and hand slow work
  * to the queue, so the answer comes well inside Telegram's timeout.
  */
-export function webhookRoutes(opts: {
-  bot: Bot<BotContext>;
+export function webhookRoutes<C extends Context>(opts: {
+  bot: Bot<C>;
   path: string;
   secret: string;
   logger: Logger;

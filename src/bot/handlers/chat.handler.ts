@@ -1,6 +1,6 @@
 import { Composer } from 'grammy';
+import { formatDate } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
-import { formatDate } from './status.handler.js';
 
 /**
  * Plain text is a message to the AI: in private chats always, in groups when it mentions the bot or

@@ -3,7 +3,14 @@ import type { DialogScope } from '../../domain/dialogs/dialogs.service.js';
 import { escapeHtml } from '../../integrations/telegram/format/telegram-html.js';
 import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { BotContext } from '../context.js';
-import { DIALOG_DELETE, DIALOG_SWITCH, dialogsKeyboard } from '../keyboards/dialogs.keyboard.js';
+import {
+  DIALOG_DELETE,
+  DIALOG_DELETE_CONFIRMED,
+  DIALOG_LIST,
+  DIALOG_SWITCH,
+  deleteConfirmKeyboard,
+  dialogsKeyboard,
+} from '../keyboards/dialogs.keyboard.js';
 
 /**
  * /new [title], /dialogs (switch or delete with buttons), /reset, /persona. Dialogs are per user
@@ -93,16 +100,51 @@ dialogsHandler.callbackQuery(DIALOG_SWITCH, async (ctx) => {
   await showDialogs(ctx, true);
 });
 
-dialogsHandler.callbackQuery(DIALOG_DELETE, async (ctx) => {
-  ctx.handler = 'dialogs';
-  const s = scope(ctx);
-  if (!s) return;
+async function deleteDialog(ctx: BotContext, s: DialogScope, dialogId: number): Promise<void> {
   try {
-    await ctx.deps.dialogs.delete(s, Number(ctx.match[1]));
+    await ctx.deps.dialogs.delete(s, dialogId);
     await ctx.answerCallbackQuery({ text: ctx.t('dialog-deleted') });
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
     await ctx.answerCallbackQuery({ text: ctx.t('dialog-not-found') });
   }
+  await showDialogs(ctx, true);
+}
+
+/** A dialog with history is one tap from being lost: ask first. An empty one goes at once. */
+dialogsHandler.callbackQuery(DIALOG_DELETE, async (ctx) => {
+  ctx.handler = 'dialogs';
+  const s = scope(ctx);
+  if (!s) return;
+  const dialogId = Number(ctx.match[1]);
+  // The list shows the newest 10; a button from an older list may name one further back.
+  const dialog = (await ctx.deps.dialogs.list(s, 100)).find((d) => d.id === dialogId);
+  if (!dialog?.message_count) {
+    await deleteDialog(ctx, s, dialogId);
+    return;
+  }
+  await ctx.answerCallbackQuery();
+  await ctx.editMessageText(
+    ctx.t('dialog-delete-confirm', { title: escapeHtml(dialog.title), count: dialog.message_count }),
+    {
+      parse_mode: 'HTML',
+      reply_markup: deleteConfirmKeyboard(dialogId, {
+        confirm: ctx.t('button-delete-confirm'),
+        cancel: ctx.t('button-cancel'),
+      }),
+    },
+  );
+});
+
+dialogsHandler.callbackQuery(DIALOG_DELETE_CONFIRMED, async (ctx) => {
+  ctx.handler = 'dialogs';
+  const s = scope(ctx);
+  if (!s) return;
+  await deleteDialog(ctx, s, Number(ctx.match[1]));
+});
+
+dialogsHandler.callbackQuery(DIALOG_LIST, async (ctx) => {
+  ctx.handler = 'dialogs';
+  await ctx.answerCallbackQuery();
   await showDialogs(ctx, true);
 });

@@ -1,13 +1,13 @@
 import { Composer } from 'grammy';
 import type { ImageRequestResult } from '../../domain/images/images.service.js';
-import type { BotContext } from '../context.js';
 import {
   IMAGE_CANCEL,
   IMAGE_FROM_ANSWER,
   IMAGE_REPEAT,
   imageKeyboards,
-} from '../keyboards/images.keyboard.js';
-import { formatDate } from './status.handler.js';
+} from '../../integrations/telegram/image-keyboards.js';
+import { formatDate } from '../../platform/i18n/i18n.js';
+import type { BotContext } from '../context.js';
 
 /**
  * `/image <prompt>` (alias `/imagine`), 🎨 under AI answers, ↻ / 🔁 under pictures and ✖ under a

@@ -1,6 +1,6 @@
 import { Composer } from 'grammy';
+import type { Locale } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
-import type { Locale } from '../i18n.js';
 import { LANGUAGE_CALLBACK, languageKeyboard } from '../keyboards/language.keyboard.js';
 
 /** /language: an inline keyboard; the choice is stored per user and used for every later reply. */

@@ -1,4 +1,5 @@
-import { Composer, GrammyError } from 'grammy';
+import { Composer } from 'grammy';
+import { classifyTelegramError } from '../../integrations/telegram/telegram-errors.js';
 import type { BotContext } from '../context.js';
 import { NOTIFICATIONS_CALLBACK, settingsKeyboard } from '../keyboards/settings.keyboard.js';
 
@@ -26,6 +27,6 @@ settingsHandler.callbackQuery(NOTIFICATIONS_CALLBACK, async (ctx) => {
     .editMessageReplyMarkup({ reply_markup: settingsKeyboard(enabled, (key) => ctx.t(key)) })
     .catch((err: unknown) => {
       // A stale keyboard pressed again: the markup is already right.
-      if (!(err instanceof GrammyError && err.description.includes('message is not modified'))) throw err;
+      if (classifyTelegramError(err).kind !== 'not_modified') throw err;
     });
 });

@@ -1,6 +1,6 @@
 import { Composer } from 'grammy';
 import { escapeHtml, htmlToPlainText } from '../../integrations/telegram/format/telegram-html.js';
-import { isParseError } from '../../integrations/telegram/telegram-api.js';
+import { classifyTelegramError } from '../../integrations/telegram/telegram-errors.js';
 import type { BotContext } from '../context.js';
 
 /** /start: the user was registered by the user middleware; greet them with the configured text. */
@@ -19,7 +19,7 @@ startHandler.command('start', async (ctx) => {
     await ctx.reply(text, { parse_mode: 'HTML' });
   } catch (err) {
     // A text saved before it was validated: the user still gets it, as plain text.
-    if (!isParseError(err)) throw err;
+    if (classifyTelegramError(err).kind !== 'parse_error') throw err;
     ctx.deps.logger.warn({ err, userId: ctx.from?.id }, 'welcome text is not valid HTML; sent as plain text');
     await ctx.reply(htmlToPlainText(text));
   }

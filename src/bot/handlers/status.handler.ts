@@ -1,13 +1,10 @@
 import { Composer } from 'grammy';
 import { escapeHtml } from '../../integrations/telegram/format/telegram-html.js';
+import { formatDate } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
 
-export function formatDate(date: Date, locale: string): string {
-  return `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
-}
-
 /** A plan's display name: a translation when there is one (plan-<name>), else the name itself. */
-export function planName(ctx: BotContext, plan: string): string {
+function planName(ctx: BotContext, plan: string): string {
   const key = `plan-${plan}`;
   const text = ctx.t(key);
   return text === key ? escapeHtml(plan) : text;

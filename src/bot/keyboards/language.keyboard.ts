@@ -1,5 +1,5 @@
 import { InlineKeyboard } from 'grammy';
-import type { Locale } from '../i18n.js';
+import type { Locale } from '../../platform/i18n/i18n.js';
 
 const NAMES: Record<Locale, string> = { ru: '🇷🇺 Русский', en: '🇬🇧 English' };
 

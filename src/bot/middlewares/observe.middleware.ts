@@ -1,8 +1,8 @@
 import type { Middleware } from 'grammy';
+import { resolveLocale } from '../../platform/i18n/i18n.js';
 import { withLogContext } from '../../platform/logger.js';
 import { LATENCY_BUCKETS } from '../../platform/metrics.js';
 import type { BotContext, BotDeps } from '../context.js';
-import { resolveLocale } from '../i18n.js';
 
 function updateType(update: object): string {
   return Object.keys(update).find((k) => k !== 'update_id') ?? 'unknown';

@@ -1,6 +1,6 @@
 import type { Middleware } from 'grammy';
+import { resolveLocale } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
-import { resolveLocale } from '../i18n.js';
 
 function startPayload(ctx: BotContext): string | undefined {
   const text = ctx.message?.text;

@@ -1,11 +1,10 @@
 import type { Broadcast } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
+import type { BroadcastAction } from '../broadcasts/broadcast-transitions.js';
 import type { BroadcastsService, CreateBroadcastInput } from '../broadcasts/broadcasts.service.js';
 import type { BroadcastContentInput } from '../broadcasts/broadcasts.validation.js';
 import type { Change } from '../change.js';
 import type { Actor, AuditService } from './audit.service.js';
-
-export type BroadcastAction = 'start' | 'pause' | 'resume' | 'cancel' | 'schedule';
 
 /** What the audit log keeps of a new broadcast: its content and audience, never the counters. */
 function contentAudit(b: Broadcast) {

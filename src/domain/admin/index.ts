@@ -16,6 +16,7 @@ import { BroadcastAdminService } from './broadcast-admin.service.js';
 import { SettingsAdminService } from './settings-admin.service.js';
 import { UserAdminService } from './user-admin.service.js';
 
+export type { BroadcastAction } from '../broadcasts/broadcast-transitions.js';
 export { LoginFailedError, LoginThrottledError } from './admin.errors.js';
 export type { AdminView, BootstrapResult } from './admin-accounts.service.js';
 export { ADMIN_ROLES, AdminAccountsService, adminView } from './admin-accounts.service.js';
@@ -23,7 +24,7 @@ export type { ActiveSession, SignedIn } from './admin-auth.service.js';
 export { AdminAuthService, safeEqual } from './admin-auth.service.js';
 export type { Actor, AuditChange } from './audit.service.js';
 export { AuditService } from './audit.service.js';
-export { type BroadcastAction, BroadcastAdminService } from './broadcast-admin.service.js';
+export { BroadcastAdminService } from './broadcast-admin.service.js';
 export { SettingsAdminService } from './settings-admin.service.js';
 export { UserAdminService } from './user-admin.service.js';
 

@@ -12,6 +12,7 @@ import type { JobQueue } from '../../platform/queue/index.js';
 import type { Change } from '../change.js';
 import type { Jobs } from '../jobs.js';
 import { BroadcastDelivery, toOutgoing } from './broadcast-delivery.js';
+import { type BroadcastAction, nextStatus, transitionOf } from './broadcast-transitions.js';
 import type { BroadcastsRepository, DeliveryCounts } from './broadcasts.repository.js';
 import {
   audienceIssues,
@@ -47,15 +48,6 @@ export interface BroadcastsServiceDeps {
 /** A scheduled time this far in the past is a mistake, not "start now". */
 const PAST_SCHEDULE_TOLERANCE_MS = 60_000;
 const ENQUEUE_CONCURRENCY = 100;
-
-/** The states each action may start from; anything else is a ConflictError. */
-const ALLOWED = {
-  schedule: ['draft', 'scheduled'],
-  start: ['draft', 'scheduled'],
-  pause: ['running'],
-  resume: ['paused'],
-  cancel: ['draft', 'scheduled', 'running', 'paused'],
-} as const satisfies Record<string, readonly BroadcastStatus[]>;
 
 /**
  * Broadcasts: one delivery row per recipient, sent by `broadcast.deliver` jobs on the rate-limited
@@ -152,7 +144,7 @@ export class BroadcastsService {
 
   /** Start now: recipients are chosen when the start job runs. */
   async start(id: number): Promise<Change<Broadcast>> {
-    const change = await this.move(id, 'start', { status: 'running', started_at: new Date() });
+    const change = await this.move(id, 'start', { started_at: new Date() });
     // A start job that is lost (Redis down) is queued again by broadcast.tick: it starts every
     // running broadcast that has no delivery rows yet.
     await this.d.tx.afterCommit(() => this.enqueueStart(id));
@@ -170,16 +162,16 @@ export class BroadcastsService {
         issues: [{ path: 'scheduledAt', message: 'must be in the future' }],
       });
     }
-    return this.move(id, 'schedule', { status: 'scheduled', scheduled_at: at });
+    return this.move(id, 'schedule', { scheduled_at: at });
   }
 
   /** Deliveries not yet sent stay pending; the ones in flight finish. */
   pause(id: number): Promise<Change<Broadcast>> {
-    return this.move(id, 'pause', { status: 'paused' });
+    return this.move(id, 'pause', {});
   }
 
   async resume(id: number): Promise<Change<Broadcast>> {
-    const change = await this.move(id, 'resume', { status: 'running' });
+    const change = await this.move(id, 'resume', {});
     // What a lost feed would have queued, broadcast.tick queues within a minute.
     await this.d.tx.afterCommit(() => this.feed(id));
     return change;
@@ -187,7 +179,7 @@ export class BroadcastsService {
 
   /** Deliveries not yet sent become cancelled; the ones in flight finish. */
   cancel(id: number): Promise<Change<Broadcast>> {
-    return this.move(id, 'cancel', { status: 'cancelled', finished_at: new Date() }, () =>
+    return this.move(id, 'cancel', { finished_at: new Date() }, () =>
       this.d.repo.closeUnheld(id, undefined, 'broadcast cancelled'),
     );
   }
@@ -227,8 +219,9 @@ export class BroadcastsService {
     if (!m) return { skipped: 'not running' };
     this.d.logger.info({ broadcastId: id, total: m.total }, 'broadcast recipients chosen');
     if (m.total === 0) {
-      if (await this.d.repo.transition(id, ['running'], { status: 'completed', finished_at: new Date() })) {
-        this.logChange(id, 'running', 'completed');
+      const { from, to } = transitionOf('complete');
+      if (await this.d.repo.transition(id, from, { status: to, finished_at: new Date() })) {
+        this.logChange(id, 'running', to);
       }
       return { total: 0, enqueued: 0 };
     }
@@ -323,21 +316,21 @@ export class BroadcastsService {
    */
   private async move(
     id: number,
-    action: keyof typeof ALLOWED,
-    patch: Parameters<BroadcastsRepository['transition']>[2] & { status: BroadcastStatus },
+    action: BroadcastAction,
+    patch: Omit<Parameters<BroadcastsRepository['transition']>[2], 'status'>,
     alsoDo?: () => Promise<void>,
   ): Promise<Change<Broadcast>> {
     const change = await this.d.tx.run(async () => {
       const before = await this.d.repo.findForUpdate(id);
       if (!before) throw new NotFoundError(`broadcast ${id} not found`);
-      const allowed: readonly BroadcastStatus[] = ALLOWED[action];
-      if (!allowed.includes(before.status)) {
+      const status = nextStatus(before.status, action);
+      if (!status) {
         throw new ConflictError(`cannot ${action} a ${before.status} broadcast`, {
           status: before.status,
           action,
         });
       }
-      const after = await this.d.repo.transition(id, allowed, patch);
+      const after = await this.d.repo.transition(id, transitionOf(action).from, { ...patch, status });
       if (!after) throw new Error(`broadcast ${id} changed under its row lock`);
       await alsoDo?.();
       return { before, after };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { validateTelegramHtml } from '../../integrations/telegram/format/telegram-html.js';
 import type { BroadcastAudience } from '../../platform/db/schema.js';
-import { ValidationError } from '../../platform/errors.js';
+import { ValidationError, type ValidationIssue } from '../../platform/errors.js';
 
 /** Telegram's limits: a message text, and a media caption. */
 export const TEXT_LIMIT = 4096;
@@ -38,19 +38,17 @@ export interface ValidContent {
   button: { text: string; url: string } | null;
 }
 
-export interface Issue {
-  path: string;
-  message: string;
-}
-
 const FILE_ID = /^[A-Za-z0-9_-]{10,256}$/;
 const BUTTON_URL = /^(?:https?:\/\/[^\s/?#]+[^\s]*|tg:\/\/[^\s]+)$/i;
 
 const blank = (s: string | null | undefined): boolean => s === undefined || s === null || s.trim() === '';
 
 /** Content checks, collected rather than stopping at the first. */
-export function contentIssues(input: BroadcastContentInput): { issues: Issue[]; content: ValidContent } {
-  const issues: Issue[] = [];
+export function contentIssues(input: BroadcastContentInput): {
+  issues: ValidationIssue[];
+  content: ValidContent;
+} {
+  const issues: ValidationIssue[] = [];
   const photo = blank(input.photo) ? null : (input.photo as string).trim();
   if (photo !== null && photo.length > URL_LIMIT) {
     issues.push({ path: 'photo', message: `must be at most ${URL_LIMIT} characters` });
@@ -93,7 +91,10 @@ export function contentIssues(input: BroadcastContentInput): { issues: Issue[]; 
   return { issues, content: { text, photo, button } };
 }
 
-export function audienceIssues(audience: unknown): { issues: Issue[]; audience?: BroadcastAudience } {
+export function audienceIssues(audience: unknown): {
+  issues: ValidationIssue[];
+  audience?: BroadcastAudience;
+} {
   const parsed = audienceSchema.safeParse(audience);
   if (parsed.success) return { issues: [], audience: parsed.data };
   return {
@@ -104,7 +105,7 @@ export function audienceIssues(audience: unknown): { issues: Issue[]; audience?:
   };
 }
 
-export function throwIfIssues(issues: Issue[], what: string): void {
+export function throwIfIssues(issues: ValidationIssue[], what: string): void {
   if (issues.length) throw new ValidationError(`invalid ${what}`, { issues });
 }
 

@@ -6,9 +6,9 @@ import type { DialogsService } from './dialogs.service.js';
 export function dialogsJobs(
   dialogs: DialogsService,
   settings: SettingsService,
-): Pick<JobHandlers<Jobs>, 'cleanup.old-messages'> {
+): Pick<JobHandlers<Jobs>, 'dialogs.delete-old-messages'> {
   return {
-    'cleanup.old-messages': async (_payload, ctx) => {
+    'dialogs.delete-old-messages': async (_payload, ctx) => {
       const days = await settings.get('messages.retention_days');
       return { deleted: await dialogs.deleteOldMessages(days, 5_000, ctx.signal) };
     },

@@ -1,14 +1,12 @@
 import type { JobHandlers } from '../../platform/queue/index.js';
 import type { Jobs } from '../jobs.js';
+import type { Notify } from './notify.js';
 import type { SubscriptionsService } from './subscriptions.service.js';
-
-/** Tells a user something in their language (implemented over Telegram). */
-export type Notify = (userId: number, key: string, vars?: Record<string, string | number>) => Promise<void>;
 
 export function subscriptionsJobs(
   subscriptions: SubscriptionsService,
   notify: Notify,
-): Pick<JobHandlers<Jobs>, 'subscriptions.expire' | 'quota.reset'> {
+): Pick<JobHandlers<Jobs>, 'subscriptions.expire' | 'subscriptions.reset-quotas'> {
   return {
     'subscriptions.expire': async (_payload, ctx) => {
       const expired = await subscriptions.expireDue();
@@ -20,6 +18,6 @@ export function subscriptionsJobs(
       }
       return { expired: expired.length };
     },
-    'quota.reset': async () => ({ reset: await subscriptions.resetEndedPeriods() }),
+    'subscriptions.reset-quotas': async () => ({ reset: await subscriptions.resetEndedPeriods() }),
   };
 }

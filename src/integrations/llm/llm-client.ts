@@ -42,10 +42,49 @@ export interface Completion {
 
 export class LlmNotConfiguredError extends Error {
   override name = 'LlmNotConfiguredError';
-  constructor() {
-    super('no LLM provider is configured (LLM_BASE_URL)');
+  constructor(message = 'no LLM provider is configured (LLM_BASE_URL)', options?: { cause?: unknown }) {
+    super(message, options);
   }
 }
+
+/**
+ * The provider refused our configuration: a wrong key (401/403), or a model or URL it does not know
+ * (404). The operator must fix it and retrying cannot help, so it is a kind of "not configured":
+ * users get the neutral "not available" answer and their quota back, and the breaker is left alone
+ * (the provider is up; opening it would only hide the cause).
+ */
+export class LlmConfigError extends LlmNotConfiguredError {
+  override name = 'LlmConfigError';
+  constructor(
+    message: string,
+    readonly status: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const CONFIG_STATUSES = new Set([401, 403, 404]);
+
+function configHint(status: number): string {
+  return status === 404 ? 'check LLM_BASE_URL and LLM_MODEL (or the llm.model setting)' : 'check LLM_API_KEY';
+}
+
+/** What the dashboard shows about the provider. */
+export interface LlmStatus {
+  configured: boolean;
+  /** LLM_BASE_URL without credentials. */
+  baseUrl: string | undefined;
+  model: string;
+  circuit: 'closed' | 'open' | 'half-open';
+  lastError: { at: Date; message: string; status: number | undefined; config: boolean } | undefined;
+  lastSuccessAt: Date | undefined;
+}
+
+/** The answer of the start-up check (GET /models). */
+export type LlmCheck =
+  | { ok: true; models: string[] }
+  | { ok: false; status: number | undefined; message: string; config: boolean };
 
 /** The provider failed (after retries) or timed out. */
 export class LlmRequestError extends Error {
@@ -74,7 +113,12 @@ export { CircuitOpenError };
 export class LlmClient {
   private readonly client: OpenAI | undefined;
   private readonly breaker: CircuitBreaker;
+  private readonly log: Logger;
   private readonly m;
+  private lastError: LlmStatus['lastError'];
+  private lastSuccessAt: Date | undefined;
+  /** The configuration error last logged, so each cause is logged once rather than per message. */
+  private loggedCause: string | undefined;
 
   constructor(private readonly opts: LlmOptions) {
     this.client = opts.baseUrl
@@ -86,6 +130,7 @@ export class LlmClient {
         })
       : undefined;
     const log = opts.logger.child({ component: 'llm' });
+    this.log = log;
     this.breaker = new CircuitBreaker('llm', opts.breakerThreshold, opts.breakerCooldownMs, (state) => {
       (state === 'open' ? log.error.bind(log) : log.info.bind(log))({ state }, `llm circuit ${state}`);
       this.m.breaker.set(state === 'open' ? 1 : 0);
@@ -120,6 +165,11 @@ export class LlmClient {
         name: 'vitte_llm_circuit_open',
         help: '1 while the LLM circuit breaker is open',
       }),
+      configErrors: opts.metrics.counter({
+        name: 'vitte_llm_config_errors_total',
+        help: 'Requests the provider refused for our configuration (401/403: the key, 404: model or URL)',
+        labelNames: ['status'],
+      }),
     };
   }
 
@@ -129,6 +179,57 @@ export class LlmClient {
 
   get model(): string {
     return this.opts.model;
+  }
+
+  status(): LlmStatus {
+    let baseUrl = this.opts.baseUrl;
+    if (baseUrl) {
+      const u = new URL(baseUrl);
+      u.username = '';
+      u.password = '';
+      baseUrl = u.toString().replace(/\/$/, '');
+    }
+    return {
+      configured: this.configured,
+      baseUrl,
+      model: this.opts.model,
+      circuit: this.breaker.current,
+      lastError: this.lastError,
+      lastSuccessAt: this.lastSuccessAt,
+    };
+  }
+
+  /**
+   * Ask the provider for its models (one call, no retries): whether it answers and accepts the key.
+   * The caller decides how loudly to report it; a refused key is remembered for the dashboard.
+   */
+  async check(signal?: AbortSignal): Promise<LlmCheck> {
+    const client = this.client;
+    if (!client) return { ok: false, status: undefined, message: 'not configured', config: true };
+    try {
+      const page = await client.models.list({ timeout: 5_000, maxRetries: 0, signal });
+      return { ok: true, models: page.data.map((m) => m.id) };
+    } catch (err) {
+      const status = err instanceof OpenAI.APIError ? err.status : undefined;
+      const config = status === 401 || status === 403;
+      const message = (err as Error).message;
+      if (config) this.lastError = { at: new Date(), message, status, config };
+      return { ok: false, status, message, config };
+    }
+  }
+
+  private configError(status: number, err: unknown): LlmConfigError {
+    const message = `the LLM provider refused the request (${status}): ${configHint(status)}`;
+    const cause = `${status} ${(err as Error).message}`;
+    this.m.configErrors.inc({ status: String(status) });
+    if (this.loggedCause !== cause) {
+      this.loggedCause = cause;
+      this.log.error(
+        { err, status, baseUrl: this.status().baseUrl, model: this.opts.model },
+        `LLM configuration error: ${message}`,
+      );
+    }
+    return new LlmConfigError(message, status, { cause: err });
   }
 
   /** Stream a chat completion; `onDelta` receives each piece of text as it arrives. */
@@ -202,6 +303,8 @@ export class LlmClient {
         this.m.tokens.inc({ kind: 'completion' }, usage.completion_tokens);
       }
       this.breaker.success();
+      this.lastSuccessAt = new Date();
+      this.loggedCause = undefined;
       return {
         text,
         promptTokens: usage?.prompt_tokens ?? null,
@@ -214,6 +317,18 @@ export class LlmClient {
         this.breaker.neutral();
         throw new LlmCancelledError('cancelled', { cause: err });
       }
+      const status = err instanceof OpenAI.APIError ? err.status : undefined;
+      this.lastError = {
+        at: new Date(),
+        message: (err as Error).message,
+        status,
+        config: status !== undefined && CONFIG_STATUSES.has(status),
+      };
+      if (status !== undefined && CONFIG_STATUSES.has(status)) {
+        outcome = 'config_error';
+        this.breaker.neutral();
+        throw this.configError(status, err);
+      }
       this.breaker.failure();
       if (stalled) {
         outcome = 'timeout';
@@ -221,7 +336,6 @@ export class LlmClient {
           cause: err,
         });
       }
-      const status = err instanceof OpenAI.APIError ? err.status : undefined;
       outcome =
         status === 429
           ? 'rate_limited'

@@ -1,8 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Api, GrammyError, InputFile } from 'grammy';
+import { type Api, InputFile } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
-import { resolveLocale, type Translator } from '../../bot/i18n.js';
-import { classifySendError } from '../../domain/broadcasts/delivery-sender.js';
 import type {
   FinishedPicture,
   ImageNotice,
@@ -12,8 +10,10 @@ import type {
   ImageTarget,
   PhotoOutcome,
 } from '../../domain/images/image-output.js';
+import { resolveLocale, type Translator } from '../../platform/i18n/i18n.js';
 import type { Logger } from '../../platform/logger.js';
 import { ChatPacer } from './chat-pacer.js';
+import { classifyTelegramError } from './telegram-errors.js';
 
 export interface ImageKeyboards {
   /** ✖ under the placeholder. */
@@ -46,11 +46,6 @@ const NOTICE_KEYS: Record<ImageNotice, string> = {
 /** Telegram shows a chat action for about five seconds. */
 const CHAT_ACTION_EVERY_MS = 4_500;
 const CAPTION_LIMIT = 1024;
-
-function retryAfterMs(err: unknown): number | undefined {
-  if (!(err instanceof GrammyError) || err.error_code !== 429) return undefined;
-  return (err.parameters.retry_after ?? 1) * 1000;
-}
 
 /**
  * A picture's placeholder in Telegram: edited as progress comes (paced per chat by a ChatPacer
@@ -111,11 +106,15 @@ class TelegramImageOutput implements ImageOutput {
       }
       this.shown = text;
     } catch (err) {
-      const wait = retryAfterMs(err);
-      if (wait !== undefined) {
-        this.pacer.pause(chatId, wait);
-        this.deps.logger.info({ chatId, retryAfterMs: wait }, 'picture progress paused by flood control');
-      } else this.deps.logger.debug({ err, chatId }, 'picture progress update skipped');
+      const failure = classifyTelegramError(err);
+      if (failure.kind === 'rate_limited') {
+        this.pacer.pause(chatId, failure.retryAfterMs);
+        this.deps.logger.info(
+          { chatId, retryAfterMs: failure.retryAfterMs },
+          'picture progress paused by flood control',
+        );
+      } else if (failure.kind === 'not_modified') this.shown = text;
+      else this.deps.logger.debug({ err, chatId }, 'picture progress update skipped');
     }
   }
 
@@ -142,12 +141,21 @@ class TelegramImageOutput implements ImageOutput {
       await this.removePlaceholder();
       return { kind: 'sent', messageId: sent.message_id, fileId: sent.photo?.at(-1)?.file_id };
     } catch (err) {
-      const outcome = classifySendError(err);
-      if (outcome.kind === 'rate_limited') {
-        this.pacer.pause(chatId, outcome.retryAfterMs);
-        return { kind: 'unavailable', description: `flood control: retry after ${outcome.retryAfterMs} ms` };
+      const failure = classifyTelegramError(err);
+      switch (failure.kind) {
+        case 'rate_limited':
+          this.pacer.pause(chatId, failure.retryAfterMs);
+          return {
+            kind: 'unavailable',
+            description: `flood control: retry after ${failure.retryAfterMs} ms`,
+          };
+        case 'blocked':
+          return { kind: 'blocked', description: failure.description };
+        case 'unavailable':
+          return { kind: 'unavailable', description: failure.description };
+        default:
+          return { kind: 'rejected', description: failure.description };
       }
-      return outcome;
     }
   }
 
@@ -161,7 +169,7 @@ class TelegramImageOutput implements ImageOutput {
         return;
       } catch (err) {
         // A deleted placeholder cannot be edited: say it in a new message instead.
-        if (!(err instanceof GrammyError && err.error_code === 400)) throw err;
+        if (classifyTelegramError(err).kind !== 'rejected') throw err;
       }
     }
     await this.deps.api.sendMessage(chatId, text);

@@ -1,7 +1,7 @@
 import type { Api } from 'grammy';
-import { resolveLocale, type Translator } from '../../bot/i18n.js';
-import type { Notify } from '../../domain/subscriptions/subscriptions.jobs.js';
+import type { Notify } from '../../domain/subscriptions/notify.js';
 import type { User } from '../../platform/db/schema.js';
+import { resolveLocale, type Translator } from '../../platform/i18n/i18n.js';
 import { escapeHtml } from './format/telegram-html.js';
 
 /** Sends a translated notice to a user in their language. Users who blocked the bot are skipped. */

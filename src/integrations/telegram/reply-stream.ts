@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Api, GrammyError } from 'grammy';
+import type { Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
-import { resolveLocale, type Translator } from '../../bot/i18n.js';
 import {
   type DeliveryProgress,
   ReplyDeliveryError,
@@ -10,11 +9,12 @@ import {
   type ReplyOutputFactory,
   type ReplyTarget,
 } from '../../domain/chat/reply-output.js';
+import { resolveLocale, type Translator } from '../../platform/i18n/i18n.js';
 import type { Logger } from '../../platform/logger.js';
 import { markdownToTelegramHtml } from './format/markdown.js';
 import { splitTelegramHtml } from './format/split.js';
 import { escapeHtml, htmlToPlainText } from './format/telegram-html.js';
-import { isParseError } from './telegram-api.js';
+import { classifyTelegramError } from './telegram-errors.js';
 
 export interface ReplyStreamDeps {
   /** Retries 429/5xx: used for what must arrive (the final answer, notices). */
@@ -38,10 +38,6 @@ const FAILURE_KEYS: Record<ReplyFailure, string> = {
   incomplete: 'ai-incomplete',
 };
 
-function isNotModified(err: unknown): boolean {
-  return err instanceof GrammyError && /message is not modified/i.test(err.description);
-}
-
 /** The last Telegram-sized piece of the answer so far: what a draft or an edit can show. */
 function visiblePart(markdown: string): string {
   return splitTelegramHtml(markdownToTelegramHtml(markdown)).at(-1) ?? '';
@@ -59,13 +55,12 @@ export function answerParts(markdown: string): string[] {
 
 /** Telegram's answer to a send, in the terms the chat service decides on. */
 function deliveryError(err: unknown): ReplyDeliveryError {
-  if (err instanceof GrammyError) {
-    const blocked = err.error_code === 403;
-    // 400 (chat not found, bad request) and 403 do not get better with time; 429 and 5xx do.
-    const permanent = blocked || err.error_code === 400;
-    return new ReplyDeliveryError(err.description, permanent, blocked, { cause: err });
-  }
-  return new ReplyDeliveryError((err as Error).message ?? String(err), false, false, { cause: err });
+  const failure = classifyTelegramError(err);
+  // Nobody to tell when the user blocked the bot or the chat is gone; flood control and outages
+  // get better with time, every other refusal does not.
+  const unreachable = failure.kind === 'blocked' || failure.kind === 'chat_gone';
+  const permanent = failure.kind !== 'rate_limited' && failure.kind !== 'unavailable';
+  return new ReplyDeliveryError(failure.description, permanent, unreachable, { cause: err });
 }
 
 /**
@@ -140,9 +135,10 @@ class TelegramReplyStream implements ReplyOutput {
       }
       this.shown = html;
     } catch (err) {
-      if (err instanceof GrammyError && err.error_code === 429) {
-        this.pausedUntil = Date.now() + (err.parameters.retry_after ?? 1) * 1000;
-      } else if (isNotModified(err)) {
+      const failure = classifyTelegramError(err);
+      if (failure.kind === 'rate_limited') {
+        this.pausedUntil = Date.now() + failure.retryAfterMs;
+      } else if (failure.kind === 'not_modified') {
         this.shown = html;
       } else {
         this.deps.logger.debug({ err, chatId }, 'progress update skipped');
@@ -205,7 +201,7 @@ class TelegramReplyStream implements ReplyOutput {
       return (await this.deps.api.sendMessage(this.target.chatId, html, { parse_mode: 'HTML', ...extra }))
         .message_id;
     } catch (err) {
-      if (!isParseError(err)) throw err;
+      if (classifyTelegramError(err).kind !== 'parse_error') throw err;
       this.deps.logger.warn({ err, chatId: this.target.chatId }, 'HTML rejected; sending plain text');
       return (await this.deps.api.sendMessage(this.target.chatId, htmlToPlainText(html), extra)).message_id;
     }
@@ -221,14 +217,17 @@ class TelegramReplyStream implements ReplyOutput {
         ...extra,
       });
     } catch (err) {
-      if (isNotModified(err)) return messageId;
-      if (isParseError(err)) {
-        await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html), extra);
-      } else if (err instanceof GrammyError && err.error_code === 400) {
-        this.deps.logger.info({ chatId: this.target.chatId, messageId }, 'placeholder gone; sending anew');
-        return this.send(html, markup);
-      } else {
-        throw err;
+      switch (classifyTelegramError(err).kind) {
+        case 'not_modified':
+          return messageId;
+        case 'parse_error':
+          await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html), extra);
+          break;
+        case 'rejected':
+          this.deps.logger.info({ chatId: this.target.chatId, messageId }, 'placeholder gone; sending anew');
+          return this.send(html, markup);
+        default:
+          throw err;
       }
     }
     return messageId;

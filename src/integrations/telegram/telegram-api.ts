@@ -1,7 +1,8 @@
 import { autoRetry } from '@grammyjs/auto-retry';
-import { Api, GrammyError, type RawApi, type Transformer } from 'grammy';
+import { Api, type RawApi, type Transformer } from 'grammy';
 import type { Logger } from '../../platform/logger.js';
 import { LATENCY_BUCKETS, type Metrics } from '../../platform/metrics.js';
+import { classifyTelegramError } from './telegram-errors.js';
 
 export interface TelegramApiOptions {
   token: string;
@@ -10,22 +11,8 @@ export interface TelegramApiOptions {
   maxRetries: number;
   logger: Logger;
   metrics: Metrics;
-  /** Telegram said the user blocked the bot (403) while sending to this chat. */
+  /** Telegram said the user blocked the bot while sending to this chat (see classifyTelegramError). */
   onBlocked: (chatId: number) => Promise<unknown>;
-}
-
-const BLOCKED = /bot was blocked by the user|user is deactivated/i;
-
-/** Telegram refused the HTML of a message ("can't parse entities"): the same text as plain text will do. */
-export function isParseError(err: unknown): boolean {
-  return (
-    err instanceof GrammyError && err.error_code === 400 && /can't parse entities/i.test(err.description)
-  );
-}
-
-/** True for Telegram's 403 answers that mean the user is gone for us. */
-export function isBlockedError(err: { error_code?: number; description?: string }): boolean {
-  return err.error_code === 403 && BLOCKED.test(err.description ?? '');
 }
 
 /**
@@ -51,8 +38,9 @@ export function installTransformers(api: Api, opts: Omit<TelegramApiOptions, 'to
     try {
       const res = await prev(method, payload, signal);
       calls.inc({ method, result: res.ok ? 'ok' : String(res.error_code) });
-      if (!res.ok && res.error_code === 429) {
-        log.warn({ method, retryAfter: res.parameters?.retry_after }, 'telegram flood control');
+      const failure = res.ok ? undefined : classifyTelegramError(res);
+      if (failure?.kind === 'rate_limited') {
+        log.warn({ method, retryAfterMs: failure.retryAfterMs }, 'telegram flood control');
       }
       return res;
     } catch (err) {
@@ -65,7 +53,7 @@ export function installTransformers(api: Api, opts: Omit<TelegramApiOptions, 'to
 
   const blocked: Transformer<RawApi> = async (prev, method, payload, signal) => {
     const res = await prev(method, payload, signal);
-    if (!res.ok && isBlockedError(res)) {
+    if (!res.ok && classifyTelegramError(res).kind === 'blocked') {
       const chatId = (payload as { chat_id?: unknown }).chat_id;
       if (typeof chatId === 'number' && chatId > 0) {
         await opts

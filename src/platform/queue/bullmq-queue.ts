@@ -26,7 +26,6 @@ import {
 } from './errors.js';
 import { type AnyHandler, runAttempt } from './job-runner.js';
 import {
-  backoffDelay,
   checkEnqueueOptions,
   checkHandlers,
   checkQueueOptions,
@@ -54,6 +53,7 @@ import {
   type ScheduleInfo,
 } from './queue.js';
 import { type JobRef, QueueTelemetry } from './queue-metrics.js';
+import { retryDecision } from './retry-policy.js';
 
 export interface BullmqQueueOptions<D extends JobDefinitions> extends JobQueueOptions<D> {
   /** Redis URL or ioredis options. */
@@ -252,6 +252,19 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     await this.queue(def.queue).removeJobScheduler(name);
   }
 
+  async retainSchedules(names: readonly JobName<D>[]): Promise<string[]> {
+    const keep = new Set<string>(names);
+    const removed: string[] = [];
+    for (const q of this.queues.values()) {
+      for (const s of await q.getJobSchedulers(0, -1, true)) {
+        if (keep.has(s.key)) continue;
+        await q.removeJobScheduler(s.key);
+        removed.push(s.key);
+      }
+    }
+    return removed;
+  }
+
   async schedules(): Promise<ScheduleInfo[]> {
     const out: ScheduleInfo[] = [];
     for (const [queue, q] of this.queues) {
@@ -416,8 +429,9 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
         this.telemetry.completed(ref, outcome.durationMs);
         return outcome.result;
       case 'failed': {
-        const final = !outcome.retryable || ref.attempt >= ref.maxAttempts;
-        const retryIn = final ? undefined : backoffDelay(def.backoffMs ?? DEFAULT_BACKOFF_MS, ref.attempt);
+        // BullMQ itself retries (the job's attempts and backoff options); the decision is the same.
+        const decision = retryDecision({ ...ref, retryable: outcome.retryable, backoffMs: def.backoffMs });
+        const retryIn = decision.kind === 'retry' ? decision.delayMs : undefined;
         this.telemetry.attemptFailed(ref, outcome.error, outcome.durationMs, retryIn);
         throw outcome.retryable ? outcome.error : new UnrecoverableError(outcome.error.message);
       }

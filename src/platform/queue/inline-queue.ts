@@ -20,12 +20,10 @@ import {
 } from './inline-state.js';
 import { type AnyHandler, type AttemptOutcome, runAttempt } from './job-runner.js';
 import {
-  backoffDelay,
   checkEnqueueOptions,
   checkHandlers,
   checkQueueOptions,
   DEFAULT_ATTEMPTS,
-  DEFAULT_BACKOFF_MS,
   DEFAULT_KEEP_COMPLETED,
   DEFAULT_KEEP_FAILED,
   definitionOf,
@@ -45,6 +43,7 @@ import {
   type ScheduleInfo,
 } from './queue.js';
 import { type JobRef, QueueTelemetry } from './queue-metrics.js';
+import { retryDecision } from './retry-policy.js';
 
 /**
  * The in-process twin of the BullMQ adapter for the embedded mode (no Redis): the same
@@ -152,6 +151,13 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
 
   async schedules(): Promise<ScheduleInfo[]> {
     return this.scheduler.list();
+  }
+
+  async retainSchedules(names: readonly JobName<D>[]): Promise<string[]> {
+    const keep = new Set<string>(names);
+    const stale = this.scheduler.list().filter((s) => !keep.has(s.name));
+    for (const s of stale) this.scheduler.remove(s.name);
+    return stale.map((s) => s.name);
   }
 
   handle(handlers: JobHandlers<D>): void {
@@ -395,9 +401,13 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
       case 'failed': {
         job.attemptsMade = ref.attempt;
         job.failedReason = outcome.error.message;
-        const final = !outcome.retryable || ref.attempt >= job.maxAttempts;
-        const backoffMs = this.jobs[job.name]?.backoffMs ?? DEFAULT_BACKOFF_MS;
-        const retryIn = final ? undefined : backoffDelay(backoffMs, ref.attempt);
+        const decision = retryDecision({
+          retryable: outcome.retryable,
+          attempt: ref.attempt,
+          maxAttempts: job.maxAttempts,
+          backoffMs: this.jobs[job.name]?.backoffMs,
+        });
+        const retryIn = decision.kind === 'retry' ? decision.delayMs : undefined;
         this.telemetry.attemptFailed(ref, outcome.error, outcome.durationMs, retryIn);
         if (retryIn === undefined) {
           this.finish(q, job, 'failed');

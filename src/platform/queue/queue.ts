@@ -161,6 +161,11 @@ export interface JobQueue<D extends JobDefinitions> {
   ): Promise<void>;
   unschedule(name: JobName<D>): Promise<void>;
   schedules(): Promise<ScheduleInfo[]>;
+  /**
+   * Remove every schedule but those of `names`: a job renamed or dropped by a newer release leaves
+   * its schedule behind (in Redis), firing a job no worker knows. Returns the names removed.
+   */
+  retainSchedules(names: readonly JobName<D>[]): Promise<string[]>;
   /** Register every handler at once. Throws naming missing or extra jobs, or when called twice. */
   handle(handlers: JobHandlers<D>): void;
   /** Begin processing (worker processes only), optionally only some queues. */
@@ -305,9 +310,4 @@ export function mergeHandlers<D extends JobDefinitions>(...parts: Partial<JobHan
 
 export function retention(given: Partial<Retention> | undefined, fallback: Retention): Retention {
   return { count: given?.count ?? fallback.count, ageSeconds: given?.ageSeconds ?? fallback.ageSeconds };
-}
-
-/** Delay before retry number `attemptsMade` (1-based), the same formula as BullMQ's exponential backoff. */
-export function backoffDelay(backoffMs: number, attemptsMade: number): number {
-  return Math.round(2 ** (attemptsMade - 1) * backoffMs);
 }

@@ -38,7 +38,7 @@ rate-limited = You are sending messages too fast. Please wait { $seconds } s and
 error-generic = Sorry, something went wrong on my side. Please try again in a moment.
 quota-exceeded = You have used all your messages for this period. The quota resets { $resetsAt }.
 quota-exceeded-never = Your plan has no messages. /status shows the details.
-ai-not-configured = The AI is not configured yet. The operator needs to set LLM_BASE_URL (see the README).
+ai-not-configured = The AI is not available right now. Please try again later.
 ai-busy = The AI is busy right now. Please try again in a minute.
 ai-failed = Sorry, I could not get an answer this time. Your message was not counted — please try again.
 ai-incomplete = Sorry, the rest of this answer could not be delivered. Ask again to get it whole.
@@ -51,6 +51,10 @@ dialogs-title = <b>Your dialogs</b> (the active one is marked ✅). Tap to switc
 dialogs-empty = You have no dialogs yet. Just write me a message.
 dialog-switched = Switched to <b>{ $title }</b>.
 dialog-deleted = Dialog deleted.
+dialog-delete-confirm = Delete <b>{ $title }</b> and its { $count ->
+        [one] one message
+       *[other] { $count } messages
+    }? This cannot be undone.
 dialog-not-found = That dialog no longer exists.
 persona-current =
     <b>This dialog's instructions for the AI:</b>
@@ -62,6 +66,8 @@ persona-set = Done: this dialog follows your instructions from the next answer o
 persona-cleared = Done: this dialog uses the default instructions again.
 persona-too-long = That is too long: at most { $max } characters.
 button-delete = 🗑
+button-delete-confirm = 🗑 Delete
+button-cancel = Cancel
 settings-title = <b>Settings</b>
 settings-notifications-on = 🔔 Reminders and news: on
 settings-notifications-off = 🔕 Reminders and news: off

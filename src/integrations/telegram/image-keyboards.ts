@@ -1,5 +1,5 @@
 import { InlineKeyboard } from 'grammy';
-import type { Translator } from '../i18n.js';
+import type { Translator } from '../../platform/i18n/i18n.js';
 
 /** 🎨 under an AI answer: `img:pic:<answer message id>`. */
 export const IMAGE_FROM_ANSWER = /^img:pic:(\d{1,15})$/;
@@ -8,7 +8,7 @@ export const IMAGE_REPEAT = /^img:(again|var):(\d{1,15})$/;
 /** ✖ under a placeholder: `img:x:<job id>`. */
 export const IMAGE_CANCEL = /^img:x:(\d{1,15})$/;
 
-/** The buttons of pictures, in the user's language (the worker has no grammY context). */
+/** The buttons of pictures, in the user's language (the worker has no grammY context); the bot handles them. */
 export function imageKeyboards(i18n: Translator) {
   return {
     picture: (answerId: number, locale: string) =>

@@ -7,7 +7,7 @@ export type Locale = (typeof LOCALES)[number];
 export const DEFAULT_LOCALE: Locale = 'en';
 
 /** What code outside the bot needs of the translations: `t(locale, key, vars)`. */
-export type Translator = Pick<I18n<Context>, 't'>;
+export type Translator = Pick<I18n, 't'>;
 
 /** A stored preference wins; otherwise Telegram's language_code; otherwise English. */
 export function resolveLocale(preferred: string | null | undefined, telegram?: string | null): Locale {
@@ -18,10 +18,17 @@ export function resolveLocale(preferred: string | null | undefined, telegram?: s
   return DEFAULT_LOCALE;
 }
 
+/** A time as users see it in messages: the locale's medium date and short time, in UTC. */
+export function formatDate(date: Date, locale: string): string {
+  const local = new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+  return `${local.format(date)} UTC`;
+}
+
 /**
- * Fluent translations from `locales/*.ftl`, shared by the bot (as middleware) and by workers
- * (`i18n.t(locale, key, vars)`). Variables are inserted without Unicode isolation marks because
- * messages are Telegram HTML; callers escape user-provided values.
+ * Fluent translations from `locales/*.ftl`: the app's translator for workers and notices
+ * (`i18n.t(locale, key, vars)`), and the bot's middleware, which passes its own context type and
+ * locale negotiation. Variables are inserted without Unicode isolation marks because messages are
+ * Telegram HTML; callers escape user-provided values.
  */
 export function createI18n<C extends Context = Context>(negotiate?: (ctx: C) => Locale): I18n<C> {
   const i18n = new I18n<C>({

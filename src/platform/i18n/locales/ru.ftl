@@ -38,7 +38,7 @@ rate-limited = Слишком много сообщений подряд. Под
 error-generic = Извини, у меня что-то пошло не так. Попробуй ещё раз чуть позже.
 quota-exceeded = Сообщения на этот период закончились. Лимит обновится { $resetsAt }.
 quota-exceeded-never = На твоём тарифе нет сообщений. Подробности — в /status.
-ai-not-configured = ИИ ещё не настроен. Оператору нужно указать LLM_BASE_URL (см. README).
+ai-not-configured = ИИ сейчас недоступен. Попробуй позже.
 ai-busy = ИИ сейчас перегружен. Попробуй через минуту.
 ai-failed = Извини, не получилось получить ответ. Сообщение не списано — попробуй ещё раз.
 ai-incomplete = Извини, остаток ответа не удалось доставить. Спроси ещё раз, чтобы получить его целиком.
@@ -51,6 +51,11 @@ dialogs-title = <b>Твои диалоги</b> (активный отмечен 
 dialogs-empty = Диалогов пока нет. Просто напиши мне сообщение.
 dialog-switched = Переключено на <b>{ $title }</b>.
 dialog-deleted = Диалог удалён.
+dialog-delete-confirm = Удалить <b>{ $title }</b> и { $count ->
+        [one] { $count } сообщение
+        [few] { $count } сообщения
+       *[many] { $count } сообщений
+    } в нём? Это нельзя отменить.
 dialog-not-found = Этого диалога больше нет.
 persona-current =
     <b>Инструкции для ИИ в этом диалоге:</b>
@@ -62,6 +67,8 @@ persona-set = Готово: в этом диалоге я следую твои�
 persona-cleared = Готово: в этом диалоге снова действуют инструкции по умолчанию.
 persona-too-long = Слишком длинно: не больше { $max } символов.
 button-delete = 🗑
+button-delete-confirm = 🗑 Удалить
+button-cancel = Отмена
 settings-title = <b>Настройки</b>
 settings-notifications-on = 🔔 Напоминания и новости: вкл
 settings-notifications-off = 🔕 Напоминания и новости: выкл
