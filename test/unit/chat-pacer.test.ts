@@ -32,7 +32,7 @@ describe('ChatPacer', () => {
     const at: number[] = [];
     const t0 = Date.now();
     pacer.pause(5, 3000);
-    expect(pacer.waitMs(5)).toBe(3000);
+    expect(pacer.pausedMs(5)).toBe(3000);
     pacer.submit(5, 'msg', async () => {
       at.push(Date.now() - t0);
     });
@@ -40,6 +40,8 @@ describe('ChatPacer', () => {
     expect(at).toEqual([]);
     await vi.advanceTimersByTimeAsync(10);
     expect(at).toEqual([3000]);
+    // The interval after an edit delays the next edit, not other messages.
+    expect(pacer.pausedMs(5)).toBe(0);
   });
 
   it('drops what a finished picture still had waiting', async () => {

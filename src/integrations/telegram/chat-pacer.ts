@@ -1,6 +1,9 @@
 /** One chat's pending edits and when the next may go out. */
 interface ChatState {
+  /** No edit before this: the interval after the last one, or a flood-control pause. */
   readyAt: number;
+  /** The flood-control part of it: nothing at all goes to the chat before this. */
+  pausedUntil: number;
   /** Latest task per key (a message): an edit not yet sent is replaced, never queued twice. */
   pending: Map<string, () => Promise<void>>;
   timer: NodeJS.Timeout | undefined;
@@ -36,19 +39,20 @@ export class ChatPacer {
   /** Flood control answered: nothing more to this chat for `ms`. */
   pause(chatId: number, ms: number): void {
     const chat = this.state(chatId);
-    chat.readyAt = Math.max(chat.readyAt, Date.now() + ms);
+    chat.pausedUntil = Math.max(chat.pausedUntil, Date.now() + ms);
+    chat.readyAt = Math.max(chat.readyAt, chat.pausedUntil);
   }
 
-  /** How long until the chat may be written to again (0: now). */
-  waitMs(chatId: number): number {
+  /** How long flood control still holds the chat (0: anything may go now). */
+  pausedMs(chatId: number): number {
     const chat = this.chats.get(chatId);
-    return chat ? Math.max(0, chat.readyAt - Date.now()) : 0;
+    return chat ? Math.max(0, chat.pausedUntil - Date.now()) : 0;
   }
 
   private state(chatId: number): ChatState {
     let chat = this.chats.get(chatId);
     if (!chat) {
-      chat = { readyAt: 0, pending: new Map(), timer: undefined, busy: undefined };
+      chat = { readyAt: 0, pausedUntil: 0, pending: new Map(), timer: undefined, busy: undefined };
       this.chats.set(chatId, chat);
     }
     return chat;

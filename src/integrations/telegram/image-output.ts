@@ -129,8 +129,9 @@ class TelegramImageOutput implements ImageOutput {
   async photo(picture: FinishedPicture): Promise<PhotoOutcome> {
     await this.close();
     const { chatId, jobId } = this.target;
-    // A progress edit met flood control: the photo waits out the same retry_after.
-    const wait = this.pacer.waitMs(chatId);
+    // A progress edit met flood control: the photo waits out the same retry_after (but not the
+    // pacing interval of edits: a new message right after an edit is no flood).
+    const wait = this.pacer.pausedMs(chatId);
     if (wait > 0) await sleep(wait);
     try {
       const sent = await this.deps.api.sendPhoto(chatId, new InputFile(picture.bytes, 'picture.png'), {
