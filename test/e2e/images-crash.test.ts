@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -7,8 +6,8 @@ import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api
 import { type FakeComfy, startFakeComfy } from '../../src/dev/fake-comfyui/index.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
-import { type RunningProcess, startVitte } from '../helpers/process.js';
-import { has, TEST_REDIS_URL } from '../helpers/services.js';
+import { type RunningProcess, startVitteWorker } from '../helpers/process.js';
+import { deleteRedisKeys, has, TEST_REDIS_URL } from '../helpers/services.js';
 
 const USER = { id: 930_001, first_name: 'Crash' };
 
@@ -35,7 +34,6 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         BOT_TOKEN: emulator.token,
         TELEGRAM_API_ROOT: emulator.url,
         COMFYUI_URLS: `${fake.url};name=gpu`,
-        API_PORT: '0',
         DATA_DIR: testDb.dataDir,
         LOG_LEVEL: 'info',
       };
@@ -62,16 +60,12 @@ describe.skipIf(!has('redis') || !has('postgres'))(
       await fake?.close();
       await emulator?.close();
       await testDb?.drop();
-      const redis = new Redis(TEST_REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
+      await deleteRedisKeys(prefix);
     });
 
     async function startWorker(): Promise<RunningProcess> {
-      const w = startVitte(['worker'], env);
+      const w = await startVitteWorker(env);
       workers.push(w);
-      await w.waitForLog((l) => l.msg === 'worker started', 60_000);
       return w;
     }
 

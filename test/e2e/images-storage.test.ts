@@ -1,22 +1,12 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeComfy } from '../../src/dev/fake-comfyui/index.js';
 import { finished, useImageSystem } from '../helpers/images-system.js';
+import { type RunningS3rver, startS3rver } from '../helpers/s3rver.js';
 import { has } from '../helpers/services.js';
 import type { TestSystem } from '../helpers/system.js';
-
-interface S3rverServer {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-const S3rver = createRequire(import.meta.url)('s3rver') as new (
-  opts: Record<string, unknown>,
-) => S3rverServer;
 
 let nextId = 62_000;
 const newUser = () => {
@@ -59,19 +49,16 @@ for (const kind of ['local', 's3'] as const) {
     () => {
       let s: TestSystem;
       let a: FakeComfy;
-      let root = '';
-      let s3rver: S3rverServer | undefined;
+      let s3rver: RunningS3rver | undefined;
       let endpoint = '';
 
       beforeAll(async () => {
         if (kind !== 's3') return;
-        root = await mkdtemp(path.join(os.tmpdir(), 'vitte-images-s3-'));
-        s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: root });
-        endpoint = `http://127.0.0.1:${(await s3rver.run()).port}`;
+        s3rver = await startS3rver();
+        endpoint = s3rver.endpoint;
       });
       afterAll(async () => {
         await s3rver?.close();
-        if (root) await rm(root, { recursive: true, force: true });
       });
       useImageSystem(
         {
