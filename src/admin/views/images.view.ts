@@ -1,7 +1,7 @@
 import type { ImageJobListItem } from '../../domain/images/image-jobs.repository.js';
 import type { ImageJobStatus } from '../../platform/db/schema.js';
 import { html, type SafeHtml } from '../html.js';
-import { type BadgeKind, badge, fmtDate, select } from './components.js';
+import { type BadgeKind, badge, field, fmtDate, select } from './components.js';
 
 /** A job with a signed link to its picture (null when nothing was stored). */
 export type GalleryItem = ImageJobListItem & { url: string | null };
@@ -77,7 +77,7 @@ export function imagesBody(o: {
   };
   return html`<form class="filters card" method="get" action="/admin/images">
     ${select({ label: 'Status', name: 'status', value: o.status ?? '', options: [['', 'Any status'], ...IMAGE_STATUSES.map((s) => [s, s.replace('_', ' ')] as const)] })}
-    <div class="field"><label for="f-user">User id</label><input id="f-user" name="user" inputmode="numeric" value="${o.userId ?? ''}"></div>
+    ${field({ label: 'User id', name: 'user', value: o.userId, attrs: html`inputmode="numeric"` })}
     <div class="field"><button type="submit">Filter</button></div>
   </form>
   ${imageGallery(o.items, { showUser: true })}
