@@ -18,18 +18,21 @@ import { DialogsService } from './domain/dialogs/dialogs.service.js';
 import { ImageAttempt, type ImageGenerator } from './domain/images/image-attempt.js';
 import { ImageJobs } from './domain/images/image-jobs.js';
 import { ImageJobsRepository } from './domain/images/image-jobs.repository.js';
-import { PlanImageQuota } from './domain/images/image-quota.js';
+import { CreditsImageQuota } from './domain/images/image-quota.js';
 import type { RunImageAttempt } from './domain/images/images.jobs.js';
 import { createImagesMetrics } from './domain/images/images.metrics.js';
 import { ImagesService } from './domain/images/images.service.js';
-import { PlanImagesRepository } from './domain/images/plan-images.repository.js';
 import { type Jobs, jobs } from './domain/jobs.js';
+import { PaymentsRepository } from './domain/payments/payments.repository.js';
+import { PaymentsService } from './domain/payments/payments.service.js';
 import { RetentionRepository } from './domain/retention/retention.repository.js';
 import { RetentionService } from './domain/retention/retention.service.js';
 import { SettingsRepository } from './domain/settings/settings.repository.js';
 import { SettingsService } from './domain/settings/settings.service.js';
 import { StatsRepository } from './domain/stats/stats.repository.js';
 import { StatsService } from './domain/stats/stats.service.js';
+import { ImageCreditsRepository } from './domain/subscriptions/image-credits.repository.js';
+import { ImageCreditsService } from './domain/subscriptions/image-credits.service.js';
 import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.repository.js';
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
 import { UsersRepository } from './domain/users/users.repository.js';
@@ -38,7 +41,9 @@ import type { WorkflowDefinition } from './integrations/comfyui/index.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
 import { imageKeyboards } from './integrations/telegram/image-keyboards.js';
 import { telegramImageOutput } from './integrations/telegram/image-output.js';
+import { createNotifier } from './integrations/telegram/notifier.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
+import { telegramStarsGateway } from './integrations/telegram/stars-gateway.js';
 import { createTelegramApi } from './integrations/telegram/telegram-api.js';
 import { telegramSender } from './integrations/telegram/telegram-sender.js';
 import {
@@ -84,6 +89,10 @@ export interface App {
   readonly settings: SettingsService;
   readonly users: UsersService;
   readonly subscriptions: SubscriptionsService;
+  /** Image units: the plan's images, then purchased packs. */
+  readonly imageCredits: ImageCreditsService;
+  /** Telegram Stars: catalogue, orders, pre-checkout, crediting, refunds, Star subscriptions. */
+  readonly payments: PaymentsService;
   readonly dialogs: DialogsService;
   readonly chat: ChatService;
   /** Rolling dialog summaries (the chat.summarize job). */
@@ -237,8 +246,9 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     stats: new StatsRepository(tx),
     admin: new AdminRepository(tx),
     audit: new AuditRepository(tx),
+    payments: new PaymentsRepository(tx),
+    imageCredits: new ImageCreditsRepository(tx),
     imageJobs: new ImageJobsRepository(tx),
-    planImages: new PlanImagesRepository(tx),
   };
   const settings = new SettingsService(tx, repos.settings, bus, logger.child({ component: 'settings' }));
   const subscriptions = new SubscriptionsService(
@@ -261,6 +271,12 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       : undefined;
   const telegram = telegramApi(config.TELEGRAM_MAX_RETRIES);
   const telegramDirect = telegramApi(0);
+  const imageCredits = new ImageCreditsService(
+    tx,
+    repos.imageCredits,
+    subscriptions,
+    logger.child({ component: 'image-credits' }),
+  );
   const keyboards = imageKeyboards(i18n);
   const imagesEnabled = config.COMFYUI_URLS.length > 0;
 
@@ -327,18 +343,20 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     maxAnswerTokens: config.LLM_MAX_TOKENS,
   };
   const generations = new Generations(cache, bus);
+  // No dedupe key: a job deduplicated against one that is finishing would leave its message to
+  // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
+  const enqueueReply = async (dialogId: number) => {
+    await queue.enqueue('chat.reply', { dialogId });
+  };
   const chat = new ChatService({
     ...chatParts,
     subscriptions,
     generations,
     logger: chatLogger,
-    // No dedupe key: a job deduplicated against one that is finishing would leave its message to
-    // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
-    enqueueReply: async (dialogId) => {
-      await queue.enqueue('chat.reply', { dialogId });
-    },
+    enqueueReply,
     runner: {
       ...chatParts,
+      enqueueReply,
       users,
       subscriptions,
       generations,
@@ -382,6 +400,22 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger: logger.child({ component: 'broadcasts' }),
     metrics,
   });
+  const payments = new PaymentsService({
+    tx,
+    repo: repos.payments,
+    users,
+    subscriptions,
+    imageCredits,
+    settings,
+    // Refunds go out without the client's retries: the job decides, after reconciling.
+    gateway: telegramDirect
+      ? telegramStarsGateway(telegramDirect, { timeoutMs: config.PAYMENTS_REFUND_TIMEOUT_MS })
+      : undefined,
+    notify: telegram ? createNotifier({ api: telegram, i18n, findUser: (id) => users.find(id) }) : undefined,
+    queue,
+    logger: logger.child({ component: 'payments' }),
+    metrics,
+  });
   const retention = new RetentionService({
     repo: repos.retention,
     localeOf: (user) => resolveLocale(user.language, user.language_code),
@@ -395,7 +429,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
 
   const imagesLogger = logger.child({ component: 'images' });
   const imagesMetrics = createImagesMetrics(metrics);
-  const imageQuota = new PlanImageQuota(repos.planImages, settings);
+  const imageQuota = new CreditsImageQuota(imageCredits, subscriptions);
   const imageJobs = new ImageJobs({
     tx,
     repo: repos.imageJobs,
@@ -460,6 +494,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     settings,
     users,
     subscriptions,
+    imageCredits,
+    payments,
     dialogs,
     chat,
     summaries,
@@ -477,6 +513,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       subscriptions,
       settings,
       broadcasts,
+      payments,
       logger,
       metrics,
     }),

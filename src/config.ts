@@ -90,6 +90,8 @@ export const configSchema = z.object({
   BOT_RATE_LIMIT_WINDOW_S: int(1).default(60),
   TELEGRAM_MAX_RETRIES: int(0, 10).default(3),
   EMULATOR_PORT: int(0, 65535).default(8081),
+  /** A refundStarPayment with no answer by then is treated as unknown: the job reconciles and retries. */
+  PAYMENTS_REFUND_TIMEOUT_MS: int(500, 120_000).default(15_000),
 
   LLM_BASE_URL: optionalUrl,
   LLM_API_KEY: optionalString,

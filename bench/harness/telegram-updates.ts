@@ -15,6 +15,8 @@ export function benchUser(n: number): BenchUser {
 export interface UpdateFactory {
   /** A private text message from `user`; a leading /command gets its bot_command entity. */
   message(user: BenchUser, text: string): Record<string, unknown>;
+  /** `user` pressed Pay on an invoice whose payload is `payload`: a Stars pre_checkout_query. */
+  preCheckoutQuery(user: BenchUser, payload: string, amount: number): Record<string, unknown>;
 }
 
 /** Update ids start high and at a random point, so a run never collides with an earlier one's dedupe keys. */
@@ -35,6 +37,19 @@ export function createUpdateFactory(): UpdateFactory {
           from: user,
           text,
           ...(command ? { entities: [{ type: 'bot_command', offset: 0, length: command[0].length }] } : {}),
+        },
+      };
+    },
+    preCheckoutQuery(user, payload, amount) {
+      updateId += 1;
+      return {
+        update_id: updateId,
+        pre_checkout_query: {
+          id: `bench-${updateId}`,
+          from: user,
+          currency: 'XTR',
+          total_amount: amount,
+          invoice_payload: payload,
         },
       };
     },

@@ -14,6 +14,7 @@ import { authRoutes } from './routes/auth.routes.js';
 import { broadcastsRoutes } from './routes/broadcasts.routes.js';
 import { dashboardRoutes } from './routes/dashboard.routes.js';
 import { imagesRoutes } from './routes/images.routes.js';
+import { paymentsRoutes } from './routes/payments.routes.js';
 import { queuesRoutes } from './routes/queues.routes.js';
 import { settingsRoutes } from './routes/settings.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
@@ -62,6 +63,7 @@ export async function registerAdmin(server: FastifyInstance, app: App): Promise<
     await f.register(usersRoutes(app));
     await f.register(settingsRoutes(app));
     await f.register(broadcastsRoutes(app));
+    await f.register(paymentsRoutes(app));
     await f.register(imagesRoutes(app));
     await f.register(auditRoutes(app));
     await f.register(accountsRoutes(app));

@@ -50,6 +50,8 @@ const FLASH: Record<string, string> = {
   resumed: 'Resumed.',
   cancelled: 'Cancelled.',
   sent: 'Test message sent.',
+  refund:
+    'Refund requested: it is sent to Telegram now, and what the payment granted is taken back once Telegram confirms.',
   password: 'Password changed. Your other sessions were signed out.',
 };
 

@@ -13,6 +13,8 @@ export type BotDeps = Pick<
   | 'cache'
   | 'users'
   | 'subscriptions'
+  | 'imageCredits'
+  | 'payments'
   | 'settings'
   | 'i18n'
   | 'dialogs'

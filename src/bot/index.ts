@@ -7,12 +7,15 @@ import { createI18n, LOCALES, resolveLocale } from '../platform/i18n/i18n.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
 import type { Redis } from '../platform/redis.js';
 import type { BotContext, BotDeps } from './context.js';
+import { buyHandler } from './handlers/buy.handler.js';
 import { chatHandler } from './handlers/chat.handler.js';
 import { dialogsHandler } from './handlers/dialogs.handler.js';
 import { fallbackHandler } from './handlers/fallback.handler.js';
 import { imagesHandler } from './handlers/images.handler.js';
 import { languageHandler } from './handlers/language.handler.js';
+import { legalHandler } from './handlers/legal.handler.js';
 import { membershipHandler } from './handlers/membership.handler.js';
+import { paymentUpdates } from './handlers/payments.handler.js';
 import { settingsHandler } from './handlers/settings.handler.js';
 import { startHandler } from './handlers/start.handler.js';
 import { statusHandler } from './handlers/status.handler.js';
@@ -46,8 +49,12 @@ export const MENU_COMMANDS = [
   'stop',
   'image',
   'status',
+  'buy',
   'language',
   'settings',
+  'paysupport',
+  'privacy',
+  'terms',
 ];
 
 /**
@@ -71,6 +78,7 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
 
   // Middlewares
   bot.use(observe(deps)); // deps on ctx, metrics, error boundary
+  bot.use(paymentUpdates); // money first: bypasses everything below (see the handler)
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
   // Without Redis the seen update ids get their own store, so busy user caches never evict them early.
   const seen = opts.redis ? deps.cache : createMemoryCache(DEDUPE_MEMORY_ENTRIES);
@@ -87,6 +95,8 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   bot.use(membershipHandler);
   bot.use(startHandler);
   bot.use(statusHandler);
+  bot.use(buyHandler);
+  bot.use(legalHandler);
   bot.use(languageHandler);
   bot.use(dialogsHandler);
   bot.use(settingsHandler);

@@ -57,6 +57,16 @@ export const jobs = defineJobs({
     backoffMs: 5_000,
     timeoutMs: 60_000,
   },
+  // Payments: one refund per payment (its own queue, so broadcasts never delay money going back);
+  // retried with backoff while Telegram's answer is unknown, reconciling before each new call.
+  'payments.refund': {
+    queue: 'payments',
+    schema: z.object({ paymentId: id }),
+    attempts: 8,
+    backoffMs: 2_000,
+    timeoutMs: 5 * 60_000,
+  },
+  'payments.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
   // Pictures: one job per picture on its own queue (the GPUs are the limit, not the worker);
   // the deadline is a setting (at most 9 minutes), so an attempt may run up to ten.
   'images.generate': {

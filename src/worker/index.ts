@@ -5,6 +5,7 @@ import { chatJobs } from '../domain/chat/chat.jobs.js';
 import { dialogsJobs } from '../domain/dialogs/dialogs.jobs.js';
 import { imagesJobs, type RunImageAttempt } from '../domain/images/images.jobs.js';
 import type { Jobs } from '../domain/jobs.js';
+import { paymentsJobs } from '../domain/payments/payments.jobs.js';
 import { retentionJobs } from '../domain/retention/retention.jobs.js';
 import { subscriptionsJobs } from '../domain/subscriptions/subscriptions.jobs.js';
 import { createNotifier } from '../integrations/telegram/notifier.js';
@@ -19,6 +20,7 @@ export const SCHEDULES = {
   'dialogs.delete-old-messages': '30 3 * * *',
   'broadcast.tick': '* * * * *',
   'retention.scan': '*/15 * * * *',
+  'payments.sweep': '* * * * *',
   'images.sweep': '* * * * *',
 } as const;
 
@@ -40,6 +42,7 @@ export function jobHandlers(app: TelegramApp, imageAttempt: RunImageAttempt = no
     subscriptionsJobs(app.subscriptions, notify),
     broadcastsJobs(app.broadcasts),
     retentionJobs(app.retention),
+    paymentsJobs(app.payments),
     imagesJobs(app.images, imageAttempt),
   );
 }

@@ -54,13 +54,13 @@ describe.skipIf(!has('chromium') || !has('redis') || !has('postgres'))(
       await img.waitFor();
       await expect.poll(() => img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
       const failed = page.locator('.gallery-item[data-status="failed"]');
-      await expect.poll(() => failed.innerText()).toContain('refused the workflow');
+      await expect.poll(() => failed.textContent()).toContain('refused the workflow');
       expect(blocked).toEqual([]);
       await screenshot(page, 'admin-images');
 
       await page.goto(`${sys.s.url}/admin`);
       const health = page.locator('[data-testid="comfyui-health"]');
-      await expect.poll(() => health.innerText()).toMatch(/A\s+up[\s\S]*B\s+up/);
+      await expect.poll(() => health.textContent()).toMatch(/A\s+up[\s\S]*B\s+up/);
     });
   },
 );

@@ -163,16 +163,24 @@ describe.skipIf(!has('chromium'))('admin panel in Chromium against the running s
     expect(await page.textContent('[data-testid=health-llm]')).toContain('not configured');
     expect(await page.textContent('[data-testid=health-bot]')).toMatch(/polling\s+last update \w/);
 
-    // chart.js drew the three charts (a canvas gets a chart instance and real pixels).
+    // The revenue card comes in by htmx, with Stars received in the last 30 days.
+    await page.waitForSelector('#revenue [data-testid=stars-30d]');
+    expect(await shown('stars-30d')).toBe(
+      await count(
+        sql`select coalesce(sum(amount), 0) as n from payments where created_at >= now() - interval '30 days'`,
+      ),
+    );
+
+    // chart.js drew the four charts (a canvas gets a chart instance and real pixels).
     await page.waitForFunction(
       () =>
-        document.querySelectorAll('canvas[data-chart]').length === 3 &&
+        document.querySelectorAll('canvas[data-chart]').length === 4 &&
         typeof (window as unknown as { Chart?: unknown }).Chart === 'function',
     );
     const drawn = await page.$$eval('canvas[data-chart]', (els) =>
       els.map((c) => (c as HTMLCanvasElement).width > 0),
     );
-    expect(drawn).toEqual([true, true, true]);
+    expect(drawn).toEqual([true, true, true, true]);
     await screenshot(page, 'admin-dashboard');
   });
 

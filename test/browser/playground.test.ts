@@ -125,4 +125,32 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
     expect(errors).toEqual([]);
     await page.close();
   }, 90_000);
+
+  it('buys a plan in Telegram Stars: /buy, a product, Pay, the thanks and the plan', async () => {
+    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.addInitScript(() => {
+      localStorage.setItem(
+        'vitte-playground-user',
+        JSON.stringify({ id: 424243, first_name: 'Buyer', username: 'buyer', language_code: 'en' }),
+      );
+    });
+    await page.goto(`${url}/playground`);
+    await page.waitForSelector('body[data-connected="true"]');
+    await page.fill('[data-testid="message-input"]', '/buy');
+    await page.keyboard.press('Enter');
+    const menu = page.locator('[data-testid="bot-message"]', { hasText: 'Upgrade' });
+    await menu.locator('[data-testid="inline-button"]', { hasText: 'Pro · 7 days' }).click();
+    const pay = page.locator('[data-testid="pay-button"]', { hasText: '229' });
+    await pay.click();
+    // The payment form, as Telegram shows it: the invoice's title and price, then Pay.
+    expect(await page.textContent('[data-testid="pay-title"]')).toBe('Pro · 7 days');
+    await page.click('[data-testid="pay-confirm"]');
+    await page.locator('[data-testid="bot-message"]', { hasText: 'Thank you!' }).waitFor();
+    await screenshot(page, 'playground-paid');
+    expect((await app!.subscriptions.get(424243)).plan).toBe('pro');
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60_000);
 });

@@ -33,6 +33,7 @@ describe('admin session lifetime', () => {
       subscriptions: t.app.subscriptions,
       settings: t.app.settings,
       broadcasts: t.app.broadcasts,
+      payments: t.app.payments,
       logger: silentLogger,
       metrics: t.app.metrics,
       clock: () => now,

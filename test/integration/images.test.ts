@@ -3,9 +3,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageJobs } from '../../src/domain/images/image-jobs.js';
 import { ImageJobsRepository } from '../../src/domain/images/image-jobs.repository.js';
-import { PlanImageQuota } from '../../src/domain/images/image-quota.js';
+import { CreditsImageQuota } from '../../src/domain/images/image-quota.js';
 import { createImagesMetrics } from '../../src/domain/images/images.metrics.js';
-import { PlanImagesRepository } from '../../src/domain/images/plan-images.repository.js';
 import type { User } from '../../src/platform/db/schema.js';
 import { ValidationError } from '../../src/platform/errors.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
@@ -28,7 +27,7 @@ beforeAll(async () => {
   jobs = new ImageJobs({
     tx: t.app.tx,
     repo,
-    quota: new PlanImageQuota(new PlanImagesRepository(t.app.tx), t.app.settings),
+    quota: new CreditsImageQuota(t.app.imageCredits, t.app.subscriptions),
     metrics: createImagesMetrics(t.app.metrics),
     logger: silentLogger,
     onFinished: async () => {},

@@ -107,4 +107,16 @@ describe('splitForSummary and summaryRequest', () => {
     expect(request[1]!.content).toContain(`User: ${messages[0]!.content}`);
     expect(request[1]!.content).toContain(`Assistant: ${messages[1]!.content}`);
   });
+
+  it('also folds what exceeds the message bound, however few tokens it takes', () => {
+    const messages = Array.from({ length: 10 }, (_, i) => msg(i % 2 ? 'assistant' : 'user', `m${i}`));
+    const { keep, fold } = splitForSummary(newestFirst(...messages), 10_000, 4);
+    expect(keep.map((m) => m.id)).toEqual(
+      messages
+        .slice(6)
+        .reverse()
+        .map((m) => m.id),
+    );
+    expect(fold.map((m) => m.id)).toEqual(messages.slice(0, 6).map((m) => m.id));
+  });
 });

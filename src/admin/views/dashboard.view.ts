@@ -112,6 +112,7 @@ export function dashboardBody(s: DashboardStats, health: SystemHealth, canRecomp
     <section class="card"><h2>New users, 30 days</h2>${chart('bar', 'New users', shortDays, s.charts.newUsers, 'chart-new-users')}</section>
     <section class="card"><h2>Messages from users, 30 days</h2>${chart('line', 'Messages', shortDays, s.charts.messages, 'chart-messages')}</section>
   </div>
+  <div hx-get="/admin/payments/revenue" hx-trigger="load" hx-swap="outerHTML"><a href="/admin/payments">Payments and revenue »</a></div>
   <div class="grid two">
     <section class="card">
       <h2>Plans</h2>

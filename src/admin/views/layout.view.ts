@@ -6,6 +6,7 @@ export type Section =
   | 'dashboard'
   | 'users'
   | 'broadcasts'
+  | 'payments'
   | 'images'
   | 'settings'
   | 'queues'
@@ -17,6 +18,7 @@ const NAV: { section: Section; href: string; label: string; owner?: boolean }[] 
   { section: 'dashboard', href: '/admin', label: 'Dashboard' },
   { section: 'users', href: '/admin/users', label: 'Users' },
   { section: 'broadcasts', href: '/admin/broadcasts', label: 'Broadcasts' },
+  { section: 'payments', href: '/admin/payments', label: 'Payments' },
   { section: 'images', href: '/admin/images', label: 'Images' },
   { section: 'settings', href: '/admin/settings', label: 'Settings' },
   { section: 'queues', href: '/admin/queues', label: 'Queues' },

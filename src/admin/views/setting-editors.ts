@@ -1,35 +1,11 @@
 import type { ValidationIssue } from '../../platform/errors.js';
 import { ValidationError } from '../../platform/errors.js';
-import { html, type SafeHtml } from '../html.js';
+import { html } from '../html.js';
+import { catalogueEditor } from './catalogue-editor.js';
 import { field, issuesAt } from './components.js';
+import { num, obj, rows, type SettingEditor, str } from './setting-editor-fields.js';
 
-/** How one setting is edited in a form: its fields, and the value read back from the posted form. */
-export interface SettingEditor {
-  render(value: unknown, issues: ValidationIssue[]): SafeHtml;
-  parse(form: Record<string, string>): unknown;
-}
-
-type Form = Record<string, string>;
-
-const str = (v: unknown) => (typeof v === 'string' ? v : '');
-const obj = (v: unknown) => (v && typeof v === 'object' ? (v as Record<string, unknown>) : {});
-/** A number field: numbers go to the schema as numbers, anything else as typed so the schema names the problem. */
-function num(s: string | undefined): unknown {
-  const t = (s ?? '').trim();
-  if (t === '') return undefined;
-  const n = Number(t);
-  return Number.isFinite(n) ? n : t;
-}
-
-/** Row indexes posted as `<prefix>.<n>.<field>`, in order. */
-function rows(form: Form, prefix: string): number[] {
-  const seen = new Set<number>();
-  for (const k of Object.keys(form)) {
-    const m = new RegExp(`^${prefix.replace('.', '\\.')}\\.(\\d{1,3})\\.`).exec(k);
-    if (m) seen.add(Number(m[1]));
-  }
-  return [...seen].sort((a, b) => a - b);
-}
+export type { SettingEditor } from './setting-editor-fields.js';
 
 const localized: SettingEditor = {
   render(value, issues) {
@@ -200,6 +176,12 @@ const EDITORS: Record<string, SettingEditor> = {
   'messages.retention_days': integer,
   'retention.stages': stages,
   'retention.window': window,
+  'payments.catalogue': catalogueEditor,
+  'payments.order_ttl_hours': integer,
+  'payments.orphan_policy': line,
+  'support.contact': localized,
+  'legal.privacy': localized,
+  'legal.terms': localized,
   'images.max_prompt_length': integer,
   'images.per_user_in_flight': integer,
   'images.per_user_queued': integer,
@@ -209,6 +191,9 @@ const EDITORS: Record<string, SettingEditor> = {
   'images.prompt_writer': text(6),
 };
 
+/** Settings edited as one text per language. */
+const LOCALIZED = new Set(['bot.welcome_text', 'support.contact', 'legal.privacy', 'legal.terms']);
+
 export function editorFor(key: string): SettingEditor {
   return EDITORS[key] ?? jsonEditor;
 }
@@ -217,8 +202,9 @@ export function editorFor(key: string): SettingEditor {
 export function generalIssues(key: string, issues: ValidationIssue[]): ValidationIssue[] {
   if (editorFor(key) === jsonEditor) return [];
   if (key === 'plans') return issues.filter((i) => i.path === '');
-  if (key === 'retention.stages') return issues.filter((i) => !/^\d+\./.test(i.path));
+  if (key === 'retention.stages' || key === 'payments.catalogue')
+    return issues.filter((i) => !/^\d+\./.test(i.path));
   if (key === 'retention.window' || key === 'images.deny_list') return [];
-  if (key === 'bot.welcome_text') return issues.filter((i) => i.path !== 'en' && i.path !== 'ru');
+  if (LOCALIZED.has(key)) return issues.filter((i) => i.path !== 'en' && i.path !== 'ru');
   return issues.filter((i) => i.path !== '');
 }

@@ -1,3 +1,4 @@
+import type { UserPurchases } from '../../domain/payments/payments.service.js';
 import type { UserUsage } from '../../domain/stats/stats.repository.js';
 import type { QuotaView } from '../../domain/subscriptions/subscriptions.service.js';
 import type { UserListItem, UserSearch } from '../../domain/users/users.repository.js';
@@ -15,6 +16,7 @@ import {
   select,
 } from './components.js';
 import { type GalleryItem, imageGallery } from './images.view.js';
+import { userPurchasesCard } from './payments.view.js';
 
 export function displayName(u: Pick<User, 'first_name' | 'last_name'>): string {
   return [u.first_name, u.last_name].filter(Boolean).join(' ') || '(no name)';
@@ -103,6 +105,7 @@ export interface UserDetailView {
   usage: UserUsage;
   plans: string[];
   audit: AdminAuditEntry[];
+  purchases: UserPurchases;
   /** The user's newest pictures. */
   images: GalleryItem[];
   canEdit: boolean;
@@ -146,6 +149,7 @@ export function userDetailBody(v: UserDetailView): SafeHtml {
       </dl>
     </section>
   </div>
+  ${userPurchasesCard(v.purchases)}
   <section class="card" id="user-images">
     <h2>Pictures <a class="small" href="/admin/images?user=${u.id}">all</a></h2>
     ${imageGallery(v.images, { showUser: false })}

@@ -1,6 +1,7 @@
 import { Composer } from 'grammy';
 import { formatDate } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
+import { buyButton } from '../keyboards/buy.keyboard.js';
 
 /**
  * Plain text is a message to the AI: in private chats always, in groups when it mentions the bot or
@@ -36,6 +37,7 @@ chatHandler.on('message:text', async (ctx, next) => {
       result.resetsAt
         ? ctx.t('quota-exceeded', { resetsAt: formatDate(result.resetsAt, ctx.locale) })
         : ctx.t('quota-exceeded-never'),
+      { reply_markup: buyButton((k) => ctx.t(k)) },
     );
   }
 });

@@ -4,6 +4,7 @@ import type { Metrics } from '../../platform/metrics.js';
 import { createRateLimiter } from '../../platform/rate-limit.js';
 import type { Redis } from '../../platform/redis.js';
 import type { BroadcastsService } from '../broadcasts/broadcasts.service.js';
+import type { PaymentsService } from '../payments/payments.service.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import type { UsersService } from '../users/users.service.js';
@@ -13,6 +14,7 @@ import { AdminAuthService, type AuthPolicy, DEFAULT_AUTH_POLICY } from './admin-
 import type { AuditRepository } from './audit.repository.js';
 import { AuditService } from './audit.service.js';
 import { BroadcastAdminService } from './broadcast-admin.service.js';
+import { PaymentAdminService } from './payment-admin.service.js';
 import { SettingsAdminService } from './settings-admin.service.js';
 import { UserAdminService } from './user-admin.service.js';
 
@@ -25,6 +27,7 @@ export { AdminAuthService, safeEqual } from './admin-auth.service.js';
 export type { Actor, AuditChange } from './audit.service.js';
 export { AuditService } from './audit.service.js';
 export { BroadcastAdminService } from './broadcast-admin.service.js';
+export { PaymentAdminService } from './payment-admin.service.js';
 export { SettingsAdminService } from './settings-admin.service.js';
 export { UserAdminService } from './user-admin.service.js';
 
@@ -36,6 +39,7 @@ export interface AdminServices {
   users: UserAdminService;
   settings: SettingsAdminService;
   broadcasts: BroadcastAdminService;
+  payments: PaymentAdminService;
 }
 
 export interface AdminServicesDeps {
@@ -47,6 +51,7 @@ export interface AdminServicesDeps {
   subscriptions: SubscriptionsService;
   settings: SettingsService;
   broadcasts: BroadcastsService;
+  payments: PaymentsService;
   logger: Logger;
   metrics: Metrics;
   policy?: Partial<AuthPolicy>;
@@ -85,5 +90,6 @@ export function createAdminServices(deps: AdminServicesDeps): AdminServices {
     users: new UserAdminService(deps.tx, deps.users, deps.subscriptions, audit),
     settings: new SettingsAdminService(deps.tx, deps.settings, audit),
     broadcasts: new BroadcastAdminService(deps.tx, deps.broadcasts, audit),
+    payments: new PaymentAdminService(deps.tx, deps.payments, audit),
   };
 }

@@ -88,15 +88,21 @@ const SUMMARY_INSTRUCTIONS =
   'Keep facts about the user, names, numbers, decisions, preferences and open questions; drop small talk. ' +
   'Answer with the summary only.';
 
-/** Split a dialog's context (newest first) into what stays verbatim and what goes into the summary. */
+/**
+ * Split a dialog's context (newest first) into what stays verbatim and what goes into the summary:
+ * the newest messages within `keepTokens` and at most `keepMessages` of them. Both bounds matter:
+ * many short messages fit the token budget but not the history the reply reads, and a summary that
+ * folds nothing would be asked for again after every message.
+ */
 export function splitForSummary(
   history: Message[],
   keepTokens: number,
+  keepMessages = Number.POSITIVE_INFINITY,
 ): { keep: Message[]; fold: Message[] } {
   const byId = [...history].sort((a, b) => b.id - a.id);
   let used = 0;
-  let cut = byId.length;
-  for (const [i, m] of byId.entries()) {
+  let cut = Math.min(byId.length, keepMessages);
+  for (const [i, m] of byId.slice(0, cut).entries()) {
     used += estimateTokens(m.content);
     if (used > keepTokens) {
       cut = i;

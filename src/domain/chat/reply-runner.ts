@@ -43,15 +43,18 @@ export interface ReplyRunnerDeps {
   output: ReplyOutputFactory;
   /** Enqueue `chat.summarize` for a dialog whose context no longer fits. */
   enqueueSummary: (dialogId: number) => Promise<void>;
+  /** Enqueue `chat.reply` for a dialog: a job that reached its bounds hands the rest on. */
+  enqueueReply: (dialogId: number) => Promise<void>;
   metrics: ChatMetrics;
   logger: Logger;
   contextTokens: number;
   maxAnswerTokens: number;
+  /** Rounds per lease (an answer each) and leases per job; defaults: 20 and 5. */
+  bounds?: { rounds: number; passes: number };
 }
 
-/** Rounds per lease (an answer each) and leases per job: bounds for a dialog that never goes quiet. */
-const MAX_ROUNDS = 20;
-const MAX_PASSES = 5;
+/** Bounds for a dialog that never goes quiet, so one job does not hold a worker slot forever. */
+const BOUNDS = { rounds: 20, passes: 5 };
 /** Newest messages read for the context; what does not fit goes to the rolling summary. */
 export const HISTORY_LIMIT = 200;
 
@@ -108,7 +111,8 @@ export class ReplyRunner {
 
   async run(): Promise<void> {
     const log = this.d.logger.child({ dialogId: this.dialogId });
-    for (let pass = 0; pass < MAX_PASSES; pass++) {
+    const bounds = this.d.bounds ?? BOUNDS;
+    for (let pass = 0; pass < bounds.passes; pass++) {
       const lease = await ReplyLease.claim(this.d.repo, this.dialogId);
       if (!lease) {
         log.debug('another job holds the reply lease; it answers');
@@ -134,10 +138,15 @@ export class ReplyRunner {
       const dialog = await this.d.dialogs.find(this.dialogId);
       if (!dialog || !hasWork(dialog)) return;
     }
+    // Its messages' own jobs left them to us (they saw the lease): hand them on to a new job rather
+    // than leave them to the sweeper (a minute or more).
+    log.info(bounds, 'reply job reached its bounds; handing the dialog to a new job');
+    await this.d.enqueueReply(this.dialogId);
   }
 
   private async rounds(lease: ReplyLease): Promise<void> {
-    for (let round = 0; round < MAX_ROUNDS && !lease.lost; round++) {
+    const rounds = this.d.bounds?.rounds ?? BOUNDS.rounds;
+    for (let round = 0; round < rounds && !lease.lost; round++) {
       const dialog = await this.d.dialogs.find(this.dialogId);
       if (!dialog || !hasWork(dialog)) return;
       const user = await this.d.users.find(dialog.user_id);

@@ -5,6 +5,7 @@ import type { SettingsService } from '../settings/settings.service.js';
 import type { ChatMetrics } from './chat.metrics.js';
 import type { ChatRepository } from './chat.repository.js';
 import { splitForSummary, summaryRequest } from './context-builder.js';
+import { HISTORY_LIMIT } from './reply-runner.js';
 
 export interface SummaryServiceDeps {
   repo: ChatRepository;
@@ -23,7 +24,8 @@ export class SummaryService {
 
   /**
    * The `chat.summarize` job: fold the messages that no longer fit (all but the newest half of the
-   * budget) into the dialog's summary, so later answers still know what was said.
+   * budget, and of the history a reply reads) into the dialog's summary, so later answers still know
+   * what was said.
    */
   async summarize(dialogId: number, signal?: AbortSignal): Promise<{ folded: number }> {
     const dialog = await this.d.dialogs.find(dialogId);
@@ -32,6 +34,7 @@ export class SummaryService {
     const { fold } = splitForSummary(
       history,
       Math.floor((this.d.contextTokens - this.d.maxAnswerTokens) / 2),
+      HISTORY_LIMIT / 2,
     );
     const last = fold.at(-1);
     if (!last) return { folded: 0 };

@@ -44,8 +44,8 @@ export class ImageJobs {
         guard,
       );
       if (!job) return undefined;
-      if (givesBack && job.quota_source && job.quota_ref) {
-        await this.d.quota.giveBack(job.user_id, { source: job.quota_source, ref: job.quota_ref });
+      if (givesBack && job.quota_source && job.quota_use_id !== null) {
+        await this.d.quota.giveBack(job.user_id, { source: job.quota_source, useId: job.quota_use_id });
       }
       if (action !== 'generated') await this.d.tx.afterCommit(() => this.finished(job, givesBack));
       return job;

@@ -1,48 +1,48 @@
-import type { SettingsService } from '../settings/settings.service.js';
-import type { PlanImagesRepository } from './plan-images.repository.js';
+import type { ImageCreditsService } from '../subscriptions/image-credits.service.js';
+import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 
-/** One image unit taken for a job: where it came from (`ref` is the quota's own, opaque here). */
+/** One image unit taken for a job: where it came from, and the recorded use that gives it back. */
 export interface ImageUnit {
   source: 'plan' | 'pack';
-  ref: string;
+  useId: number;
 }
 
 /**
- * The one thing images need of the quota. `take` and `giveBack` join the caller's transaction, so
+ * The one thing pictures need of the quota. `take` and `giveBack` join the caller's transaction, so
  * a unit is taken together with the job row that holds it and given back together with the job's
- * one final transition — which is what makes the give-back happen at most once.
+ * one final transition — which is what makes the give-back happen at most once on the job's side
+ * (the credits keep their own once-only mark as well).
  */
 export interface ImageQuota {
   /** One unit, atomically; undefined when none is left. */
   take(userId: number): Promise<ImageUnit | undefined>;
   /** Back to the source it was taken from. */
   giveBack(userId: number, unit: ImageUnit): Promise<void>;
-  /** When spent units come back (the plan's period ends); null when the plan has no images. */
+  /** When spent plan units come back (the period ends); null when the plan has no images. */
   resetsAt(userId: number): Promise<Date | null>;
 }
 
 /**
- * The plan's images only (subscriptions.images_used / images_limit, the quota period as messages
- * have it). The unit remembers the period it was taken in: given back after the period was reset,
- * it is not subtracted from the new period's count.
+ * The plan's images of the current period first, then purchased packs, oldest first
+ * (ImageCreditsService, which records every unit taken and returns it to its source once).
  */
-export class PlanImageQuota implements ImageQuota {
+export class CreditsImageQuota implements ImageQuota {
   constructor(
-    private readonly repo: PlanImagesRepository,
-    private readonly settings: Pick<SettingsService, 'get'>,
+    private readonly credits: Pick<ImageCreditsService, 'take' | 'giveBack'>,
+    private readonly subscriptions: Pick<SubscriptionsService, 'quota'>,
   ) {}
 
   async take(userId: number): Promise<ImageUnit | undefined> {
-    const periodStart = await this.repo.take(userId, await this.settings.get('quota.period_hours'));
-    return periodStart ? { source: 'plan', ref: periodStart } : undefined;
+    const taken = await this.credits.take(userId);
+    return taken.ok ? { source: taken.source, useId: taken.useId } : undefined;
   }
 
-  async giveBack(userId: number, unit: ImageUnit): Promise<void> {
-    if (unit.source !== 'plan') throw new Error(`the plan quota cannot take back a ${unit.source} unit`);
-    await this.repo.giveBack(userId, unit.ref);
+  async giveBack(_userId: number, unit: ImageUnit): Promise<void> {
+    await this.credits.giveBack(unit.useId);
   }
 
   async resetsAt(userId: number): Promise<Date | null> {
-    return this.repo.resetsAt(userId, await this.settings.get('quota.period_hours'));
+    const q = await this.subscriptions.quota(userId);
+    return q.imagesLimit > 0 ? q.resetsAt : null;
   }
 }

@@ -249,7 +249,7 @@ export class ImagesService {
         ),
         run_key: randomUUID(),
         quota_source: unit.source,
-        quota_ref: unit.ref,
+        quota_use_id: unit.useId,
       });
       return { kind: 'queued', job, ahead: await this.d.repo.ahead(user.id, job.id), inFlight };
     });

@@ -39,6 +39,43 @@ export class SubscriptionsRepository extends Repository {
       .executeTakeFirst();
   }
 
+  /**
+   * One image from the plan's quota of the current period; a period that has ended starts over
+   * first (as for messages). False when none is left.
+   */
+  async takeImage(userId: number, periodHours: number): Promise<boolean> {
+    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${periodHours}) <= now())`;
+    const row = await this.db
+      .updateTable('subscriptions')
+      .set({
+        images_used: sql`case when ${ended} then 1 else images_used + 1 end`,
+        messages_used: sql`case when ${ended} then 0 else messages_used end`,
+        quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
+        updated_at: sql`now()`,
+      })
+      .where('user_id', '=', userId)
+      .where('images_limit', '>', 0)
+      .where((eb) => eb.or([eb('images_used', '<', eb.ref('images_limit')), ended]))
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /**
+   * Give back the plan image of a recorded use (image_credit_uses), only into the period it was
+   * taken from (a reset has given it back already).
+   */
+  async returnImage(useId: number): Promise<boolean> {
+    const res = await sql`
+      update subscriptions s
+      set images_used = greatest(s.images_used - 1, 0), updated_at = now()
+      from image_credit_uses u
+      where u.id = ${useId} and s.user_id = u.user_id and s.quota_period_start = u.period_start`.execute(
+      this.db,
+    );
+    return Number(res.numAffectedRows ?? 0) > 0;
+  }
+
   /** Give one message back (a generation failed). Never goes below zero. */
   async refundMessages(userId: number, count: number): Promise<void> {
     await this.db

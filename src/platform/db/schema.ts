@@ -173,6 +173,127 @@ export interface AdminAuditLogTable {
   created_at: Generated<Date>;
 }
 
+export type ProductKind = 'plan' | 'pack' | 'subscription';
+export type OrderStatus = 'created' | 'paid' | 'expired' | 'cancelled';
+
+/** An order: what one invoice sells, snapshotted when it was made. */
+export interface OrdersTable {
+  id: Generated<number>;
+  /** The invoice payload: random, opaque, never a price or a product code. */
+  reference: string;
+  user_id: number;
+  product_code: string;
+  kind: ProductKind;
+  title: string;
+  price: number;
+  currency: Generated<string>;
+  plan: string | null;
+  days: number | null;
+  images: number | null;
+  status: Generated<OrderStatus>;
+  invoice_link: string | null;
+  created_at: Generated<Date>;
+  expires_at: Date;
+  paid_at: NullableTimestamp;
+  updated_at: Generated<Date>;
+}
+
+export type PaymentStatus = 'credited' | 'orphan' | 'refund_pending' | 'refunded' | 'refund_failed';
+export type OrphanReason =
+  | 'unknown_order'
+  | 'foreign_order'
+  | 'amount_mismatch'
+  | 'user_unknown'
+  | 'user_banned'
+  | 'order_already_paid'
+  | 'subscription_unknown'
+  | 'product_unavailable';
+export type RefundSource = 'admin' | 'auto' | 'telegram';
+
+/** What a payment gave the user and what that replaced: enough to revert it exactly once. */
+export type PaymentGrant =
+  | {
+      kind: 'plan';
+      plan: string;
+      /** The subscription row before the grant. */
+      before: { plan: string; expires_at: string | null; messages_limit: number; images_limit: number };
+      /** The plan's end the grant set, and how much time it added. */
+      expiresAt: string;
+      addedMs: number;
+      /** Set for Star subscription payments. */
+      starSubscriptionId?: number;
+    }
+  | { kind: 'pack'; packId: number; images: number };
+
+export interface PaymentsTable {
+  id: Generated<number>;
+  telegram_payment_charge_id: string;
+  provider_payment_charge_id: string | null;
+  order_id: number | null;
+  user_id: number;
+  product_code: string | null;
+  kind: ProductKind | null;
+  currency: string;
+  amount: number;
+  invoice_payload: string;
+  status: PaymentStatus;
+  orphan_reason: OrphanReason | null;
+  is_recurring: Generated<boolean>;
+  is_first_recurring: Generated<boolean>;
+  subscription_expires_at: NullableTimestamp;
+  grant: Json<PaymentGrant> | null;
+  raw_update: Json<unknown>;
+  refund_source: RefundSource | null;
+  refund_requested_at: NullableTimestamp;
+  refund_attempts: Generated<number>;
+  refund_error: string | null;
+  refunded_at: NullableTimestamp;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface ImagePacksTable {
+  id: Generated<number>;
+  payment_id: number;
+  user_id: number;
+  images_total: number;
+  images_left: number;
+  created_at: Generated<Date>;
+  refunded_at: NullableTimestamp;
+}
+
+export type ImageCreditSource = 'plan' | 'pack';
+
+export interface ImageCreditUsesTable {
+  id: Generated<number>;
+  user_id: number;
+  source: ImageCreditSource;
+  pack_id: number | null;
+  /** For a plan unit: the quota period it was taken from (giving it back after a reset is moot). */
+  period_start: Date | null;
+  created_at: Generated<Date>;
+  returned_at: NullableTimestamp;
+}
+
+export type StarSubscriptionStatus = 'active' | 'expired' | 'refunded';
+
+export interface StarSubscriptionsTable {
+  id: Generated<number>;
+  user_id: number;
+  order_id: number;
+  /** The first payment's charge: editUserStarSubscription takes it. */
+  telegram_payment_charge_id: string;
+  product_code: string;
+  plan: string;
+  status: Generated<StarSubscriptionStatus>;
+  /** The latest subscription_expiration_date Telegram reported. */
+  period_end: Date;
+  /** Set while the user has turned renewal off from the bot. */
+  renewal_canceled_at: NullableTimestamp;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
 export type ImageJobStatus =
   | 'queued'
   | 'running'
@@ -227,7 +348,8 @@ export interface ImageJobsTable {
   telegram_message_id: number | null;
   error: string | null;
   quota_source: 'plan' | 'pack' | null;
-  quota_ref: string | null;
+  /** The image_credit_uses row of the unit taken: giving it back names it. */
+  quota_use_id: number | null;
   quota_returned_at: NullableTimestamp;
   queued_at: Generated<Date>;
   started_at: NullableTimestamp;
@@ -248,6 +370,11 @@ export interface DB {
   admin_users: AdminUsersTable;
   admin_sessions: AdminSessionsTable;
   admin_audit_log: AdminAuditLogTable;
+  orders: OrdersTable;
+  payments: PaymentsTable;
+  image_packs: ImagePacksTable;
+  image_credit_uses: ImageCreditUsesTable;
+  star_subscriptions: StarSubscriptionsTable;
   image_jobs: ImageJobsTable;
 }
 
@@ -262,4 +389,8 @@ export type BroadcastDelivery = Selectable<BroadcastDeliveriesTable>;
 export type AdminUser = Selectable<AdminUsersTable>;
 export type AdminSession = Selectable<AdminSessionsTable>;
 export type AdminAuditEntry = Selectable<AdminAuditLogTable>;
+export type Order = Selectable<OrdersTable>;
+export type Payment = Selectable<PaymentsTable>;
+export type ImagePack = Selectable<ImagePacksTable>;
+export type StarSubscription = Selectable<StarSubscriptionsTable>;
 export type ImageJob = Selectable<ImageJobsTable>;

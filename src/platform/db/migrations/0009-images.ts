@@ -5,9 +5,9 @@ import { type Kysely, sql } from 'kysely';
  * is (queued, running on a ComfyUI backend, delivering, or one of the final states), which ComfyUI
  * run is current (`run` and `run_key` make the prompt id, so a crashed attempt finds its run again
  * and a real retry makes a new one), who holds it (a token and a lease, like broadcast deliveries),
- * the quota unit it took (`quota_source` / `quota_ref`, opaque to the images domain) and when that
- * unit was given back (at most once: only the one transition into failed, cancelled or timed_out
- * sets it), and where the PNG is stored.
+ * the image unit it took (`quota_source`, and the recorded use `quota_use_id` that gives it back)
+ * and when that unit was given back (at most once: only the one transition into failed, cancelled
+ * or timed_out sets it), and where the PNG is stored.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
@@ -40,7 +40,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('telegram_message_id', 'bigint')
     .addColumn('error', 'text')
     .addColumn('quota_source', 'text')
-    .addColumn('quota_ref', 'text')
+    .addColumn('quota_use_id', 'bigint')
     .addColumn('quota_returned_at', 'timestamptz')
     .addColumn('queued_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('started_at', 'timestamptz')
@@ -59,6 +59,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       'fk_image_jobs_parent_id_image_jobs',
       ['parent_id'],
       'image_jobs',
+      ['id'],
+      (fk) => fk.onDelete('set null'),
+    )
+    .addForeignKeyConstraint(
+      'fk_image_jobs_quota_use_id_image_credit_uses',
+      ['quota_use_id'],
+      'image_credit_uses',
       ['id'],
       (fk) => fk.onDelete('set null'),
     )

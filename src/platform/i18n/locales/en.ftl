@@ -16,8 +16,11 @@ help =
     /stop — stop the answer being written
     /image — draw a picture: /image a cat in a hat
     /status — your plan and what is left
+    /buy — plans, image packs and a subscription for Telegram Stars
     /language — change the language
     /settings — notifications
+    /paysupport — help with a payment
+    /privacy, /terms — privacy policy and terms of use
     /help — this message
 status =
     <b>Your plan:</b> { $plan }{ $expires ->
@@ -83,6 +86,57 @@ cmd-stop = Stop the answer
 cmd-status = Plan and limits
 cmd-language = Change language
 cmd-settings = Notifications
+plan-pro = Pro
+status-purchased = <b>Purchased images:</b> { $left }
+status-subscription = <b>Subscription:</b> renews { $until }
+status-subscription-ending = <b>Subscription:</b> renewal cancelled, ends { $until }
+buy-button = ⭐ Upgrade
+buy-title = <b>Upgrade</b>
+    Pick what you want. You pay in Telegram Stars ⭐ right here in Telegram.
+buy-empty = Nothing is on sale right now.
+buy-private-only = Buying works in a private chat with me: open it and send /buy.
+buy-product-button = { $title } — { $price } ⭐
+buy-withdrawn = This is no longer on sale. /buy shows what is.
+buy-already-subscribed = You already have a subscription. /status shows it.
+buy-subscription = <b>{ $title }</b>: { $price } ⭐ every 30 days. Cancel renewal any time in /status; you keep access until the paid period ends.
+buy-subscribe-button = Subscribe for { $price } ⭐ a month
+precheckout-unknown_order = This invoice is not valid. Open /buy for a new one.
+precheckout-foreign_order = This invoice was made for someone else. Open /buy to get your own.
+precheckout-expired = This invoice has expired. Open /buy for a new one.
+precheckout-amount_mismatch = The amount does not match this invoice. Open /buy for a new one.
+precheckout-withdrawn = This is no longer on sale. /buy shows what is.
+precheckout-banned = Your access to this bot has been suspended, so it cannot take payments from you.
+precheckout-already_paid = This invoice is already paid. /status shows what you have.
+precheckout-already_subscribed = You already have a subscription. /status shows it.
+precheckout-unavailable = Payments are briefly unavailable. Nothing was charged; please try again in a minute.
+payment-credited-plan = Thank you! Payment received for <b>{ $title }</b>. Your plan runs until { $until }. /status shows your limits.
+payment-credited-pack = Thank you! <b>{ $title }</b>: { $images } images added. Purchased images left: { $left }.
+payment-renewed = Your subscription <b>{ $title }</b> was renewed. Your plan runs until { $until }.
+payment-refunded = Your payment of { $amount } ⭐ was refunded.
+payment-orphan = { $refunding ->
+        [yes] We received { $amount } ⭐ but could not match the payment to an order you can pay for. It is being refunded.
+       *[no] We received { $amount } ⭐ but could not match the payment to an order you can pay for. We will look into it; /paysupport shows your payments.
+    }
+sub-cancel-button = Cancel renewal
+sub-resume-button = Resume renewal
+sub-canceled = Renewal cancelled. You keep your plan until { $until }.
+sub-resumed = Renewal is on again: the next payment is on { $until }.
+sub-none = You have no running subscription.
+sub-failed = Telegram did not accept the change. Please try again later.
+paysupport-title = <b>Help with payments</b>
+paysupport-recent = <b>Your latest payments:</b>
+paysupport-none = You have not paid for anything yet.
+paysupport-line = { $date } · { $title } · { $amount } ⭐ · { $status }
+    <code>{ $charge }</code>
+payment-status-credited = paid
+payment-status-orphan = under review
+payment-status-refund_pending = refund in progress
+payment-status-refunded = refunded
+payment-status-refund_failed = refund failed, please contact us
+cmd-buy = Plans and image packs
+cmd-paysupport = Help with payments
+cmd-privacy = Privacy policy
+cmd-terms = Terms of use
 image-usage = Describe the picture after the command, e.g. <code>/image a lighthouse on a cliff at sunset</code>.
 image-too-long = That description is too long: at most { $max } characters.
 image-denied = I can't draw that. Try describing something else.

@@ -16,8 +16,11 @@ help =
     /stop — остановить ответ
     /image — нарисовать картинку: /image кот в шляпе
     /status — тариф и остаток лимитов
+    /buy — тарифы, пакеты картинок и подписка за Telegram Stars
     /language — сменить язык
     /settings — уведомления
+    /paysupport — помощь с оплатой
+    /privacy, /terms — политика конфиденциальности и условия
     /help — это сообщение
 status =
     <b>Твой тариф:</b> { $plan }{ $expires ->
@@ -84,6 +87,57 @@ cmd-stop = Остановить ответ
 cmd-status = Тариф и лимиты
 cmd-language = Сменить язык
 cmd-settings = Уведомления
+plan-pro = Pro
+status-purchased = <b>Купленные картинки:</b> { $left }
+status-subscription = <b>Подписка:</b> продлится { $until }
+status-subscription-ending = <b>Подписка:</b> продление отменено, действует до { $until }
+buy-button = ⭐ Улучшить тариф
+buy-title = <b>Улучшить тариф</b>
+    Выбери, что нужно. Оплата — Telegram Stars ⭐ прямо в Telegram.
+buy-empty = Сейчас ничего не продаётся.
+buy-private-only = Покупки — в личном чате со мной: открой его и отправь /buy.
+buy-product-button = { $title } — { $price } ⭐
+buy-withdrawn = Это больше не продаётся. Что есть — в /buy.
+buy-already-subscribed = У тебя уже есть подписка. Подробности — в /status.
+buy-subscription = <b>{ $title }</b>: { $price } ⭐ каждые 30 дней. Продление можно отменить в /status; доступ сохранится до конца оплаченного периода.
+buy-subscribe-button = Подписаться за { $price } ⭐ в месяц
+precheckout-unknown_order = Этот счёт недействителен. Открой /buy, чтобы получить новый.
+precheckout-foreign_order = Этот счёт выставлен другому человеку. Открой /buy, чтобы получить свой.
+precheckout-expired = Срок этого счёта истёк. Открой /buy, чтобы получить новый.
+precheckout-amount_mismatch = Сумма не совпадает со счётом. Открой /buy, чтобы получить новый.
+precheckout-withdrawn = Это больше не продаётся. Что есть — в /buy.
+precheckout-banned = Твой доступ к боту приостановлен, поэтому он не может принять оплату.
+precheckout-already_paid = Этот счёт уже оплачен. Что у тебя есть — в /status.
+precheckout-already_subscribed = У тебя уже есть подписка. Подробности — в /status.
+precheckout-unavailable = Оплата ненадолго недоступна. Деньги не списаны; попробуй через минуту.
+payment-credited-plan = Спасибо! Оплата за <b>{ $title }</b> получена. Тариф действует до { $until }. Лимиты — в /status.
+payment-credited-pack = Спасибо! <b>{ $title }</b>: добавлено { $images } картинок. Осталось купленных картинок: { $left }.
+payment-renewed = Подписка <b>{ $title }</b> продлена. Тариф действует до { $until }.
+payment-refunded = Платёж на { $amount } ⭐ возвращён.
+payment-orphan = { $refunding ->
+        [yes] Мы получили { $amount } ⭐, но не смогли сопоставить платёж с заказом, который ты можешь оплатить. Деньги возвращаются.
+       *[no] Мы получили { $amount } ⭐, но не смогли сопоставить платёж с заказом, который ты можешь оплатить. Мы разберёмся; твои платежи — в /paysupport.
+    }
+sub-cancel-button = Отменить продление
+sub-resume-button = Возобновить продление
+sub-canceled = Продление отменено. Тариф сохранится до { $until }.
+sub-resumed = Продление снова включено: следующий платёж { $until }.
+sub-none = У тебя нет действующей подписки.
+sub-failed = Telegram не принял изменение. Попробуй позже.
+paysupport-title = <b>Помощь с оплатой</b>
+paysupport-recent = <b>Твои последние платежи:</b>
+paysupport-none = Ты ещё ничего не покупал.
+paysupport-line = { $date } · { $title } · { $amount } ⭐ · { $status }
+    <code>{ $charge }</code>
+payment-status-credited = оплачен
+payment-status-orphan = на проверке
+payment-status-refund_pending = возврат в процессе
+payment-status-refunded = возвращён
+payment-status-refund_failed = возврат не удался, напиши нам
+cmd-buy = Тарифы и картинки
+cmd-paysupport = Помощь с оплатой
+cmd-privacy = Конфиденциальность
+cmd-terms = Условия использования
 image-usage = Опиши картинку после команды, например: <code>/image маяк на скале на закате</code>.
 image-too-long = Слишком длинное описание: не больше { $max } символов.
 image-denied = Это я нарисовать не могу. Попробуй описать что-нибудь другое.
