@@ -9,6 +9,7 @@ import {
   submits,
   useImageSystem,
 } from '../helpers/images-system.js';
+import { orderInvoice, pay } from '../helpers/payments.js';
 import { has } from '../helpers/services.js';
 import type { TestSystem } from '../helpers/system.js';
 
@@ -235,6 +236,36 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures end to end (two fak
     const reply = await s.tg.waitForBotMessage(user.id, (m) => (m.text ?? '').includes('no pictures'));
     expect(reply.text).toBe('Your plan has no pictures. /status shows the details.');
     expect(await jobsOf(s, user.id)).toHaveLength(0);
+  });
+
+  it("with the plan's pictures used up, a bought pack pays for them; a failed one goes back to the pack", async () => {
+    const user = newUser();
+    await s.tg.injectMessage({ user, text: '/start' });
+    await s.tg.waitForBotMessage(user.id);
+    await s.app.db
+      .updateTable('subscriptions')
+      .set({ images_limit: 0 })
+      .where('user_id', '=', user.id)
+      .execute();
+    const checkout = await pay(s, user, await orderInvoice(s, user, 'pack_20'));
+    expect(checkout.ok).toBe(true);
+    const left = () => s.app.imageCredits.purchasedLeft(user.id);
+    await s.tg.waitFor(async () => ((await left()) === 20 ? true : undefined), 'the pack');
+
+    await s.tg.injectMessage({ user, text: '/image a bought picture' });
+    expect(await finished(s, user.id)).toMatchObject({ status: 'succeeded', quota_source: 'pack' });
+    expect(await left()).toBe(19);
+
+    a.failNext({ kind: 'reject' });
+    b.failNext({ kind: 'reject' });
+    await s.tg.injectMessage({ user, text: '/image a refused bought picture' });
+    await s.tg.waitFor(
+      async () => ((await jobsOf(s, user.id)).length === 2 ? true : undefined),
+      'the second job',
+    );
+    expect(await finished(s, user.id)).toMatchObject({ status: 'failed', quota_source: 'pack' });
+    expect(await left()).toBe(19);
+    expect(await imagesUsed(s, user.id)).toBe(0);
   });
 
   it('✖ cancels a picture being drawn: the run is stopped, the unit comes back, no photo', async () => {
