@@ -43,6 +43,19 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures end to end (two fak
     (sys: ImageSystem) => ({ s, a, b, llm } = sys),
   );
 
+  /** A registered user whose plan gives no pictures. */
+  async function userWithoutPlanPictures() {
+    const user = newUser();
+    await s.tg.injectMessage({ user, text: '/start' });
+    await s.tg.waitForBotMessage(user.id);
+    await s.app.db
+      .updateTable('subscriptions')
+      .set({ images_limit: 0 })
+      .where('user_id', '=', user.id)
+      .execute();
+    return user;
+  }
+
   it('draws, shows progress at most once a second, uploads the PNG and keeps it', async () => {
     const user = newUser();
     await s.tg.injectMessage({ user, text: '/image a red fox in the snow' });
@@ -224,14 +237,7 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures end to end (two fak
   });
 
   it('with no images left, the request is refused with when they come back', async () => {
-    const user = newUser();
-    await s.tg.injectMessage({ user, text: '/start' });
-    await s.tg.waitForBotMessage(user.id);
-    await s.app.db
-      .updateTable('subscriptions')
-      .set({ images_limit: 0 })
-      .where('user_id', '=', user.id)
-      .execute();
+    const user = await userWithoutPlanPictures();
     await s.tg.injectMessage({ user, text: '/image a cat' });
     const reply = await s.tg.waitForBotMessage(user.id, (m) => (m.text ?? '').includes('no pictures'));
     expect(reply.text).toBe('Your plan has no pictures. /status shows the details.');
@@ -239,14 +245,7 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures end to end (two fak
   });
 
   it("with the plan's pictures used up, a bought pack pays for them; a failed one goes back to the pack", async () => {
-    const user = newUser();
-    await s.tg.injectMessage({ user, text: '/start' });
-    await s.tg.waitForBotMessage(user.id);
-    await s.app.db
-      .updateTable('subscriptions')
-      .set({ images_limit: 0 })
-      .where('user_id', '=', user.id)
-      .execute();
+    const user = await userWithoutPlanPictures();
     const checkout = await pay(s, user, await orderInvoice(s, user, 'pack_20'));
     expect(checkout.ok).toBe(true);
     const left = () => s.app.imageCredits.purchasedLeft(user.id);
