@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Api } from 'grammy';
 import { type Config, configSecrets } from './config.js';
 import { AdminRepository } from './domain/admin/admin.repository.js';
@@ -13,6 +15,13 @@ import { Generations } from './domain/chat/generations.js';
 import { SummaryService } from './domain/chat/summary.service.js';
 import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
 import { DialogsService } from './domain/dialogs/dialogs.service.js';
+import { ImageAttempt, type ImageGenerator } from './domain/images/image-attempt.js';
+import { ImageJobs } from './domain/images/image-jobs.js';
+import { ImageJobsRepository } from './domain/images/image-jobs.repository.js';
+import { CreditsImageQuota } from './domain/images/image-quota.js';
+import type { RunImageAttempt } from './domain/images/images.jobs.js';
+import { createImagesMetrics } from './domain/images/images.metrics.js';
+import { ImagesService } from './domain/images/images.service.js';
 import { type Jobs, jobs } from './domain/jobs.js';
 import { PaymentsRepository } from './domain/payments/payments.repository.js';
 import { PaymentsService } from './domain/payments/payments.service.js';
@@ -28,7 +37,10 @@ import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.re
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
 import { UsersRepository } from './domain/users/users.repository.js';
 import { USER_CACHE_TTL_MS, UsersService } from './domain/users/users.service.js';
+import type { WorkflowDefinition } from './integrations/comfyui/index.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
+import { imageKeyboards } from './integrations/telegram/image-keyboards.js';
+import { telegramImageOutput } from './integrations/telegram/image-output.js';
 import { createNotifier } from './integrations/telegram/notifier.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
 import { telegramStarsGateway } from './integrations/telegram/stars-gateway.js';
@@ -59,6 +71,7 @@ import {
 import { closeRedis, createFailFastRedis, createRedis, type Redis } from './platform/redis.js';
 import { RedisConcurrencyLimit, Semaphore } from './platform/resilience.js';
 import { RowCache } from './platform/row-cache.js';
+import { createObjectStore, type ObjectStore } from './platform/storage/index.js';
 
 /** Every long-lived dependency, built once by createApp. Entry layers receive this. */
 export interface App {
@@ -109,6 +122,17 @@ export interface App {
   readonly broadcasts: BroadcastsService;
   /** Inactivity reminders (retention.stages) and their jobs. */
   readonly retention: RetentionService;
+  /** Pictures: requests, cancels, the admin's gallery, the sweeper. */
+  readonly images: ImagesService;
+  /** Where pictures are stored (local files under DATA_DIR, or S3/MinIO). */
+  readonly objects: ObjectStore;
+  /** The admin panel serves stored objects under `prefix`, to links signed with `secret`. */
+  readonly objectLinks: { readonly prefix: string; readonly secret: string };
+  /** One attempt at a picture, on the worker's ComfyUI pool and workflows. */
+  imageAttempts(
+    generator: ImageGenerator,
+    workflows: ReadonlyMap<string, WorkflowDefinition>,
+  ): RunImageAttempt;
   close(): Promise<void>;
 }
 
@@ -196,6 +220,32 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     bus = createMemoryBus();
   }
   lifecycle.onClose('invalidation-bus', () => bus.close());
+  // Closed after the queue has drained (closers run in reverse): a job finishing may still store.
+  const objectLinks = {
+    prefix: '/admin/objects',
+    // Without a configured key, links work only on the process that made them (the admin panel's).
+    secret: config.OBJECT_LINK_SECRET ?? randomBytes(32).toString('base64url'),
+  };
+  const objects = createObjectStore(
+    config.S3_BUCKET
+      ? {
+          kind: 's3',
+          bucket: config.S3_BUCKET,
+          endpoint: config.S3_ENDPOINT,
+          region: config.S3_REGION,
+          accessKeyId: config.S3_ACCESS_KEY_ID ?? '',
+          secretAccessKey: config.S3_SECRET_ACCESS_KEY ?? '',
+          forcePathStyle: config.S3_FORCE_PATH_STYLE,
+        }
+      : {
+          kind: 'local',
+          dir: join(config.DATA_DIR, 'objects'),
+          signingSecret: objectLinks.secret,
+          urlPrefix: objectLinks.prefix,
+        },
+    { logger, metrics },
+  );
+  lifecycle.onClose('object-store', () => objects.close());
 
   const db = database.db;
   const tx = createTransactor(db, logger.child({ component: 'db' }));
@@ -251,6 +301,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     audit: new AuditRepository(tx),
     payments: new PaymentsRepository(tx, (ids) => rows.starSubscriptions.invalidate(ids)),
     imageCredits: new ImageCreditsRepository(tx, (ids) => rows.imagePacks.invalidate(ids)),
+    imageJobs: new ImageJobsRepository(tx),
   };
   const settings = new SettingsService(tx, repos.settings, bus, logger.child({ component: 'settings' }));
   const subscriptions = new SubscriptionsService(
@@ -281,6 +332,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     rows.imagePacks,
     logger.child({ component: 'image-credits' }),
   );
+  const keyboards = imageKeyboards(i18n);
+  const imagesEnabled = config.COMFYUI_URLS.length > 0;
 
   const queues: Record<string, QueueOptions> = Object.fromEntries(
     Object.entries(config.WORKER_QUEUE_CONCURRENCY).map(([name, concurrency]) => [name, { concurrency }]),
@@ -292,6 +345,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     limiter: { max: config.BROADCAST_RATE_PER_SEC, durationMs: 1_000 },
     lockMs: 10_000,
   };
+  // A dead worker's pictures come back within ~15 s; the job's own lease (ImageAttempt) then decides.
+  queues.images = { ...queues.images, lockMs: 15_000 };
   const queueOptions = {
     jobs,
     logger: logger.child({ component: 'queue' }),
@@ -375,6 +430,14 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
               intervalMs: config.CHAT_STREAM_INTERVAL_MS,
               groupIntervalMs: config.CHAT_STREAM_GROUP_INTERVAL_MS,
               logger: logger.child({ component: 'reply' }),
+              ...(imagesEnabled
+                ? {
+                    answerMarkup: async (answerId: number, locale: string) =>
+                      llm.configured && (await settings.get('images.picture_button'))
+                        ? keyboards.picture(answerId, locale)
+                        : undefined,
+                  }
+                : {}),
             })
           : () => {
               throw new Error('replies need BOT_TOKEN');
@@ -422,6 +485,59 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     metrics,
   });
 
+  const imagesLogger = logger.child({ component: 'images' });
+  const imagesMetrics = createImagesMetrics(metrics);
+  const imageQuota = new CreditsImageQuota(imageCredits, subscriptions);
+  const imageJobs = new ImageJobs({
+    tx,
+    repo: repos.imageJobs,
+    quota: imageQuota,
+    metrics: imagesMetrics,
+    logger: imagesLogger,
+    onFinished: (job) => images.wake(job.user_id),
+  });
+  const images: ImagesService = new ImagesService({
+    tx,
+    repo: repos.imageJobs,
+    jobs: imageJobs,
+    quota: imageQuota,
+    settings,
+    bus,
+    metrics: imagesMetrics,
+    logger: imagesLogger,
+    enabled: imagesEnabled,
+    llmConfigured: () => llm.configured,
+    enqueue: async (jobId) => {
+      await queue.enqueue('images.generate', { jobId }, { key: `image-${jobId}` });
+    },
+  });
+  const imageOutput =
+    telegram && telegramDirect
+      ? telegramImageOutput({ api: telegram, direct: telegramDirect, i18n, keyboards, logger: imagesLogger })
+      : () => {
+          throw new Error('pictures need BOT_TOKEN');
+        };
+  const imageAttempts = (
+    generator: ImageGenerator,
+    workflows: ReadonlyMap<string, WorkflowDefinition>,
+  ): RunImageAttempt => {
+    const deps = {
+      repo: repos.imageJobs,
+      jobs: imageJobs,
+      images,
+      settings,
+      generator,
+      workflows,
+      store: objects,
+      llm,
+      users,
+      output: imageOutput,
+      metrics: imagesMetrics,
+      logger: imagesLogger,
+    };
+    return (jobId, opts) => new ImageAttempt(deps, jobId, opts).run();
+  };
+
   return {
     config,
     logger,
@@ -463,6 +579,10 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     stats: new StatsService(repos.stats, cache),
     broadcasts,
     retention,
+    images,
+    objects,
+    objectLinks,
+    imageAttempts,
     close: () => lifecycle.close(),
   };
 }

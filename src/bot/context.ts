@@ -20,6 +20,7 @@ export type BotDeps = Pick<
   | 'i18n'
   | 'dialogs'
   | 'chat'
+  | 'images'
 >;
 
 export interface VitteFlavor {

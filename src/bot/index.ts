@@ -39,6 +39,7 @@ export const MENU_COMMANDS = [
   'reset',
   'persona',
   'stop',
+  'image',
   'status',
   'buy',
   'language',

@@ -4,6 +4,7 @@ import { buyHandler } from './handlers/buy.handler.js';
 import { chatHandler } from './handlers/chat.handler.js';
 import { dialogsHandler } from './handlers/dialogs.handler.js';
 import { fallbackHandler } from './handlers/fallback.handler.js';
+import { imagesHandler } from './handlers/images.handler.js';
 import { languageHandler } from './handlers/language.handler.js';
 import { legalHandler } from './handlers/legal.handler.js';
 import { membershipHandler } from './handlers/membership.handler.js';
@@ -21,6 +22,7 @@ const ALL = [
   languageHandler,
   dialogsHandler,
   settingsHandler,
+  imagesHandler,
   chatHandler,
   fallbackHandler,
 ];
@@ -41,6 +43,8 @@ const COMMANDS: Record<string, Composer<BotContext>> = {
   persona: dialogsHandler,
   settings: settingsHandler,
   stop: chatHandler,
+  image: imagesHandler,
+  imagine: imagesHandler,
 };
 
 /** Which route an update takes; undefined: the full chain. */
@@ -71,7 +75,7 @@ export function handlers(): Middleware<BotContext> {
   const routes: Record<string, Middleware<BotContext>> = {
     ...commands,
     text: then(chatHandler),
-    button: then(buyHandler, languageHandler, dialogsHandler, settingsHandler),
+    button: then(buyHandler, languageHandler, dialogsHandler, settingsHandler, imagesHandler),
     membership: then(membershipHandler),
   };
   const composer = new Composer<BotContext>();

@@ -38,11 +38,13 @@ export interface ReplyOutput {
   /**
    * Send the parts of the final answer that `progress.sent` does not list yet, calling `onSent`
    * after each one (so a crash or a retry never sends a part twice). Throws ReplyDeliveryError.
+   * `answerId`, the stored answer's id, lets the last part carry buttons about it (🎨 Picture).
    */
   deliver(
     text: string,
     progress: DeliveryProgress,
     onSent: (progress: DeliveryProgress) => Promise<void>,
+    answerId?: number,
   ): Promise<void>;
   /**
    * Tell the user the answer failed: in the given placeholder message, or the one this output used;

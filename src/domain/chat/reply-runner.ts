@@ -308,10 +308,15 @@ export class ReplyRunner {
     const meta = answer.metadata as AnswerMetadata;
     let progress: DeliveryProgress = meta.delivery ?? { sent: [] };
     try {
-      await r.output.deliver(answer.content, progress, async (p) => {
-        progress = p;
-        if (!(await this.d.repo.recordDelivery(answer.id, p, lease))) throw new LeaseLostError();
-      });
+      await r.output.deliver(
+        answer.content,
+        progress,
+        async (p) => {
+          progress = p;
+          if (!(await this.d.repo.recordDelivery(answer.id, p, lease))) throw new LeaseLostError();
+        },
+        answer.id,
+      );
       await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);
       return true;
     } catch (err) {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Api } from 'grammy';
+import type { InlineKeyboardMarkup } from 'grammy/types';
 import {
   type DeliveryProgress,
   ReplyDeliveryError,
@@ -26,6 +27,8 @@ export interface ReplyStreamDeps {
   /** The same for edits in groups, where Telegram allows about 20 messages a minute per chat. */
   groupIntervalMs: number;
   logger: Logger;
+  /** Buttons under the last part of a delivered answer (🎨 Picture), if any. */
+  answerMarkup?: (answerId: number, locale: string) => Promise<InlineKeyboardMarkup | undefined>;
 }
 
 const FAILURE_KEYS: Record<ReplyFailure, string> = {
@@ -158,6 +161,7 @@ class TelegramReplyStream implements ReplyOutput {
     text: string,
     progress: DeliveryProgress,
     onSent: (progress: DeliveryProgress) => Promise<void>,
+    answerId?: number,
   ): Promise<void> {
     await this.settle();
     const parts = answerParts(text);
@@ -166,10 +170,14 @@ class TelegramReplyStream implements ReplyOutput {
     try {
       for (let i = sent.length; i < parts.length; i++) {
         const part = parts[i] as string;
+        const markup =
+          i === parts.length - 1 && answerId !== undefined
+            ? await this.deps.answerMarkup?.(answerId, this.locale)
+            : undefined;
         const id =
           i === 0 && placeholderId !== undefined
-            ? await this.editOrSend(placeholderId, part)
-            : await this.send(part);
+            ? await this.editOrSend(placeholderId, part, markup)
+            : await this.send(part, markup);
         sent.push(id);
         await onSent({ sent: [...sent], placeholderId });
       }
@@ -187,31 +195,37 @@ class TelegramReplyStream implements ReplyOutput {
     else await this.send(text);
   }
 
-  private async send(html: string): Promise<number> {
+  private async send(html: string, markup?: InlineKeyboardMarkup): Promise<number> {
+    const extra = markup ? { reply_markup: markup } : {};
     try {
-      return (await this.deps.api.sendMessage(this.target.chatId, html, { parse_mode: 'HTML' })).message_id;
+      return (await this.deps.api.sendMessage(this.target.chatId, html, { parse_mode: 'HTML', ...extra }))
+        .message_id;
     } catch (err) {
       if (classifyTelegramError(err).kind !== 'parse_error') throw err;
       this.deps.logger.warn({ err, chatId: this.target.chatId }, 'HTML rejected; sending plain text');
-      return (await this.deps.api.sendMessage(this.target.chatId, htmlToPlainText(html))).message_id;
+      return (await this.deps.api.sendMessage(this.target.chatId, htmlToPlainText(html), extra)).message_id;
     }
   }
 
   /** Turn the placeholder into this part; when it is gone (deleted), send the part instead. */
-  private async editOrSend(messageId: number, html: string): Promise<number> {
-    if (html === this.shown) return messageId;
+  private async editOrSend(messageId: number, html: string, markup?: InlineKeyboardMarkup): Promise<number> {
+    if (html === this.shown && !markup) return messageId;
+    const extra = markup ? { reply_markup: markup } : {};
     try {
-      await this.deps.api.editMessageText(this.target.chatId, messageId, html, { parse_mode: 'HTML' });
+      await this.deps.api.editMessageText(this.target.chatId, messageId, html, {
+        parse_mode: 'HTML',
+        ...extra,
+      });
     } catch (err) {
       switch (classifyTelegramError(err).kind) {
         case 'not_modified':
           return messageId;
         case 'parse_error':
-          await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html));
+          await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html), extra);
           break;
         case 'rejected':
           this.deps.logger.info({ chatId: this.target.chatId, messageId }, 'placeholder gone; sending anew');
-          return this.send(html);
+          return this.send(html, markup);
         default:
           throw err;
       }
