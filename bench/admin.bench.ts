@@ -130,7 +130,7 @@ async function explainSearches(url: string): Promise<void> {
       if (event.level === 'query' && event.query.sql.includes('from "users" as "u"')) last = event.query;
     },
   });
-  const repo = new UsersRepository(createTransactor(db, silentLogger));
+  const repo = new UsersRepository(createTransactor(db, silentLogger), async () => {});
   const mid = FIRST_ID + Math.floor(USERS / 2);
   const cases: [string, UserSearch][] = [
     ['id', { query: String(mid), limit: 51 }],

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Api } from 'grammy';
 import { type Config, configSecrets } from './config.js';
 import { AdminRepository } from './domain/admin/admin.repository.js';
@@ -13,6 +15,13 @@ import { Generations } from './domain/chat/generations.js';
 import { SummaryService } from './domain/chat/summary.service.js';
 import { DialogsRepository } from './domain/dialogs/dialogs.repository.js';
 import { DialogsService } from './domain/dialogs/dialogs.service.js';
+import { ImageAttempt, type ImageGenerator } from './domain/images/image-attempt.js';
+import { ImageJobs } from './domain/images/image-jobs.js';
+import { ImageJobsRepository } from './domain/images/image-jobs.repository.js';
+import { CreditsImageQuota } from './domain/images/image-quota.js';
+import type { RunImageAttempt } from './domain/images/images.jobs.js';
+import { createImagesMetrics } from './domain/images/images.metrics.js';
+import { ImagesService } from './domain/images/images.service.js';
 import { type Jobs, jobs } from './domain/jobs.js';
 import { PaymentsRepository } from './domain/payments/payments.repository.js';
 import { PaymentsService } from './domain/payments/payments.service.js';
@@ -27,8 +36,11 @@ import { ImageCreditsService } from './domain/subscriptions/image-credits.servic
 import { SubscriptionsRepository } from './domain/subscriptions/subscriptions.repository.js';
 import { SubscriptionsService } from './domain/subscriptions/subscriptions.service.js';
 import { UsersRepository } from './domain/users/users.repository.js';
-import { UsersService } from './domain/users/users.service.js';
+import { USER_CACHE_TTL_MS, UsersService } from './domain/users/users.service.js';
+import type { WorkflowDefinition } from './integrations/comfyui/index.js';
 import { LlmClient } from './integrations/llm/llm-client.js';
+import { imageKeyboards } from './integrations/telegram/image-keyboards.js';
+import { telegramImageOutput } from './integrations/telegram/image-output.js';
 import { createNotifier } from './integrations/telegram/notifier.js';
 import { telegramReplyOutput } from './integrations/telegram/reply-stream.js';
 import { telegramStarsGateway } from './integrations/telegram/stars-gateway.js';
@@ -43,6 +55,7 @@ import {
   type InvalidationBus,
 } from './platform/cache.js';
 import { createDatabase, type Database, type Db } from './platform/db/database.js';
+import type { StarSubscription, Subscription, User } from './platform/db/schema.js';
 import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
 import { createI18n, resolveLocale, type Translator } from './platform/i18n/i18n.js';
@@ -55,8 +68,10 @@ import {
   type JobQueue,
   type QueueOptions,
 } from './platform/queue/index.js';
-import { closeRedis, createRedis, type Redis } from './platform/redis.js';
+import { closeRedis, createFailFastRedis, createRedis, type Redis } from './platform/redis.js';
 import { RedisConcurrencyLimit, Semaphore } from './platform/resilience.js';
+import { RowCache } from './platform/row-cache.js';
+import { createObjectStore, type ObjectStore } from './platform/storage/index.js';
 
 /** Every long-lived dependency, built once by createApp. Entry layers receive this. */
 export interface App {
@@ -73,6 +88,13 @@ export interface App {
   readonly redis: Redis | undefined;
   readonly cache: Cache;
   readonly bus: InvalidationBus;
+  /** Rows read on every update, cached per process; their repositories drop them as writes commit. */
+  readonly rows: {
+    users: RowCache<User>;
+    subscriptions: RowCache<Subscription>;
+    imagePacks: RowCache<{ left: number }>;
+    starSubscriptions: RowCache<{ star: StarSubscription | null }>;
+  };
   readonly settings: SettingsService;
   readonly users: UsersService;
   readonly subscriptions: SubscriptionsService;
@@ -100,8 +122,22 @@ export interface App {
   readonly broadcasts: BroadcastsService;
   /** Inactivity reminders (retention.stages) and their jobs. */
   readonly retention: RetentionService;
+  /** Pictures: requests, cancels, the admin's gallery, the sweeper. */
+  readonly images: ImagesService;
+  /** Where pictures are stored (local files under DATA_DIR, or S3/MinIO). */
+  readonly objects: ObjectStore;
+  /** The admin panel serves stored objects under `prefix`, to links signed with `secret`. */
+  readonly objectLinks: { readonly prefix: string; readonly secret: string };
+  /** One attempt at a picture, on the worker's ComfyUI pool and workflows. */
+  imageAttempts(
+    generator: ImageGenerator,
+    workflows: ReadonlyMap<string, WorkflowDefinition>,
+  ): RunImageAttempt;
   close(): Promise<void>;
 }
+
+/** Rows each cache keeps per process (users, subscriptions): the active users of the last hour or so. */
+const CACHED_ROWS = 50_000;
 
 /** An App whose Bot API clients exist (BOT_TOKEN is set): what the worker role runs on. */
 export interface TelegramApp extends App {
@@ -170,25 +206,92 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   if (config.REDIS_URL) {
     redis = createRedis(config.REDIS_URL, logger, { connectionName: `vitte-${role}` });
     const subscriber = createRedis(config.REDIS_URL, logger, { connectionName: `vitte-${role}-sub` });
+    // Invalidations are published after commit, inside the writing flow: they never wait for a
+    // Redis that is down (the bus makes a lost one good once it is back).
+    const publisher = createFailFastRedis(redis, logger, config.REDIS_UPDATE_TIMEOUT_MS, 'pub');
     const r = redis;
     lifecycle.onClose('redis', async () => {
-      await Promise.all([closeRedis(r), closeRedis(subscriber)]);
+      await Promise.all([closeRedis(r), closeRedis(subscriber), closeRedis(publisher)]);
     });
     cache = createRedisCache(redis, config.REDIS_PREFIX);
-    bus = createRedisBus(redis, subscriber, config.REDIS_PREFIX, logger);
+    bus = createRedisBus(publisher, subscriber, config.REDIS_PREFIX, logger);
   } else {
     cache = createMemoryCache();
     bus = createMemoryBus();
   }
   lifecycle.onClose('invalidation-bus', () => bus.close());
+  // Closed after the queue has drained (closers run in reverse): a job finishing may still store.
+  const objectLinks = {
+    prefix: '/admin/objects',
+    // Without a configured key, links work only on the process that made them (the admin panel's).
+    secret: config.OBJECT_LINK_SECRET ?? randomBytes(32).toString('base64url'),
+  };
+  const objects = createObjectStore(
+    config.S3_BUCKET
+      ? {
+          kind: 's3',
+          bucket: config.S3_BUCKET,
+          endpoint: config.S3_ENDPOINT,
+          region: config.S3_REGION,
+          accessKeyId: config.S3_ACCESS_KEY_ID ?? '',
+          secretAccessKey: config.S3_SECRET_ACCESS_KEY ?? '',
+          forcePathStyle: config.S3_FORCE_PATH_STYLE,
+        }
+      : {
+          kind: 'local',
+          dir: join(config.DATA_DIR, 'objects'),
+          signingSecret: objectLinks.secret,
+          urlPrefix: objectLinks.prefix,
+        },
+    { logger, metrics },
+  );
+  lifecycle.onClose('object-store', () => objects.close());
 
   const db = database.db;
   const tx = createTransactor(db, logger.child({ component: 'db' }));
+  // The rows every update reads, cached in this process; the bus keeps every process's copy coherent.
+  const rows = {
+    users: new RowCache<User>({
+      name: 'users',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      ttlMs: () => USER_CACHE_TTL_MS,
+      jitter: 0.1,
+    }),
+    subscriptions: new RowCache<Subscription>({
+      name: 'subscriptions',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      // Each read passes its own lifetime (see SubscriptionsService.quota).
+      ttlMs: () => 0,
+      jitter: 0.1,
+    }),
+    // What /status shows besides the plan: purchased images left, the running Star subscription.
+    imagePacks: new RowCache<{ left: number }>({
+      name: 'image-packs',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      ttlMs: () => 3_600_000,
+      jitter: 0.1,
+    }),
+    starSubscriptions: new RowCache<{ star: StarSubscription | null }>({
+      name: 'star-subscriptions',
+      bus,
+      metrics,
+      max: CACHED_ROWS,
+      // Each read passes its own lifetime (see PaymentsService.starSubscription).
+      ttlMs: () => 0,
+      jitter: 0.1,
+    }),
+  };
   // Every repository, once: each reads the calling flow's transaction through `tx`.
   const repos = {
     settings: new SettingsRepository(tx),
-    subscriptions: new SubscriptionsRepository(tx),
-    users: new UsersRepository(tx),
+    subscriptions: new SubscriptionsRepository(tx, (ids) => rows.subscriptions.invalidate(ids)),
+    users: new UsersRepository(tx, (ids) => rows.users.invalidate(ids)),
     dialogs: new DialogsRepository(tx),
     chat: new ChatRepository(tx),
     broadcasts: new BroadcastsRepository(tx),
@@ -196,16 +299,18 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     stats: new StatsRepository(tx),
     admin: new AdminRepository(tx),
     audit: new AuditRepository(tx),
-    payments: new PaymentsRepository(tx),
-    imageCredits: new ImageCreditsRepository(tx),
+    payments: new PaymentsRepository(tx, (ids) => rows.starSubscriptions.invalidate(ids)),
+    imageCredits: new ImageCreditsRepository(tx, (ids) => rows.imagePacks.invalidate(ids)),
+    imageJobs: new ImageJobsRepository(tx),
   };
   const settings = new SettingsService(tx, repos.settings, bus, logger.child({ component: 'settings' }));
   const subscriptions = new SubscriptionsService(
     repos.subscriptions,
     settings,
+    rows.subscriptions,
     logger.child({ component: 'subscriptions' }),
   );
-  const users = new UsersService(tx, repos.users, settings, cache, logger.child({ component: 'users' }));
+  const users = new UsersService(tx, repos.users, settings, rows.users, logger.child({ component: 'users' }));
   const i18n = createI18n();
   const telegramApi = (maxRetries: number) =>
     config.BOT_TOKEN
@@ -224,8 +329,11 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     tx,
     repos.imageCredits,
     subscriptions,
+    rows.imagePacks,
     logger.child({ component: 'image-credits' }),
   );
+  const keyboards = imageKeyboards(i18n);
+  const imagesEnabled = config.COMFYUI_URLS.length > 0;
 
   const queues: Record<string, QueueOptions> = Object.fromEntries(
     Object.entries(config.WORKER_QUEUE_CONCURRENCY).map(([name, concurrency]) => [name, { concurrency }]),
@@ -240,6 +348,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   // So do the replies a dead worker was writing (the dialog's reply lease, not the queue lock,
   // keeps one generation per dialog, so a lock lost to a long stall cannot answer twice).
   queues.chat = { ...queues.chat, lockMs: 10_000 };
+  // A dead worker's pictures come back within ~15 s; the job's own lease (ImageAttempt) then decides.
+  queues.images = { ...queues.images, lockMs: 15_000 };
   const queueOptions = {
     jobs,
     logger: logger.child({ component: 'queue' }),
@@ -298,6 +408,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
   };
   const chat = new ChatService({
     ...chatParts,
+    tx,
     subscriptions,
     generations,
     logger: chatLogger,
@@ -305,7 +416,8 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     runner: {
       ...chatParts,
       enqueueReply,
-      users,
+      // The person being answered, from the row cache: a reply reads them every round.
+      users: { find: (id) => users.findCached(id) },
       subscriptions,
       generations,
       logger: chatLogger,
@@ -321,6 +433,14 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
               intervalMs: config.CHAT_STREAM_INTERVAL_MS,
               groupIntervalMs: config.CHAT_STREAM_GROUP_INTERVAL_MS,
               logger: logger.child({ component: 'reply' }),
+              ...(imagesEnabled
+                ? {
+                    answerMarkup: async (answerId: number, locale: string) =>
+                      llm.configured && (await settings.get('images.picture_button'))
+                        ? keyboards.picture(answerId, locale)
+                        : undefined,
+                  }
+                : {}),
             })
           : () => {
               throw new Error('replies need BOT_TOKEN');
@@ -353,6 +473,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
       : undefined,
     notify: telegram ? createNotifier({ api: telegram, i18n, findUser: (id) => users.find(id) }) : undefined,
     queue,
+    starCache: rows.starSubscriptions,
     logger: logger.child({ component: 'payments' }),
     metrics,
   });
@@ -367,6 +488,59 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     metrics,
   });
 
+  const imagesLogger = logger.child({ component: 'images' });
+  const imagesMetrics = createImagesMetrics(metrics);
+  const imageQuota = new CreditsImageQuota(imageCredits, subscriptions);
+  const imageJobs = new ImageJobs({
+    tx,
+    repo: repos.imageJobs,
+    quota: imageQuota,
+    metrics: imagesMetrics,
+    logger: imagesLogger,
+    onFinished: (job) => images.wake(job.user_id),
+  });
+  const images: ImagesService = new ImagesService({
+    tx,
+    repo: repos.imageJobs,
+    jobs: imageJobs,
+    quota: imageQuota,
+    settings,
+    bus,
+    metrics: imagesMetrics,
+    logger: imagesLogger,
+    enabled: imagesEnabled,
+    llmConfigured: () => llm.configured,
+    enqueue: async (jobId) => {
+      await queue.enqueue('images.generate', { jobId }, { key: `image-${jobId}` });
+    },
+  });
+  const imageOutput =
+    telegram && telegramDirect
+      ? telegramImageOutput({ api: telegram, direct: telegramDirect, i18n, keyboards, logger: imagesLogger })
+      : () => {
+          throw new Error('pictures need BOT_TOKEN');
+        };
+  const imageAttempts = (
+    generator: ImageGenerator,
+    workflows: ReadonlyMap<string, WorkflowDefinition>,
+  ): RunImageAttempt => {
+    const deps = {
+      repo: repos.imageJobs,
+      jobs: imageJobs,
+      images,
+      settings,
+      generator,
+      workflows,
+      store: objects,
+      llm,
+      users,
+      output: imageOutput,
+      metrics: imagesMetrics,
+      logger: imagesLogger,
+    };
+    return (jobId, opts) => new ImageAttempt(deps, jobId, opts).run();
+  };
+
   return {
     config,
     logger,
@@ -378,6 +552,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     redis,
     cache,
     bus,
+    rows,
     settings,
     users,
     subscriptions,
@@ -408,6 +583,10 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     stats: new StatsService(repos.stats, cache),
     broadcasts,
     retention,
+    images,
+    objects,
+    objectLinks,
+    imageAttempts,
     close: () => lifecycle.close(),
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secretProblems } from './config-secrets.js';
+import { type ComfyBackendConfig, parseComfyBackends } from './integrations/comfyui/comfyui-backends.js';
 
 /**
  * The whole runtime configuration, read once from the environment.
@@ -38,6 +39,16 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const optionalUrl = optionalString.pipe(z.url().optional());
+/** COMFYUI_URLS: its own grammar (see parseComfyBackends); every bad entry is reported. */
+const comfyBackends = z
+  .string()
+  .default('')
+  .transform((v, ctx) => {
+    const parsed = parseComfyBackends(v);
+    if (parsed.ok) return parsed.backends;
+    for (const message of parsed.errors) ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  });
 
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -64,6 +75,8 @@ export const configSchema = z.object({
 
   REDIS_URL: optionalUrl,
   REDIS_PREFIX: z.string().min(1).default('vitte'),
+  /** Update-path Redis commands (claims, rate limit) fall back to this process's memory after this long. */
+  REDIS_UPDATE_TIMEOUT_MS: int(10).default(250),
 
   BOT_TOKEN: optionalString,
   TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
@@ -78,6 +91,8 @@ export const configSchema = z.object({
   ),
   BOT_RATE_LIMIT_POINTS: int(1).default(20),
   BOT_RATE_LIMIT_WINDOW_S: int(1).default(60),
+  /** An update being handled is claimed this long (renewed while it runs); a crashed attempt's lapses. */
+  BOT_UPDATE_LEASE_MS: int(1000).default(15_000),
   TELEGRAM_MAX_RETRIES: int(0, 10).default(3),
   EMULATOR_PORT: int(0, 65535).default(8081),
   /** A refundStarPayment with no answer by then is treated as unknown: the job reconciles and retries. */
@@ -110,6 +125,22 @@ export const configSchema = z.object({
   ADMIN_PASSWORD: optionalString,
 
   SENTRY_DSN: optionalUrl,
+
+  // Images. COMFYUI_URLS: `URL[;auth=<Authorization>][;slots=N][;name=X]`, comma-separated; unset:
+  // no images (in development `npm start` runs a fake ComfyUI instead). S3_BUCKET picks S3/MinIO
+  // storage for the PNGs, else files under DATA_DIR/objects.
+  COMFYUI_URLS: comfyBackends,
+  /** Extra workflow files (`<name>.json` + `<name>.params.json`) besides the built-in ones. */
+  COMFYUI_WORKFLOW_DIR: optionalString,
+  S3_BUCKET: optionalString,
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  /** Bucket in the path, not the host name: MinIO needs it. */
+  S3_FORCE_PATH_STYLE: bool.default(true),
+  /** Signs the admin panel's image links; unset: a random key per process (links die with it). */
+  OBJECT_LINK_SECRET: optionalString.pipe(z.string().min(32, 'at least 32 characters').optional()),
 });
 
 /** Rules across variables, checked on the raw environment so they are reported with the rest. */
@@ -121,6 +152,8 @@ function crossCheck(env: Record<string, string | undefined>): string[] {
   if (set('ADMIN_BOOTSTRAP_PASSWORD') && !set('ADMIN_BOOTSTRAP_USERNAME')) {
     problems.push('ADMIN_BOOTSTRAP_USERNAME: required when ADMIN_BOOTSTRAP_PASSWORD is set');
   }
+  if (set('S3_ACCESS_KEY_ID') !== set('S3_SECRET_ACCESS_KEY'))
+    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: give both or neither');
   return problems;
 }
 
@@ -171,6 +204,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   return Object.freeze({
     ...c,
     CORS_ORIGINS: Object.freeze([...c.CORS_ORIGINS]) as string[],
+    COMFYUI_URLS: Object.freeze(c.COMFYUI_URLS.map((b) => Object.freeze({ ...b }))) as ComfyBackendConfig[],
     WEBHOOK_URL:
       c.WEBHOOK_URL ?? (c.PUBLIC_URL ? new URL(c.WEBHOOK_PATH, c.PUBLIC_URL).toString() : undefined),
     embedded: !c.DATABASE_URL,
@@ -197,7 +231,10 @@ export function redactUrl(value: string): string {
  * inside connection URLs — for the log scrubber: none of them may reach a log line, whatever logs it.
  */
 export function configSecrets(config: Readonly<Config>): string[] {
-  const out: string[] = [];
+  // A ComfyUI backend's Authorization value, and the credential inside it, never reach a log line.
+  const out: string[] = config.COMFYUI_URLS.flatMap((b: ComfyBackendConfig) =>
+    b.authorization ? [b.authorization, b.authorization.replace(/^\S+\s+/, '')] : [],
+  );
   for (const [key, value] of Object.entries(config)) {
     if (typeof value !== 'string') continue;
     if (SECRET_KEYS.test(key)) out.push(value);
@@ -224,6 +261,8 @@ export function redactConfig(config: Readonly<Config>): Record<string, unknown> 
     if (value === undefined) continue;
     if (SECRET_KEYS.test(key)) out[key] = '***';
     else if (typeof value === 'string' && key.endsWith('_URL')) out[key] = redactUrl(value);
+    else if (key === 'COMFYUI_URLS')
+      out[key] = config.COMFYUI_URLS.map((b) => ({ name: b.name, url: b.baseUrl, slots: b.slots }));
     else out[key] = value;
   }
   return out;

@@ -111,8 +111,15 @@ export async function startBotApiSink(opts: { port?: number } = {}): Promise<Bot
     const url = req.url ?? '';
     const method = url.slice(url.lastIndexOf('/') + 1).split('?')[0] ?? '';
     let params: Record<string, unknown> = {};
-    if (body && (req.headers['content-type'] ?? '').startsWith('application/json')) {
+    const type = req.headers['content-type'] ?? '';
+    if (body && type.startsWith('application/json')) {
       params = JSON.parse(body) as Record<string, unknown>;
+    } else if (body && type.startsWith('multipart/form-data')) {
+      // An upload (sendPhoto): the plain fields, never the file.
+      for (const m of body.matchAll(/name="([^"]+)"\r\n\r\n([^\r]*)\r\n/g)) {
+        const value = m[2] ?? '';
+        params[m[1]!] = /^-?\d+$/.test(value) ? Number(value) : value;
+      }
     }
     const chatId = typeof params.chat_id === 'number' ? params.chat_id : undefined;
     counts.set(method, (counts.get(method) ?? 0) + 1);

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import type { App } from '../app.js';
 import { AppError } from '../platform/errors.js';
 import { sendError } from '../platform/http.js';
+import { signedObjectRoutes } from '../platform/storage/index.js';
 import { cleanStrings } from '../platform/text-input.js';
 import { assetRoutes } from './assets.js';
 import { installAuth, isHtmx, wantsJson } from './auth.js';
@@ -13,6 +14,7 @@ import { auditRoutes } from './routes/audit.routes.js';
 import { authRoutes } from './routes/auth.routes.js';
 import { broadcastsRoutes } from './routes/broadcasts.routes.js';
 import { dashboardRoutes } from './routes/dashboard.routes.js';
+import { imagesRoutes } from './routes/images.routes.js';
 import { paymentsRoutes } from './routes/payments.routes.js';
 import { queuesRoutes } from './routes/queues.routes.js';
 import { settingsRoutes } from './routes/settings.routes.js';
@@ -27,6 +29,15 @@ export { bootstrapAdmin } from './bootstrap.js';
  * built by createHttpServer — its own on ADMIN_PORT for the `admin` role, the shared one in `all`.
  */
 export async function registerAdmin(server: FastifyInstance, app: App): Promise<void> {
+  // Outside the sign-in guard: a signed link to a stored picture is its own credential.
+  await server.register(
+    signedObjectRoutes({
+      store: app.objects,
+      secret: app.objectLinks.secret,
+      prefix: app.objectLinks.prefix,
+      logger: app.logger,
+    }),
+  );
   await server.register(async (f) => {
     await f.register(cookie);
     if (!f.hasContentTypeParser('application/x-www-form-urlencoded')) await f.register(formbody);
@@ -63,6 +74,7 @@ export async function registerAdmin(server: FastifyInstance, app: App): Promise<
     await f.register(settingsRoutes(app));
     await f.register(broadcastsRoutes(app));
     await f.register(paymentsRoutes(app));
+    await f.register(imagesRoutes(app));
     await f.register(auditRoutes(app));
     await f.register(accountsRoutes(app));
     await f.register(queuesRoutes(app));

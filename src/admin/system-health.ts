@@ -4,6 +4,7 @@ import type { LlmStatus } from '../integrations/llm/llm-client.js';
 import { errorMessage } from '../platform/errors.js';
 import { type Check, checkDb, checkRedis } from '../platform/health.js';
 import type { QueueCounts } from '../platform/queue/index.js';
+import { type ImagesHealth, imagesHealth } from './images-health.js';
 
 export interface BotHealth {
   mode: 'polling' | 'webhook';
@@ -25,6 +26,7 @@ export interface SystemHealth {
   queue: { kind: 'bullmq' | 'inline'; status: Check; counts: Record<string, QueueCounts> };
   llm: LlmStatus & { source: LlmSource };
   bot: BotHealth;
+  images: ImagesHealth;
 }
 
 async function metricValues(app: App, name: string): Promise<number[] | undefined> {
@@ -68,10 +70,10 @@ async function botHealth(app: App): Promise<BotHealth> {
 
 /**
  * Live (uncached) health for the dashboard: database, Redis, the depth of every queue, the AI
- * provider as this process sees it, and the bot's intake.
+ * provider as this process sees it, the bot's intake, and the ComfyUI backends.
  */
 export async function systemHealth(app: App): Promise<SystemHealth> {
-  const [db, redis, queue, bot] = await Promise.all([
+  const [db, redis, queue, bot, images] = await Promise.all([
     checkDb(app.database),
     checkRedis(app.redis),
     app.queue.counts().then(
@@ -79,6 +81,7 @@ export async function systemHealth(app: App): Promise<SystemHealth> {
       (err: unknown) => ({ status: { status: 'error', reason: errorMessage(err) } as Check, counts: {} }),
     ),
     botHealth(app),
+    imagesHealth(app),
   ]);
   return {
     db,
@@ -86,6 +89,7 @@ export async function systemHealth(app: App): Promise<SystemHealth> {
     queue: { kind: app.queue.kind, ...queue },
     llm: { ...app.llm.status(), source: app.config.llmSource },
     bot,
+    images,
   };
 }
 

@@ -3,6 +3,7 @@ import type { Context } from 'grammy';
 import type { App } from '../app.js';
 import type { User } from '../platform/db/schema.js';
 import type { Locale } from '../platform/i18n/i18n.js';
+import type { RateLimitDecision } from '../platform/rate-limit.js';
 
 /** What handlers reach through `ctx.deps`: the app's services, never module singletons. */
 export type BotDeps = Pick<
@@ -10,7 +11,7 @@ export type BotDeps = Pick<
   | 'config'
   | 'logger'
   | 'metrics'
-  | 'cache'
+  | 'lifecycle'
   | 'users'
   | 'subscriptions'
   | 'imageCredits'
@@ -19,6 +20,7 @@ export type BotDeps = Pick<
   | 'i18n'
   | 'dialogs'
   | 'chat'
+  | 'images'
 >;
 
 export interface VitteFlavor {
@@ -26,6 +28,8 @@ export interface VitteFlavor {
   /** The registered user behind the update (set by the user middleware for updates from a person). */
   user?: User;
   locale: Locale;
+  /** The sender's rate-limit decision, counted with the update's claim (updates that count). */
+  rate?: RateLimitDecision | undefined;
   /** Name of the handler that took the update, for metrics and logs. */
   handler?: string;
 }

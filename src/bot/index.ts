@@ -2,26 +2,19 @@ import { sequentialize } from '@grammyjs/runner';
 import { type Api, Bot } from 'grammy';
 import type { BotCommand } from 'grammy/types';
 import { installTransformers } from '../integrations/telegram/telegram-api.js';
-import { createMemoryCache } from '../platform/cache.js';
 import { createI18n, LOCALES, resolveLocale } from '../platform/i18n/i18n.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
-import type { Redis } from '../platform/redis.js';
+import { closeRedis, createFailFastRedis, type Redis } from '../platform/redis.js';
+import { RedisOrMemory } from '../platform/redis-or-memory.js';
 import type { BotContext, BotDeps } from './context.js';
-import { buyHandler } from './handlers/buy.handler.js';
-import { chatHandler } from './handlers/chat.handler.js';
-import { dialogsHandler } from './handlers/dialogs.handler.js';
-import { fallbackHandler } from './handlers/fallback.handler.js';
-import { languageHandler } from './handlers/language.handler.js';
-import { legalHandler } from './handlers/legal.handler.js';
-import { membershipHandler } from './handlers/membership.handler.js';
 import { paymentUpdates } from './handlers/payments.handler.js';
-import { settingsHandler } from './handlers/settings.handler.js';
-import { startHandler } from './handlers/start.handler.js';
-import { statusHandler } from './handlers/status.handler.js';
 import { rateLimit, refuseBanned } from './middlewares/access.middleware.js';
 import { dedupe } from './middlewares/dedupe.middleware.js';
 import { observe } from './middlewares/observe.middleware.js';
 import { loadUser } from './middlewares/user.middleware.js';
+import { Notices } from './notices.js';
+import { handlers } from './routes.js';
+import { UpdateClaims } from './update-claims.js';
 import { cleanUpdate } from './update-intake.js';
 
 export type { BotContext } from './context.js';
@@ -32,8 +25,8 @@ export interface CreateBotOptions {
   redis?: Redis | undefined;
 }
 
-/** Update ids remembered in memory for 24 h: far more than an embedded bot receives in a day. */
-const DEDUPE_MEMORY_ENTRIES = 500_000;
+/** Update ids remembered in memory (without Redis, or while it is down) for 24 h. */
+const CLAIMS_MEMORY_ENTRIES = 500_000;
 
 /** The updates the bot asks Telegram for (polling and webhook alike). */
 export const ALLOWED_UPDATES = ['message', 'callback_query', 'pre_checkout_query', 'my_chat_member'] as const;
@@ -47,6 +40,7 @@ export const MENU_COMMANDS = [
   'reset',
   'persona',
   'stop',
+  'image',
   'status',
   'buy',
   'language',
@@ -68,40 +62,43 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
     metrics: deps.metrics,
     onBlocked: (chatId) => deps.users.markBotBlocked(chatId),
   });
+  // The update path's own connection: it fails fast, and then dedupe, rate limits and notices run
+  // in this process's memory until Redis is back.
+  const fast = opts.redis
+    ? createFailFastRedis(opts.redis, deps.logger, deps.config.REDIS_UPDATE_TIMEOUT_MS, 'updates')
+    : undefined;
+  const store = new RedisOrMemory(fast, deps.logger, deps.metrics);
+  const prefix = deps.config.REDIS_PREFIX;
+  const claims = new UpdateClaims(store, prefix, deps.config.BOT_UPDATE_LEASE_MS, CLAIMS_MEMORY_ENTRIES);
+  deps.lifecycle.onClose('bot-update-path', async () => {
+    claims.close();
+    if (fast) await closeRedis(fast);
+  });
   const limiter = createRateLimiter({
-    redis: opts.redis,
-    keyPrefix: `${deps.config.REDIS_PREFIX}:rl:user`,
+    redis: fast,
+    keyPrefix: `${prefix}:rl:user`,
     points: deps.config.BOT_RATE_LIMIT_POINTS,
     durationS: deps.config.BOT_RATE_LIMIT_WINDOW_S,
+    onFallback: (err) => store.fellBack('rate_limit', err),
   });
+  const notices = new Notices(store, prefix);
 
   // Middlewares
   bot.use(observe(deps)); // deps on ctx, metrics, error boundary
   bot.use(cleanUpdate(deps)); // no NUL, nothing longer than Telegram allows
   bot.use(paymentUpdates); // money first: bypasses everything below (see the handler)
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
-  // Without Redis the seen update ids get their own store, so busy user caches never evict them early.
-  const seen = opts.redis ? deps.cache : createMemoryCache(DEDUPE_MEMORY_ENTRIES);
-  bot.use(dedupe({ ...deps, cache: seen })); // each update_id once
+  bot.use(dedupe(claims, limiter, deps)); // each update_id once, done only once its effects are committed
   bot.use(loadUser()); // register or load, activity, locale
   // ctx.t in the user's language: the app's translations, negotiated with what loadUser() found.
   bot.use(
     createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code)).middleware(),
   );
-  bot.use(refuseBanned());
-  bot.use(rateLimit(limiter, deps));
+  bot.use(refuseBanned(notices));
+  bot.use(rateLimit(notices, deps));
 
-  // Handlers
-  bot.use(membershipHandler);
-  bot.use(startHandler);
-  bot.use(statusHandler);
-  bot.use(buyHandler);
-  bot.use(legalHandler);
-  bot.use(languageHandler);
-  bot.use(dialogsHandler);
-  bot.use(settingsHandler);
-  bot.use(chatHandler);
-  bot.use(fallbackHandler);
+  // Handlers, reached by the kind of update (see routes.ts)
+  bot.use(handlers());
 
   // Errors are handled by observe(); this only catches what escapes it (e.g. inside the runner).
   bot.catch((err) =>

@@ -19,6 +19,23 @@ async function startEmulator(config: Readonly<Config>): Promise<BotApiEmulator> 
   }
 }
 
+/**
+ * `npm start` without COMFYUI_URLS: a fake ComfyUI draws the playground's pictures from the first
+ * minute. Development only, and loaded only then.
+ */
+async function startDevComfyUi(config: Readonly<Config>) {
+  const { startFakeComfy } = await import('../dev/fake-comfyui/index.js');
+  // Steps slow enough to watch the progress in the playground.
+  const fake = await startFakeComfy({ host: '127.0.0.1', port: 0, stepMs: 80 });
+  return {
+    close: () => fake.close(),
+    config: Object.freeze({
+      ...config,
+      COMFYUI_URLS: [{ name: 'dev-fake-comfyui', baseUrl: fake.url, slots: 2 }],
+    }),
+  };
+}
+
 export interface Prepared {
   /** With what the local services provide: the emulator's token and address, the LLM chosen. */
   config: Readonly<Config>;
@@ -30,12 +47,19 @@ export interface Prepared {
 
 /**
  * What runs before the app: the embedded data directory's lock, the Bot API emulator when the
- * role may start one and has no BOT_TOKEN, and the LLM when the role talks to one. A failing step
- * undoes the ones before it.
+ * role may start one and has no BOT_TOKEN, a fake ComfyUI in development without COMFYUI_URLS, and
+ * the LLM when the role talks to one. A failing step undoes the ones before it.
  */
 export async function prepare(
   baseConfig: Readonly<Config>,
-  opts: { command: string; emulator: boolean; llm: boolean; localLlms?: readonly LocalLlm[] },
+  opts: {
+    command: string;
+    emulator: boolean;
+    /** May start a fake ComfyUI (development, no COMFYUI_URLS). */
+    comfyui?: boolean;
+    llm: boolean;
+    localLlms?: readonly LocalLlm[];
+  },
 ): Promise<Prepared> {
   const steps: Prepared['undo'] = [];
   let config = baseConfig;
@@ -50,6 +74,11 @@ export async function prepare(
       emulator = started;
       steps.push({ name: 'bot-api-emulator', close: () => started.close() });
       config = Object.freeze({ ...config, BOT_TOKEN: started.token, TELEGRAM_API_ROOT: started.url });
+    }
+    if (opts.comfyui && !config.COMFYUI_URLS.length && config.NODE_ENV === 'development') {
+      const fake = await startDevComfyUi(config);
+      steps.push({ name: 'fake-comfyui', close: fake.close });
+      config = fake.config;
     }
     if (opts.llm) {
       llm = await resolveLlm(config, opts.localLlms ? { candidates: opts.localLlms } : {});

@@ -124,6 +124,7 @@ export async function startRole(
   const { config, emulator, llm, undo } = await prepare(baseConfig, {
     command: role,
     emulator: spec.embedded,
+    comfyui: spec.embedded && spec.worker,
     llm: usesLlm,
     ...(opts.localLlms ? { localLlms: opts.localLlms } : {}),
   });

@@ -67,6 +67,16 @@ export const jobs = defineJobs({
     timeoutMs: 5 * 60_000,
   },
   'payments.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
+  // Pictures: one job per picture on its own queue (the GPUs are the limit, not the worker);
+  // the deadline is a setting (at most 9 minutes), so an attempt may run up to ten.
+  'images.generate': {
+    queue: 'images',
+    schema: z.object({ jobId: id }),
+    attempts: 3,
+    backoffMs: 5_000,
+    timeoutMs: 10 * 60_000,
+  },
+  'images.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
   'retention.scan': { queue: 'maintenance', schema: z.object({}), attempts: 1, timeoutMs: 10 * 60_000 },
   'retention.send': {
     queue: 'delivery',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { LRUCache } from 'lru-cache';
 import type { Logger } from './logger.js';
@@ -56,15 +57,27 @@ export function createRedisCache(redis: Redis, prefix: string): Cache {
   };
 }
 
+/** A message meaning "anything under this topic may have changed": receivers drop all they hold. */
+export const EVERYTHING = '*';
+
 /** Tells every process that something cached changed (settings, a user's profile). */
 export interface InvalidationBus {
   publish(topic: string, key: string): Promise<void>;
   subscribe(topic: string, handler: (key: string) => void): void;
+  /**
+   * False while messages may be missed (the subscriber connection is down or not yet subscribed):
+   * what a process caches on the strength of the bus must not be served meanwhile.
+   */
+  readonly live: boolean;
+  /** Runs when the bus is live again after it may have missed messages: drop what was cached. */
+  onResume(handler: () => void): void;
   close(): Promise<void>;
 }
 
 export function createMemoryBus(): InvalidationBus {
   const emitter = new EventEmitter();
+  // One listener per cache or service that subscribes; more than ten topics is normal, not a leak.
+  emitter.setMaxListeners(0);
   return {
     async publish(topic, key) {
       emitter.emit(topic, key);
@@ -72,6 +85,8 @@ export function createMemoryBus(): InvalidationBus {
     subscribe(topic, handler) {
       emitter.on(topic, handler);
     },
+    live: true,
+    onResume() {},
     async close() {
       emitter.removeAllListeners();
     },
@@ -80,7 +95,11 @@ export function createMemoryBus(): InvalidationBus {
 
 /**
  * Redis pub/sub. `subscriber` must be a dedicated connection (a subscribed client can do nothing else).
- * Local handlers also run on publish, so the publishing process does not depend on the round trip.
+ * Local handlers also run on publish, so the publishing process does not depend on the round trip
+ * (and ignores its own messages when Redis echoes them: late, they would drop rows cached since).
+ * The bus is live only while every topic's subscription is confirmed; after an outage it tells its
+ * resume handlers, since messages sent meanwhile are lost. A publish that failed is made good when
+ * Redis is back by telling everyone that anything under the topic may have changed.
  */
 export function createRedisBus(
   publisher: Redis,
@@ -90,25 +109,72 @@ export function createRedisBus(
 ): InvalidationBus {
   const local = createMemoryBus();
   const channel = (topic: string) => `${prefix}:invalidate:${topic}`;
-  const topics = new Set<string>();
-  subscriber.on('message', (ch: string, key: string) => {
-    for (const topic of topics) if (channel(topic) === ch) void local.publish(topic, key);
+  const origin = `${randomUUID()}|`;
+  const byChannel = new Map<string, string>();
+  const resumeHandlers: (() => void)[] = [];
+  const unpublished = new Set<string>();
+  let confirmed = false;
+  let missedSome = false;
+
+  const confirm = async () => {
+    const channels = [...byChannel.keys()];
+    try {
+      if (channels.length) await subscriber.subscribe(...channels);
+    } catch (err) {
+      logger.warn({ component: 'cache', err: (err as Error).message }, 'invalidation subscribe failed');
+      return;
+    }
+    // Nothing may be missed from here on; whatever was cached before must go if messages were lost.
+    if (subscriber.status !== 'ready' || channels.length !== byChannel.size) return;
+    if (missedSome) for (const handler of resumeHandlers) handler();
+    missedSome = false;
+    confirmed = true;
+  };
+  subscriber.on('message', (ch: string, message: string) => {
+    const topic = byChannel.get(ch);
+    if (!topic || message.startsWith(origin)) return;
+    void local.publish(topic, message.slice(message.indexOf('|') + 1));
   });
+  subscriber.on('close', () => {
+    if (confirmed) missedSome = true;
+    confirmed = false;
+  });
+  subscriber.on('ready', () => void confirm());
+  publisher.on('ready', () => {
+    for (const topic of unpublished) void publish(topic, EVERYTHING);
+    unpublished.clear();
+  });
+
+  const publish = async (topic: string, key: string) => {
+    await publisher.publish(channel(topic), `${origin}${key}`).catch((err: Error) => {
+      // Once per outage: every write meanwhile would say the same.
+      if (!unpublished.size)
+        logger.warn(
+          { component: 'cache', topic, err: err.message },
+          'invalidations not published until redis is back',
+        );
+      unpublished.add(topic);
+    });
+  };
   return {
     async publish(topic, key) {
       await local.publish(topic, key);
-      await publisher.publish(channel(topic), key).catch((err: Error) => {
-        logger.warn({ component: 'cache', topic, err: err.message }, 'invalidation not published');
-      });
+      await publish(topic, key);
     },
     subscribe(topic, handler) {
       local.subscribe(topic, handler);
-      if (!topics.has(topic)) {
-        topics.add(topic);
-        void subscriber.subscribe(channel(topic)).catch((err: Error) => {
-          logger.warn({ component: 'cache', topic, err: err.message }, 'invalidation subscribe failed');
-        });
+      if (!byChannel.has(channel(topic))) {
+        byChannel.set(channel(topic), topic);
+        confirmed = false;
+        if (subscriber.status === 'ready') void confirm();
+        else void subscriber.subscribe(channel(topic)).catch(() => {});
       }
+    },
+    get live() {
+      return confirmed;
+    },
+    onResume(handler) {
+      resumeHandlers.push(handler);
     },
     async close() {
       await local.close();

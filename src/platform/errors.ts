@@ -76,3 +76,20 @@ export class TooManyRequestsError extends AppError {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * The work cannot be done now but can be later — a dependency is down, or another attempt holds it:
+ * the sender should try again (a webhook answers 503 with Retry-After, so Telegram re-sends).
+ */
+export class RetryLaterError extends AppError {
+  override name = 'RetryLaterError';
+  override readonly status = 503;
+  override readonly code = 'retry_later';
+  constructor(
+    message: string,
+    readonly retryAfterS: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, { retryAfterS }, options);
+  }
+}

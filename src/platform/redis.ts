@@ -15,12 +15,41 @@ export function lastRedisError(client: Redis): string | undefined {
 }
 
 export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}): Redis {
-  const log = logger.child({ component: 'redis', name: opts.connectionName });
-  const client = new Redis(url, {
-    retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
-    enableOfflineQueue: true,
-    ...opts,
-  });
+  return watched(
+    new Redis(url, {
+      retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
+      enableOfflineQueue: true,
+      ...opts,
+    }),
+    logger,
+    opts.connectionName,
+  );
+}
+
+/**
+ * Another connection to `client`'s server for commands that must not hold up an update: a command
+ * that gets no answer within `timeoutMs` fails, and none waits for a connection that is down (no
+ * offline queue), so the caller falls back at once. Commands issued in the same tick go out in one
+ * write (auto-pipelining): one round trip.
+ */
+export function createFailFastRedis(client: Redis, logger: Logger, timeoutMs: number, role: string): Redis {
+  const name = `${client.options.connectionName ?? 'vitte'}-${role}`;
+  return watched(
+    client.duplicate({
+      connectionName: name,
+      commandTimeout: timeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      enableAutoPipelining: true,
+    }),
+    logger,
+    name,
+  );
+}
+
+function watched(client: Redis, logger: Logger, name: string | undefined): Redis {
+  const log = logger.child({ component: 'redis', name });
   let down = false;
   client.on('error', (err) => {
     lastErrors.set(client, err.message);

@@ -180,7 +180,7 @@ for (const { mode, redis } of variants) {
         .set({ last_active_at: sql<Date>`now() - interval '10 minutes'` })
         .where('id', '=', user.id)
         .execute();
-      await s.app.cache.delete(`user:${user.id}`);
+      s.app.rows.users.invalidate([user.id]);
       const stale = (await row()).last_active_at;
       await s.tg.injectMessage({ user, text: '/help' });
       await replies(3);

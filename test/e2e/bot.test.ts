@@ -151,7 +151,7 @@ for (const mode of ['polling', 'webhook'] as const) {
       await s.tg.injectMessage({ user, text: '/start' });
       await s.tg.waitForBotMessage(user.id);
       await s.app.db.updateTable('users').set({ banned_at: new Date() }).where('id', '=', user.id).execute();
-      await s.app.cache.delete(`user:${user.id}`);
+      s.app.rows.users.invalidate([user.id]);
       await s.tg.injectMessage({ user, text: '/status' });
       await s.tg.injectMessage({ user, text: '/help' });
       await s.tg.waitForDelivery();

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -7,8 +6,8 @@ import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 import { createUser } from '../helpers/factories.js';
-import { type RunningProcess, runVitte, startVitte } from '../helpers/process.js';
-import { has, TEST_REDIS_URL } from '../helpers/services.js';
+import { type RunningProcess, runVitte, startVitteWorker } from '../helpers/process.js';
+import { deleteRedisKeys, has, TEST_REDIS_URL } from '../helpers/services.js';
 
 describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real processes)', () => {
   const prefix = `vitte-test-bcli-${randomUUID().slice(0, 8)}`;
@@ -49,18 +48,14 @@ describe.skipIf(!has('redis') || !has('postgres'))('vitte broadcast (real proces
       API_PORT: '0',
       LOG_LEVEL: 'info',
     };
-    worker = startVitte(['worker'], env);
-    await worker.waitForLog((l) => l.msg === 'worker started', 60_000);
+    worker = await startVitteWorker(env);
   }, 90_000);
 
   afterAll(async () => {
     await worker?.stop('SIGTERM');
     await emulator?.close();
     await testDb?.drop();
-    const redis = new Redis(TEST_REDIS_URL);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
+    await deleteRedisKeys(prefix);
   });
 
   it('create prints the id; start hands it to the worker; status shows the progress', async () => {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -10,8 +9,8 @@ import { CLAIM_LEASE_MS } from '../../src/domain/broadcasts/broadcast-delivery.j
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 import { createUsers } from '../helpers/factories.js';
-import { type RunningProcess, startVitte } from '../helpers/process.js';
-import { has, TEST_REDIS_URL } from '../helpers/services.js';
+import { type RunningProcess, startVitteWorker } from '../helpers/process.js';
+import { deleteRedisKeys, has, TEST_REDIS_URL } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
 const RECIPIENTS = 300;
@@ -119,16 +118,12 @@ describe.skipIf(!has('redis') || !has('postgres'))(
       await proxy?.close();
       await emulator?.close();
       await testDb?.drop();
-      const redis = new Redis(TEST_REDIS_URL);
-      const keys = await redis.keys(`${prefix}:*`);
-      if (keys.length) await redis.del(...keys);
-      redis.disconnect();
+      await deleteRedisKeys(prefix);
     });
 
     async function startWorker(): Promise<RunningProcess> {
-      const w = startVitte(['worker'], env);
+      const w = await startVitteWorker(env);
       workers.push(w);
-      await w.waitForLog((l) => l.msg === 'worker started', 60_000);
       return w;
     }
 

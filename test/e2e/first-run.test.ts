@@ -115,6 +115,33 @@ describe('first run of vitte all (real processes, embedded)', () => {
     expect(answer?.entities?.map((e) => e.type)).toEqual(expect.arrayContaining(['bold', 'pre', 'code']));
   }, 60_000);
 
+  it('with no COMFYUI_URLS, /image in the playground gets a picture from the built-in fake ComfyUI', async () => {
+    const config = lines(p!.output()).find((l) => l.msg === 'configuration')?.config as Record<
+      string,
+      unknown
+    >;
+    expect(config.COMFYUI_URLS).toEqual([expect.objectContaining({ name: 'dev-fake-comfyui' })]);
+    const user = { id: 4343, first_name: 'Painter', language_code: 'en' };
+    const started = Date.now();
+    const sent = await fetch(`${base}/playground/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user, text: '/image a red fox in the snow' }),
+    });
+    expect(sent.status).toBe(200);
+    let photo: { caption?: string; photo?: unknown[] } | undefined;
+    while (!photo && Date.now() - started < 45_000) {
+      const chat = (await (await fetch(`${base}/playground/api/chats/${user.id}`)).json()) as {
+        messages: { outgoing: boolean; caption?: string; photo?: unknown[] }[];
+      };
+      photo = chat.messages.find((m) => m.outgoing && m.photo);
+      if (!photo) await new Promise((r) => setTimeout(r, 100));
+    }
+    console.info(`first picture in the playground ${Date.now() - started} ms after sending`);
+    expect(photo?.caption).toBe('a red fox in the snow');
+    expect(photo?.photo?.length).toBeGreaterThan(0);
+  }, 60_000);
+
   it('Ctrl-C with a playground event stream open stops at once, exit 0, no error logged', async () => {
     const stream = new AbortController();
     const res = await fetch(`${base}/playground/api/events?chat_id=4242`, { signal: stream.signal });

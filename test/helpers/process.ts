@@ -211,3 +211,10 @@ export function runVitte(
 ): Promise<Finished> {
   return run(process.execPath, [...VITTE, ...args], { ...opts, env: { ...FREE_PORTS, ...env } });
 }
+
+/** `vitte worker` as a real process, once it takes jobs. */
+export async function startVitteWorker(env: Record<string, string>): Promise<RunningProcess> {
+  const worker = startVitte(['worker'], env);
+  await worker.waitForLog((l) => l.msg === 'worker started', 60_000);
+  return worker;
+}

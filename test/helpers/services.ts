@@ -35,3 +35,15 @@ export async function probeServices(): Promise<Record<Service, boolean>> {
 export function has(service: Service): boolean {
   return process.env[`VITTE_TEST_HAS_${service.toUpperCase()}`] === '1';
 }
+
+/** Removes every key under a test's Redis prefix (the shared test Redis is never flushed). */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -6,12 +6,16 @@ import { createHttpServer } from '../../src/platform/http.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { has } from '../helpers/services.js';
 
-/** Routes anyone may call: the sign-in, health for probes, and static assets. */
+/**
+ * Routes anyone may call: the sign-in, health for probes, static assets, and stored pictures, whose
+ * signed link is their credential (a link without a valid signature is a 403).
+ */
 const PUBLIC = new Set([
   'GET /admin/login',
   'POST /admin/login',
   'POST /admin/api/login',
   'GET /admin/health',
+  'GET /admin/objects/*',
 ]);
 const isAsset = (url: string) => url.startsWith('/admin/assets/');
 
@@ -100,6 +104,8 @@ function suite(label: string, redis: boolean) {
         '/admin/users/:id',
         '/admin/settings',
         '/admin/broadcasts',
+        '/admin/images',
+        '/admin/api/images',
         '/admin/audit',
         '/admin/queues',
         '/admin/admins',

@@ -192,30 +192,43 @@ describe('accepting a chat message when its reply cannot be queued', () => {
   });
   afterAll(async () => t?.close());
 
-  it('takes the question back with its quota unit; an earlier question still waits for its answer', async () => {
+  it('keeps the committed question and its quota unit; the sweeper queues its reply', async () => {
     const id = 9_200;
     const { user } = await t.app.users.register({ id, first_name: 'J' });
     const repo = new ChatRepository(t.app.tx);
     const dialog = await t.app.dialogs.create(id, 'two questions');
     const earlier = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'earlier' });
     await t.app.queue.close();
-    await expect(
-      t.app.chat.accept(user, 'will this be answered?', { chatId: id, telegramMessageId: 2 }),
-    ).rejects.toThrow(/closed/);
-    expect((await t.app.subscriptions.get(id)).messages_used).toBe(0);
-    const messages = await t.app.db
-      .selectFrom('messages')
-      .select('id')
-      .where('dialog_id', '=', dialog.id)
-      .execute();
-    expect(messages).toEqual([{ id: earlier.id }]);
+    // The enqueue runs after the commit and fails: the question is not lost for it.
+    const accepted = await t.app.chat.accept(user, 'will this be answered?', {
+      chatId: id,
+      telegramMessageId: 2,
+    });
+    expect(accepted).toMatchObject({ kind: 'queued', dialogId: dialog.id });
+    expect((await t.app.subscriptions.get(id)).messages_used).toBe(1);
     const after = (await t.app.dialogs.find(dialog.id))!;
-    expect((await repo.pendingMessages(after)).map((m) => m.id)).toEqual([earlier.id]);
-    expect(after.last_user_message_id).toBe(earlier.id);
+    const pending = (await repo.pendingMessages(after)).map((m) => m.id);
+    expect(pending).toEqual([earlier.id, accepted.kind === 'queued' ? accepted.messageId : -1]);
     await t.app.db
       .updateTable('dialogs')
       .set({ updated_at: new Date(Date.now() - 120_000) })
       .execute();
     expect(await repo.stuck(30, 10)).toEqual([dialog.id]);
+  });
+
+  it('a re-delivered message is stored and charged once', async () => {
+    const id = 9_201;
+    const { user } = await t.app.users.register({ id, first_name: 'K' });
+    const origin = { chatId: id, telegramMessageId: 41 };
+    expect(await t.app.chat.accept(user, 'hello', origin)).toMatchObject({ kind: 'queued' });
+    expect(await t.app.chat.accept(user, 'hello', origin)).toEqual({ kind: 'duplicate' });
+    expect((await t.app.subscriptions.get(id)).messages_used).toBe(1);
+    const stored = await t.app.db
+      .selectFrom('messages')
+      .innerJoin('dialogs', 'dialogs.id', 'messages.dialog_id')
+      .select('messages.content')
+      .where('dialogs.user_id', '=', id)
+      .execute();
+    expect(stored).toEqual([{ content: 'hello' }]);
   });
 });

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,20 +19,13 @@ import {
   type ObjectStoreOptions,
   signedObjectRoutes,
 } from '../../src/platform/storage/index.js';
+import { type RunningS3rver, startS3rver } from '../helpers/s3rver.js';
 
 /**
  * One body of behaviour run against both adapters, so the local store (embedded mode) and the S3
  * store (MinIO in production) cannot drift apart. Everything goes over the real wire: s3rver
  * over HTTP for S3, the admin route on a listening Fastify for local links.
  */
-
-interface S3rverServer {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-const S3rver = createRequire(import.meta.url)('s3rver') as new (
-  opts: Record<string, unknown>,
-) => S3rverServer;
 
 const SIGNING_SECRET = 'local-object-link-secret-0123456789abcdef';
 // s3rver checks the access key id only, so the secret can be one no other value contains.
@@ -104,13 +96,11 @@ function localBackend(): Backend {
 }
 
 function s3Backend(): Backend {
-  let root = '';
-  let s3rver: S3rverServer | undefined;
+  let s3rver: RunningS3rver | undefined;
   return {
     async start() {
-      root = await mkdtemp(path.join(os.tmpdir(), 'vitte-storage-s3-'));
-      s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: root });
-      const { port } = await s3rver.run();
+      s3rver = await startS3rver();
+      const { endpoint } = s3rver;
       const s3 = (endpoint: string, overrides: { now?: () => number } = {}): ObjectStoreOptions => ({
         kind: 's3',
         endpoint,
@@ -122,7 +112,7 @@ function s3Backend(): Backend {
         ...overrides,
       });
       return {
-        options: (overrides) => s3(`http://127.0.0.1:${port}`, overrides),
+        options: (overrides) => s3(endpoint, overrides),
         // Port 1 refuses connections at once; two attempts keep the SDK's retry short.
         brokenOptions: () => ({ ...s3('http://127.0.0.1:1'), maxAttempts: 2 }) as ObjectStoreOptions,
         opened: () => {},
@@ -132,7 +122,6 @@ function s3Backend(): Backend {
     },
     async stop() {
       await s3rver?.close();
-      await rm(root, { recursive: true, force: true });
     },
   };
 }

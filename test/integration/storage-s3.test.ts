@@ -1,10 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, request } from 'node:http';
-import { createRequire } from 'node:module';
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -23,6 +19,7 @@ import {
   S3ObjectStore,
   type S3ObjectStoreOptions,
 } from '../../src/platform/storage/index.js';
+import { type RunningS3rver, startS3rver } from '../helpers/s3rver.js';
 
 /**
  * What only the S3 adapter does, against s3rver over HTTP. s3rver checks the access key id and
@@ -30,24 +27,14 @@ import {
  * partial), so a tampered signature can only be proven refused against real S3 or MinIO.
  */
 
-interface S3rverServer {
-  run(): Promise<AddressInfo>;
-  close(): Promise<void>;
-}
-const S3rver = createRequire(import.meta.url)('s3rver') as new (
-  opts: Record<string, unknown>,
-) => S3rverServer;
-
-let root: string;
-let s3rver: S3rverServer;
+let s3rver: RunningS3rver;
 let endpoint: string;
 let raw: S3Client;
 const opened: ObjectStore[] = [];
 
 beforeAll(async () => {
-  root = await mkdtemp(path.join(os.tmpdir(), 'vitte-storage-s3-'));
-  s3rver = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: root });
-  endpoint = `http://127.0.0.1:${(await s3rver.run()).port}`;
+  s3rver = await startS3rver();
+  endpoint = s3rver.endpoint;
   // A client of our own, to see what the adapter really left in the bucket.
   raw = new S3Client({
     endpoint,
@@ -59,7 +46,6 @@ beforeAll(async () => {
 afterAll(async () => {
   raw.destroy();
   await s3rver.close();
-  await rm(root, { recursive: true, force: true });
 });
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((s) => s.close()));

@@ -84,10 +84,20 @@ const ROLE_SECRETS: Record<string, string[]> = {
   bot: ['DATABASE_URL', 'REDIS_URL', 'BOT_TOKEN', 'SENTRY_DSN'],
   // As the bot in webhook mode, behind the route that checks WEBHOOK_SECRET.
   api: ['DATABASE_URL', 'REDIS_URL', 'BOT_TOKEN', 'WEBHOOK_SECRET', 'SENTRY_DSN'],
-  // Replies (the LLM), broadcasts, notifications and retention messages (the Bot API).
-  worker: ['DATABASE_URL', 'REDIS_URL', 'BOT_TOKEN', 'LLM_API_KEY', 'SENTRY_DSN'],
-  // The panel: the bootstrap account, and a broadcast's test message (the Bot API).
-  admin: ['DATABASE_URL', 'REDIS_URL', 'BOT_TOKEN', 'ADMIN_BOOTSTRAP_PASSWORD', 'SENTRY_DSN'],
+  // Replies (the LLM), pictures (stored in MinIO), broadcasts, notifications and retention messages
+  // (the Bot API).
+  worker: ['DATABASE_URL', 'REDIS_URL', 'BOT_TOKEN', 'LLM_API_KEY', 'S3_SECRET_ACCESS_KEY', 'SENTRY_DSN'],
+  // The panel: the bootstrap account, a broadcast's test message (the Bot API), the pictures it shows
+  // (read from MinIO, served under links it signs).
+  admin: [
+    'DATABASE_URL',
+    'REDIS_URL',
+    'BOT_TOKEN',
+    'ADMIN_BOOTSTRAP_PASSWORD',
+    'S3_SECRET_ACCESS_KEY',
+    'OBJECT_LINK_SECRET',
+    'SENTRY_DSN',
+  ],
   // `vitte webhook set`: the Bot API only.
   webhook: ['BOT_TOKEN', 'WEBHOOK_SECRET'],
 };
@@ -108,7 +118,16 @@ const ENV_SECRETS: Record<string, string[]> = {
   ...Object.fromEntries(
     Object.entries(ROLE_SECRETS).map(([name, keys]) => [
       name,
-      keys.map((k) => ({ DATABASE_URL: 'POSTGRES_PASSWORD', REDIS_URL: 'REDIS_PASSWORD' })[k] ?? k),
+      keys.map(
+        (k) =>
+          (
+            ({
+              DATABASE_URL: 'POSTGRES_PASSWORD',
+              REDIS_URL: 'REDIS_PASSWORD',
+              S3_SECRET_ACCESS_KEY: 'MINIO_ROOT_PASSWORD',
+            }) as Record<string, string>
+          )[k] ?? k,
+      ),
     ]),
   ),
 };
@@ -428,11 +447,13 @@ describe('deploy/docker-compose.yml', () => {
     }
     // The long-running roles share every setting that is not a secret, but for the ones only their
     // role reads (BOT_MODE makes the app require WEBHOOK_SECRET, which worker and admin do not get).
+    // The object store's settings go to the roles that write and read pictures.
+    const OBJECT_STORE = ['S3_BUCKET', 'S3_ENDPOINT', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_ACCESS_KEY_ID'];
     const ROLE_SETTINGS: Record<string, string[]> = {
       bot: ['BOT_MODE'],
       api: ['BOT_MODE'],
-      worker: [],
-      admin: ['ADMIN_BOOTSTRAP_USERNAME'],
+      worker: [...OBJECT_STORE, 'COMFYUI_WORKFLOW_DIR'],
+      admin: ['ADMIN_BOOTSTRAP_USERNAME', ...OBJECT_STORE],
     };
     const settings = (name: string) =>
       Object.fromEntries(

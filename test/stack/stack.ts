@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
+import { startFakeComfy } from '../../src/dev/fake-comfyui/index.js';
 import type { FakeLlm } from '../../src/dev/fake-llm/fake-llm.types.js';
 import { createFakeLlm } from '../../src/dev/fake-llm/index.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -142,6 +143,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const llmKey = `sk-stack-${randomBytes(8).toString('hex')}`;
     const llm = await createFakeLlm({ apiKey: llmKey });
     closers.push(() => llm.close());
+    // A GPU server behind a token, as COMFYUI_URLS gives it to the worker and admin roles.
+    const comfyAuth = `Bearer comfy-${randomBytes(8).toString('hex')}`;
+    const comfy = await startFakeComfy({ authorization: comfyAuth, maxImageSide: 64 });
+    closers.push(() => comfy.close());
 
     const tlsPort = await freePort();
     const httpPort = await freePort();
@@ -176,6 +181,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       BOT_RATE_LIMIT_POINTS: '1000',
       LLM_BASE_URL: llm.url,
       LLM_API_KEY: llmKey,
+      COMFYUI_URLS: `${comfy.url};auth=${comfyAuth};name=gpu`,
       LLM_MAX_RETRIES: '0',
       CHAT_STREAM_INTERVAL_MS: '200',
       // One job at a time per worker: with two workers, overlapping replies must be shared.

@@ -48,7 +48,7 @@ const FRAMEWORKS = [
 /** The only production files that load development code, and only with a dynamic import(). */
 const DEV_LOADERS: Record<string, readonly string[]> = {
   'src/cli/roles.ts': ['src/dev/playground/index.ts'],
-  'src/cli/role-prepare.ts': ['src/dev/bot-api-emulator/index.ts'],
+  'src/cli/role-prepare.ts': ['src/dev/bot-api-emulator/index.ts', 'src/dev/fake-comfyui/index.ts'],
   'src/cli/llm-setup.ts': ['src/dev/fake-llm/index.ts'],
   'src/cli/dev.command.ts': ['src/dev/fake-llm/index.ts'],
 };

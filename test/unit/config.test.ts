@@ -119,9 +119,50 @@ describe('config', () => {
     expect(loadConfig({}).WEBHOOK_URL).toBeUndefined();
   });
 
+  it('parses COMFYUI_URLS into backends, reports bad entries by position, and keeps their credentials out of logs', () => {
+    const c = loadConfig({
+      COMFYUI_URLS:
+        'http://gpu1:8188;slots=2, https://u:p%40ss@gpu2.example.com/comfy;name=gpu2,http://gpu3;auth=Bearer tok-123456',
+    });
+    expect(c.COMFYUI_URLS).toEqual([
+      { name: 'gpu1:8188', baseUrl: 'http://gpu1:8188', slots: 2 },
+      {
+        name: 'gpu2',
+        baseUrl: 'https://gpu2.example.com/comfy',
+        authorization: `Basic ${Buffer.from('u:p@ss').toString('base64')}`,
+        slots: 1,
+      },
+      { name: 'gpu3', baseUrl: 'http://gpu3', authorization: 'Bearer tok-123456', slots: 1 },
+    ]);
+    const secrets = configSecrets(c);
+    expect(secrets).toContain('Bearer tok-123456');
+    expect(secrets).toContain('tok-123456');
+    expect(JSON.stringify(redactConfig(c))).not.toMatch(/tok-123456|Basic/);
+    expect(loadConfig({}).COMFYUI_URLS).toEqual([]);
+
+    let error: unknown;
+    try {
+      loadConfig({ COMFYUI_URLS: 'http://ok:8188,ftp://bad;auth=Bearer secret-token,http://x;slots=0' });
+    } catch (err) {
+      error = err;
+    }
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(2);
+    expect(problems.join('\n')).toContain(
+      'COMFYUI_URLS: COMFYUI_URLS entry 2 (bad): must be http:// or https://',
+    );
+    expect(problems.join('\n')).not.toContain('secret-token');
+  });
+
+  it('wants both S3 keys or neither', () => {
+    expect(() => loadConfig({ S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'id' })).toThrow(/S3_SECRET_ACCESS_KEY/);
+    expect(loadConfig({ S3_BUCKET: 'b' })).toMatchObject({ S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: true });
+  });
+
   it('is frozen all the way down', () => {
     const c = loadConfig({ CORS_ORIGINS: 'https://a.example' });
     expect(() => (c.CORS_ORIGINS as string[]).push('https://evil.example')).toThrow();
+    expect(() => c.COMFYUI_URLS.push({ name: 'x', baseUrl: 'http://x', slots: 1 })).toThrow();
   });
 });
 

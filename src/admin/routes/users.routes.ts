@@ -6,6 +6,7 @@ import { actorOf, csrfTokenOf, hasRole } from '../auth.js';
 import { issuesOf, parse, redirectTo, sendPage } from '../respond.js';
 import { notice } from '../views/components.js';
 import { dialogBody, displayName, userDetailBody, userResults, usersBody } from '../views/users.view.js';
+import { withLinks } from './images.routes.js';
 
 const PAGE_SIZE = 50;
 
@@ -70,15 +71,16 @@ export function usersRoutes(app: App) {
 
   const detail = async (id: number) => {
     const user = await app.users.get(id);
-    const [subscription, quota, usage, audit, purchases, dialogs] = await Promise.all([
+    const [subscription, quota, usage, audit, purchases, images, dialogs] = await Promise.all([
       app.subscriptions.get(id).catch(() => undefined),
       app.subscriptions.quota(id).catch(() => undefined),
       app.stats.userUsage(id),
       app.admin.audit.list({ limit: 20, targetType: 'user', targetId: String(id) }),
       app.payments.purchases(id),
+      app.images.list({ userId: id, limit: 12 }),
       app.admin.users.listDialogs(id),
     ]);
-    return { user, subscription, quota, usage, audit, purchases, dialogs };
+    return { user, subscription, quota, usage, audit, purchases, images: withLinks(app, images), dialogs };
   };
 
   const plans = async () => Object.keys(await app.settings.get('plans'));

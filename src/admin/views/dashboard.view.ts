@@ -2,6 +2,7 @@ import type { DashboardStats } from '../../domain/stats/stats.service.js';
 import { html, json, type SafeHtml } from '../html.js';
 import type { BotHealth, SystemHealth } from '../system-health.js';
 import { badge, fmtDate, fmtNum, stat } from './components.js';
+import { imagesHealthPiece } from './images-health.view.js';
 
 function checkBadge(c: { status: string; reason?: string }): SafeHtml {
   if (c.status === 'ok') return badge('ok', 'ok');
@@ -87,6 +88,7 @@ export function healthCard(h: SystemHealth): SafeHtml {
         </tbody>
       </table>
     </div>
+    ${imagesHealthPiece(h.images)}
   </section>`;
 }
 

@@ -7,6 +7,7 @@ export type Section =
   | 'users'
   | 'broadcasts'
   | 'payments'
+  | 'images'
   | 'settings'
   | 'queues'
   | 'audit'
@@ -18,6 +19,7 @@ const NAV: { section: Section; href: string; label: string; owner?: boolean }[] 
   { section: 'users', href: '/admin/users', label: 'Users' },
   { section: 'broadcasts', href: '/admin/broadcasts', label: 'Broadcasts' },
   { section: 'payments', href: '/admin/payments', label: 'Payments' },
+  { section: 'images', href: '/admin/images', label: 'Images' },
   { section: 'settings', href: '/admin/settings', label: 'Settings' },
   { section: 'queues', href: '/admin/queues', label: 'Queues' },
   { section: 'audit', href: '/admin/audit', label: 'Audit log' },

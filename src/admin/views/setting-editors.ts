@@ -47,6 +47,26 @@ const integer: SettingEditor = {
   parse: (form) => num(form.v),
 };
 
+/** A list of strings, one a line (blank lines dropped); a problem names its line. */
+const lines: SettingEditor = {
+  render: (value, issues) =>
+    field({
+      label: 'One per line',
+      name: 'v',
+      type: 'textarea',
+      rows: 8,
+      value: (Array.isArray(value) ? value : []).join('\n'),
+      errors: issues.map((i) =>
+        /^\d+$/.test(i.path) ? `line ${Number(i.path) + 1}: ${i.message}` : i.message,
+      ),
+    }),
+  parse: (form) =>
+    (form.v ?? '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean),
+};
+
 const plans: SettingEditor = {
   render(value, issues) {
     const entries = [...Object.entries(obj(value)), ['', { messages_limit: '', images_limit: '' }] as const];
@@ -162,6 +182,13 @@ const EDITORS: Record<string, SettingEditor> = {
   'support.contact': localized,
   'legal.privacy': localized,
   'legal.terms': localized,
+  'images.max_prompt_length': integer,
+  'images.per_user_in_flight': integer,
+  'images.per_user_queued': integer,
+  'images.timeout_seconds': integer,
+  'images.deny_list': lines,
+  'images.nsfw': line,
+  'images.prompt_writer': text(6),
 };
 
 /** Settings edited as one text per language. */
@@ -177,7 +204,7 @@ export function generalIssues(key: string, issues: ValidationIssue[]): Validatio
   if (key === 'plans') return issues.filter((i) => i.path === '');
   if (key === 'retention.stages' || key === 'payments.catalogue')
     return issues.filter((i) => !/^\d+\./.test(i.path));
-  if (key === 'retention.window') return [];
+  if (key === 'retention.window' || key === 'images.deny_list') return [];
   if (LOCALIZED.has(key)) return issues.filter((i) => i.path !== 'en' && i.path !== 'ru');
   return issues.filter((i) => i.path !== '');
 }

@@ -16,6 +16,7 @@ import {
   notice,
   select,
 } from './components.js';
+import { type GalleryItem, imageGallery } from './images.view.js';
 import { userPurchasesCard } from './payments.view.js';
 
 export function displayName(u: Pick<User, 'first_name' | 'last_name'>): string {
@@ -107,6 +108,8 @@ export interface UserDetailView {
   plans: string[];
   audit: AdminAuditEntry[];
   purchases: UserPurchases;
+  /** The user's newest pictures. */
+  images: GalleryItem[];
   canEdit: boolean;
   csrf: string;
   error?: string | undefined;
@@ -150,6 +153,10 @@ export function userDetailBody(v: UserDetailView): SafeHtml {
   </div>
   ${dialogsCard(v, base)}
   ${userPurchasesCard(v.purchases)}
+  <section class="card" id="user-images">
+    <h2>Pictures <a class="small" href="/admin/images?user=${u.id}">all</a></h2>
+    ${imageGallery(v.images, { showUser: false })}
+  </section>
   ${v.canEdit ? actions(v, base) : html`<p class="muted">You have read-only access.</p>`}
   <section class="card">
     <h2>Admin actions on this user</h2>

@@ -35,6 +35,7 @@ statusHandler.command('status', async (ctx) => {
       messagesLimit: q.messagesLimit,
       imagesUsed: q.imagesUsed,
       imagesLimit: q.imagesLimit,
+      imagesLeft: Math.max(0, q.imagesLimit - q.imagesUsed),
       resetsAt: formatDate(q.resetsAt, ctx.locale),
     }),
     ctx.t('status-purchased', { left: purchased }),

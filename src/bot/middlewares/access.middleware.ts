@@ -1,6 +1,6 @@
 import type { Middleware } from 'grammy';
-import type { RateLimiter } from '../../platform/rate-limit.js';
 import type { BotContext, BotDeps } from '../context.js';
+import type { Notices } from '../notices.js';
 import { bannedNotice } from '../support-contact.js';
 
 const DAY_MS = 24 * 3_600_000;
@@ -9,16 +9,13 @@ const DAY_MS = 24 * 3_600_000;
  * Banned users get one polite refusal per day and nothing else. Telegram's notices about them
  * (they blocked or unblocked the bot) still go through: they only update bookkeeping.
  */
-export function refuseBanned(): Middleware<BotContext> {
+export function refuseBanned(notices: Notices): Middleware<BotContext> {
   return async (ctx, next) => {
     const user = ctx.user;
     if (!user?.banned_at || ctx.myChatMember) return next();
     ctx.handler = 'banned';
     if (ctx.callbackQuery) await ctx.answerCallbackQuery();
-    if (
-      ctx.chat?.type === 'private' &&
-      (await ctx.deps.cache.setIfAbsent(`banned-notice:${user.id}`, 1, DAY_MS))
-    ) {
+    if (ctx.chat?.type === 'private' && (await notices.firstIn(`banned:${user.id}`, DAY_MS))) {
       const notice = await bannedNotice(ctx);
       await ctx.reply(notice.text, notice.html ? { parse_mode: 'HTML' } : {});
     }
@@ -26,26 +23,23 @@ export function refuseBanned(): Middleware<BotContext> {
 }
 
 /**
- * Per-user rate limit over messages and button presses. An over-limit user is warned once per
- * window, not once per message. Payment updates are never limited.
+ * Per-user rate limit over messages and button presses, acting on the point the dedupe middleware
+ * counted with its claim (one round trip for both). An over-limit user is warned once per window,
+ * not once per message. Payment updates are never limited (never counted).
  */
-export function rateLimit(limiter: RateLimiter, deps: Pick<BotDeps, 'metrics'>): Middleware<BotContext> {
+export function rateLimit(notices: Notices, deps: Pick<BotDeps, 'metrics'>): Middleware<BotContext> {
   const limited = deps.metrics.counter({
     name: 'vitte_bot_rate_limited_total',
     help: 'Updates dropped by the per-user rate limit',
   });
   return async (ctx, next) => {
     const user = ctx.user;
-    const limitable = (ctx.message && !ctx.message.successful_payment) || ctx.callbackQuery;
-    if (!user || !limitable) return next();
-    const decision = await limiter.consume(String(user.id));
-    if (decision.allowed) return next();
+    const decision = ctx.rate;
+    if (!user || !decision || decision.allowed) return next();
     ctx.handler = 'rate-limited';
     limited.inc();
     if (ctx.callbackQuery) await ctx.answerCallbackQuery();
-    if (
-      await ctx.deps.cache.setIfAbsent(`rate-warned:${user.id}`, 1, Math.max(decision.msBeforeNext, 1_000))
-    ) {
+    if (await notices.firstIn(`rate-warned:${user.id}`, Math.max(decision.msBeforeNext, 1_000))) {
       await ctx.reply(ctx.t('rate-limited', { seconds: Math.ceil(decision.msBeforeNext / 1000) }));
     }
   };

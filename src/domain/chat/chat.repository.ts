@@ -1,6 +1,7 @@
 import { type ExpressionBuilder, sql } from 'kysely';
 import type { DB, Dialog, Message, MessageRole } from '../../platform/db/schema.js';
 import { Repository } from '../../platform/db/transactor.js';
+import type { AfterTake } from '../subscriptions/subscriptions.repository.js';
 
 export interface NewMessage {
   dialogId: number;
@@ -14,6 +15,17 @@ export interface NewMessage {
 /** Nobody holds the dialog's reply lease (never taken, given back, or run out). */
 const leaseFree = (eb: ExpressionBuilder<DB, 'dialogs'>) =>
   eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]);
+
+/** A user's message to the AI as Telegram delivered it. */
+export interface Question {
+  userId: number;
+  chatId: number;
+  text: string;
+  telegramMessageId: number;
+}
+
+/** How far back a re-delivered question is looked for: more than arrive while one update is retried. */
+const RECENT_QUESTIONS = 20;
 
 /** A reply lease as the writes it fences need it. */
 export interface LeaseRef {
@@ -59,6 +71,78 @@ export class ChatRepository extends Repository {
     });
   }
 
+  /**
+   * Where a question goes: the active dialog of its chat, and whether one of its recent questions
+   * already is this Telegram message (a re-delivered update whose first attempt committed). One
+   * query; undefined when the chat has no active dialog yet.
+   */
+  async questionTarget(q: Question): Promise<{ dialogId: number; stored: boolean } | undefined> {
+    const row = await this.db
+      .selectFrom('dialogs as d')
+      .select((eb) => [
+        'd.id',
+        eb
+          .exists(
+            eb
+              .selectFrom((sub) =>
+                sub
+                  .selectFrom('messages')
+                  .select('telegram_message_id')
+                  .whereRef('dialog_id', '=', 'd.id')
+                  .orderBy('id', 'desc')
+                  .limit(RECENT_QUESTIONS)
+                  .as('recent'),
+              )
+              .select('recent.telegram_message_id')
+              .where('recent.telegram_message_id', '=', q.telegramMessageId),
+          )
+          .as('stored'),
+      ])
+      .where('d.user_id', '=', q.userId)
+      .where('d.chat_id', '=', q.chatId)
+      .where('d.is_active', '=', true)
+      .executeTakeFirst();
+    return row && { dialogId: row.id, stored: Boolean(row.stored) };
+  }
+
+  /**
+   * Store the question in the statement of its quota take (see SubscriptionsService.takeMessageWith):
+   * stored only when the take succeeded, with the dialog's bookkeeping. Undefined when it was refused.
+   */
+  async storeQuestion(db: AfterTake, dialogId: number, q: Question): Promise<number | undefined> {
+    const row = await db
+      .with('m', (qc) =>
+        qc
+          .insertInto('messages')
+          .columns(['dialog_id', 'role', 'content', 'telegram_message_id'])
+          .expression((eb) =>
+            eb
+              .selectFrom('take')
+              .select([
+                sql.val(dialogId).as('dialog_id'),
+                sql.val('user').as('role'),
+                sql.val(q.text).as('content'),
+                sql.val(q.telegramMessageId).as('telegram_message_id'),
+              ]),
+          )
+          .returning('id'),
+      )
+      .with('d', (qc) =>
+        qc
+          .updateTable('dialogs')
+          .set({
+            last_user_message_id: sql`greatest(last_user_message_id, (select id from m))`,
+            updated_at: sql`now()`,
+          })
+          .where('id', '=', dialogId)
+          .where(({ exists, selectFrom }) => exists(selectFrom('m').select('id'))),
+      )
+      .selectFrom('m')
+      .select('id')
+      .executeTakeFirst();
+    return row?.id;
+  }
+
   private async insertWithBookkeeping(
     m: NewMessage,
     dialog: Record<string, ReturnType<typeof sql>>,
@@ -90,24 +174,6 @@ export class ChatRepository extends Repository {
 
   findMessage(id: number): Promise<Message | undefined> {
     return this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
-  }
-
-  /**
-   * A question taken back (its reply could not be queued): gone, with the dialog's newest-question
-   * mark moved back to what is left. Questions before it keep waiting for their answer.
-   */
-  async withdrawMessage(dialogId: number, messageId: number): Promise<void> {
-    await this.db
-      .with('gone', (db) => db.deleteFrom('messages').where('id', '=', messageId).returning('id'))
-      .updateTable('dialogs')
-      .set({
-        last_user_message_id: sql`coalesce((
-          select max(id) from messages
-          where dialog_id = ${dialogId} and role = 'user' and id <> all(select id from gone)
-        ), 0)`,
-      })
-      .where('id', '=', dialogId)
-      .execute();
   }
 
   /**

@@ -1,30 +1,39 @@
 import type { LlmClient } from '../../integrations/llm/llm-client.js';
 import type { User } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import type { Logger } from '../../platform/logger.js';
 import type { DialogScope, DialogsService } from '../dialogs/dialogs.service.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import type { ChatMetrics } from './chat.metrics.js';
-import type { ChatRepository } from './chat.repository.js';
+import type { ChatRepository, Question } from './chat.repository.js';
 import type { Generations } from './generations.js';
 import { ReplyRunner, type ReplyRunnerDeps } from './reply-runner.js';
 
 export type AcceptResult =
   | { kind: 'queued'; dialogId: number; messageId: number }
   | { kind: 'quota_exceeded'; resetsAt: Date | null }
-  | { kind: 'not_configured' };
+  | { kind: 'not_configured' }
+  /** The same Telegram message was stored before: its update is being delivered again. */
+  | { kind: 'duplicate' };
 
 export interface ChatServiceDeps {
+  tx: Transactor;
   repo: ChatRepository;
   dialogs: DialogsService;
   subscriptions: SubscriptionsService;
   llm: LlmClient;
   generations: Generations;
-  /** Enqueue `chat.reply` for a dialog (the dialog's reply lease keeps one generation in flight). */
+  /** Enqueue `chat.reply` for a dialog (the dialog's reply lease keeps one generation in flight). Runs after commit. */
   enqueueReply: (dialogId: number) => Promise<void>;
   /** What each attempt of `chat.reply` runs with (see ReplyRunner). */
   runner: ReplyRunnerDeps;
   metrics: ChatMetrics;
   logger: Logger;
+}
+
+/** Rolls back a new dialog whose first message the quota refused. */
+class Refused extends Error {
+  override name = 'Refused';
 }
 
 /** Where the incoming message came from (kept on the message to answer in the same chat). */
@@ -44,38 +53,70 @@ export class ChatService {
     return this.d.llm.configured;
   }
 
-  /** Take one unit of quota, store the message, queue the reply. */
+  /**
+   * Take one unit of quota and store the message — one statement, so both commit or neither; the
+   * first message of a chat creates its dialog in the same transaction — then queue the reply.
+   */
   async accept(user: User, text: string, origin: Origin): Promise<AcceptResult> {
     if (!this.d.llm.configured) {
       this.d.metrics.accepted.inc({ result: 'not_configured' });
       return { kind: 'not_configured' };
     }
-    const taken = await this.d.subscriptions.takeMessage(user.id);
-    if (!taken.ok) {
-      this.d.metrics.accepted.inc({ result: 'quota_exceeded' });
-      return { kind: 'quota_exceeded', resetsAt: taken.resetsAt };
+    const q: Question = {
+      userId: user.id,
+      chatId: origin.chatId,
+      text,
+      telegramMessageId: origin.telegramMessageId,
+    };
+    const target = await this.d.repo.questionTarget(q);
+    if (target?.stored) {
+      this.d.metrics.accepted.inc({ result: 'duplicate' });
+      this.d.logger.info({ dialogId: target.dialogId }, 'message already stored; update delivered again');
+      return { kind: 'duplicate' };
     }
-    let stored: { dialogId: number; messageId: number } | undefined;
+    const stored = await (target ? this.store(target.dialogId, q) : this.storeInNewDialog(q));
+    if (!stored) {
+      this.d.metrics.accepted.inc({ result: 'quota_exceeded' });
+      return { kind: 'quota_exceeded', resetsAt: (await this.d.subscriptions.refusal(user.id)).resetsAt };
+    }
+    // Queued once the question is committed, without holding the update: an enqueue that fails or
+    // waits for Redis loses nothing, as the sweeper (chat.sweep, every minute) re-enqueues every
+    // dialog whose newest question is unanswered.
+    await this.d.tx.afterCommit(() => {
+      this.d
+        .enqueueReply(stored.dialogId)
+        .catch((err: unknown) =>
+          this.d.logger.warn(
+            { err, dialogId: stored.dialogId },
+            'reply not queued; the sweeper will queue it',
+          ),
+        );
+    });
+    this.d.metrics.accepted.inc({ result: 'queued' });
+    return { kind: 'queued', ...stored };
+  }
+
+  private async store(
+    dialogId: number,
+    q: Question,
+  ): Promise<{ dialogId: number; messageId: number } | undefined> {
+    const messageId = await this.d.subscriptions.takeMessageWith(q.userId, (db) =>
+      this.d.repo.storeQuestion(db, dialogId, q),
+    );
+    return messageId === undefined ? undefined : { dialogId, messageId };
+  }
+
+  /** The chat's first message: its dialog is created with it, or not at all when the quota refuses it. */
+  private async storeInNewDialog(q: Question) {
     try {
-      const dialog = await this.d.dialogs.ensureActive({ userId: user.id, chatId: origin.chatId }, text);
-      const message = await this.d.repo.insertMessage({
-        dialogId: dialog.id,
-        role: 'user',
-        content: text,
-        telegramMessageId: origin.telegramMessageId,
+      return await this.d.tx.run(async () => {
+        const dialog = await this.d.dialogs.ensureActive({ userId: q.userId, chatId: q.chatId }, q.text);
+        const stored = await this.store(dialog.id, q);
+        if (!stored) throw new Refused();
+        return stored;
       });
-      stored = { dialogId: dialog.id, messageId: message.id };
-      await this.d.enqueueReply(dialog.id);
-      this.d.metrics.accepted.inc({ result: 'queued' });
-      return { kind: 'queued', ...stored };
     } catch (err) {
-      // Nothing will answer it: take the question back with its quota unit (the user is told to retry).
-      if (stored) {
-        await this.d.repo
-          .withdrawMessage(stored.dialogId, stored.messageId)
-          .catch((e: unknown) => this.d.logger.error({ err: e, ...stored }, 'could not withdraw a message'));
-      }
-      await this.d.subscriptions.refundMessages(user.id, 1);
+      if (err instanceof Refused) return undefined;
       throw err;
     }
   }

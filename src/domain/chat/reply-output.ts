@@ -12,6 +12,8 @@ export interface DeliveryProgress extends Record<string, unknown> {
 }
 
 export interface DeliverOptions {
+  /** The stored answer's id: its last part may carry buttons about it (🎨 Picture). */
+  answerId?: number;
   /**
    * The answer stopped at the token limit (finish_reason "length"): it ends with a note saying so
    * and a button that asks for the rest (a new user turn).

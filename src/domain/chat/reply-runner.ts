@@ -207,7 +207,8 @@ export class ReplyRunner {
     let dropped = 0;
     const typing = setInterval(() => void output.typing().catch(() => {}), 4_500);
     try {
-      await output.typing().catch(() => {});
+      // Not awaited: the LLM request need not wait for Telegram's answer to "typing".
+      void output.typing().catch(() => {});
       const [systemPrompt, model, history] = await Promise.all([
         this.d.settings.get('llm.system_prompt'),
         this.d.settings.get('llm.model'),
@@ -331,7 +332,7 @@ export class ReplyRunner {
           this.d.metrics.sendWindow.observe({ flow: 'chat' }, (performance.now() - answered) / 1000);
           if (!recorded) throw new LeaseLostError();
         },
-        { cut },
+        { answerId: answer.id, cut },
       );
       if (cut) this.d.metrics.cut.inc();
       await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);

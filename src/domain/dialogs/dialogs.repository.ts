@@ -101,17 +101,12 @@ export class DialogsRepository extends Repository {
       .execute();
   }
 
-  /**
-   * A new active dialog, unless one is active in the scope already (uq_dialogs_user_id_chat_id_active):
-   * undefined then, and the caller decides whether that one wins.
-   */
-  insertActive(scope: DialogScope, title: string): Promise<Dialog | undefined> {
+  insert(scope: DialogScope, title: string): Promise<Dialog> {
     return this.db
       .insertInto('dialogs')
       .values({ user_id: scope.userId, chat_id: scope.chatId, title, is_active: true })
-      .onConflict((oc) => oc.columns(['user_id', 'chat_id']).where('is_active', '=', true).doNothing())
       .returningAll()
-      .executeTakeFirst();
+      .executeTakeFirstOrThrow();
   }
 
   activate(id: number): Promise<Dialog> {

@@ -1,6 +1,6 @@
 import type { Dialog, Message } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../platform/errors.js';
+import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import type { DialogScope, DialogSummary, DialogsRepository } from './dialogs.repository.js';
 
@@ -47,39 +47,33 @@ export class DialogsService {
   }
 
   /**
-   * The active dialog, created with `title` when there is none. The database keeps one active
-   * dialog per user and chat: of two first messages at once (two api replicas), one creates it and
-   * the other gets that one.
+   * The active dialog, created with `title` when there is none. Looked for again under the user's
+   * lock, so two first messages at once (two api replicas) share one dialog.
    */
   async ensureActive(owner: DialogOwner, title: string): Promise<Dialog> {
     const scope = scopeOf(owner);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const active = await this.repo.findActive(scope);
-      if (active) return active;
-      const created = await this.repo.insertActive(scope, cleanTitle(title) || 'Dialog');
-      if (created) {
-        this.logger.info({ ...scope, dialogId: created.id }, 'dialog created');
-        return created;
-      }
-      this.logger.info(scope, 'dialog created by a concurrent request; using it');
-    }
-    // The winner was switched away from between our statements each time: exceedingly rare.
-    throw new ConflictError('the active dialog keeps changing; try again');
+    return (
+      (await this.repo.findActive(scope)) ??
+      this.tx.run(async () => {
+        await this.repo.lockUser(scope.userId);
+        return (await this.repo.findActive(scope)) ?? this.createLocked(scope, title);
+      })
+    );
   }
 
   /** Start a new dialog and make it the active one. */
-  async create(owner: DialogOwner, title: string): Promise<Dialog> {
+  create(owner: DialogOwner, title: string): Promise<Dialog> {
     const scope = scopeOf(owner);
-    const dialog = await this.tx.run(async () => {
+    return this.tx.run(async () => {
       await this.repo.lockUser(scope.userId);
-      // A first message's dialog (created without the lock) may land between the two statements.
-      for (let attempt = 0; attempt < 3; attempt++) {
-        await this.repo.deactivateAll(scope);
-        const created = await this.repo.insertActive(scope, cleanTitle(title) || 'Dialog');
-        if (created) return created;
-      }
-      throw new ConflictError('the active dialog keeps changing; try again');
+      return this.createLocked(scope, title);
     });
+  }
+
+  /** Under the user's lock: the new dialog replaces the active one. */
+  private async createLocked(scope: DialogScope, title: string): Promise<Dialog> {
+    await this.repo.deactivateAll(scope);
+    const dialog = await this.repo.insert(scope, cleanTitle(title) || 'Dialog');
     this.logger.info({ ...scope, dialogId: dialog.id }, 'dialog created');
     return dialog;
   }

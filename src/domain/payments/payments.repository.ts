@@ -12,7 +12,7 @@ import type {
   StarSubscriptionStatus,
   StarSubscriptionsTable,
 } from '../../platform/db/schema.js';
-import { Repository } from '../../platform/db/transactor.js';
+import { Repository, type Transactor } from '../../platform/db/transactor.js';
 
 /** The filters of the admin's payment list; `beforeId` is the keyset cursor. */
 export interface PaymentSearch {
@@ -46,6 +46,19 @@ export interface OrderSnapshot {
 const n = (v: unknown) => Number(v ?? 0);
 
 export class PaymentsRepository extends Repository {
+  /** `starsChanged` is told whose Star subscriptions changed, once it is committed (the cache drops them). */
+  constructor(
+    tx: Transactor,
+    private readonly starsChanged: (userIds: readonly number[]) => Promise<void>,
+  ) {
+    super(tx);
+  }
+
+  /** Every statement that writes star_subscriptions runs through here, so no cached one outlives it. */
+  private writeStars<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
+    return this.announced(this.starsChanged, users, statement);
+  }
+
   // --- orders ---------------------------------------------------------------------------
 
   insertOrder(values: Insertable<OrdersTable>): Promise<Order> {
@@ -293,7 +306,10 @@ export class PaymentsRepository extends Repository {
   // --- Star subscriptions ---------------------------------------------------------------
 
   insertStarSubscription(values: Insertable<StarSubscriptionsTable>): Promise<StarSubscription> {
-    return this.db.insertInto('star_subscriptions').values(values).returningAll().executeTakeFirstOrThrow();
+    return this.writeStars(
+      (r) => [r.user_id],
+      () => this.db.insertInto('star_subscriptions').values(values).returningAll().executeTakeFirstOrThrow(),
+    );
   }
 
   findStarSubscriptionByOrderForUpdate(orderId: number): Promise<StarSubscription | undefined> {
@@ -342,23 +358,36 @@ export class PaymentsRepository extends Repository {
     from: readonly StarSubscriptionStatus[],
     patch: Updateable<StarSubscriptionsTable> & { status: StarSubscriptionStatus },
   ): Promise<StarSubscription | undefined> {
-    return this.db
-      .updateTable('star_subscriptions')
-      .set({ ...patch, updated_at: sql`now()` })
-      .where('id', '=', id)
-      .where('status', 'in', [...from])
-      .returningAll()
-      .executeTakeFirst();
+    return this.writeStars(
+      (r) => (r ? [r.user_id] : []),
+      () =>
+        this.db
+          .updateTable('star_subscriptions')
+          .set({ ...patch, updated_at: sql`now()` })
+          .where('id', '=', id)
+          .where('status', 'in', [...from])
+          .returningAll()
+          .executeTakeFirst(),
+    );
   }
 
   /** Active subscriptions whose paid period ended more than `graceMs` ago (no renewal came). */
   async expireStarSubscriptions(graceMs: number): Promise<number> {
-    const r = await this.db
-      .updateTable('star_subscriptions')
-      .set({ status: 'expired', updated_at: sql`now()` })
-      .where('status', '=', 'active')
-      .where('period_end', '<', sql<Date>`now() - make_interval(secs => ${graceMs / 1000}::double precision)`)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows);
+    const rows = await this.writeStars(
+      (r) => r.map((row) => row.user_id),
+      () =>
+        this.db
+          .updateTable('star_subscriptions')
+          .set({ status: 'expired', updated_at: sql`now()` })
+          .where('status', '=', 'active')
+          .where(
+            'period_end',
+            '<',
+            sql<Date>`now() - make_interval(secs => ${graceMs / 1000}::double precision)`,
+          )
+          .returning('user_id')
+          .execute(),
+    );
+    return rows.length;
   }
 }

@@ -49,6 +49,9 @@ const STALE_REFUND_MS = 60_000;
 
 type Deps = Omit<PaymentsDeps, 'metrics'> & { metrics: Metrics };
 
+/** A user's running Star subscription is cached this long (and never past its period's end). */
+const STAR_CACHE_TTL_MS = 3_600_000;
+
 /**
  * Telegram Stars payments: the catalogue on sale, orders and invoices, the pre-checkout verdict,
  * crediting, refunds, Star subscriptions, and what the admin panel shows. Every state change is one
@@ -115,8 +118,15 @@ export class PaymentsService {
   // --- Star subscriptions -----------------------------------------------------------------
 
   /** The user's running Star subscription, if any. */
-  starSubscription(userId: number): Promise<StarSubscription | undefined> {
-    return this.d.repo.activeStarSubscription(userId);
+  async starSubscription(userId: number): Promise<StarSubscription | undefined> {
+    const cached = await this.d.starCache.get(
+      userId,
+      async () => ({ star: (await this.d.repo.activeStarSubscription(userId)) ?? null }),
+      // Never past the paid period's end: then it is no longer the running one.
+      ({ star }, now) =>
+        star ? Math.min(STAR_CACHE_TTL_MS, star.period_end.getTime() - now) : STAR_CACHE_TTL_MS,
+    );
+    return cached?.star ?? undefined;
   }
 
   /**

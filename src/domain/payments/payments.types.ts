@@ -1,6 +1,8 @@
+import type { StarSubscription } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
 import type { Logger } from '../../platform/logger.js';
 import type { JobQueue } from '../../platform/queue/index.js';
+import type { RowCache } from '../../platform/row-cache.js';
 import type { Jobs } from '../jobs.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { ImageCreditsService } from '../subscriptions/image-credits.service.js';
@@ -35,6 +37,8 @@ export interface PaymentsDeps {
   /** Tells a user something in their language; undefined without BOT_TOKEN. */
   notify: Notify | undefined;
   queue: Pick<JobQueue<Jobs>, 'enqueue'>;
+  /** The running Star subscription per user, as /status reads it (the repository drops changed ones). */
+  starCache: RowCache<{ star: StarSubscription | null }>;
   logger: Logger;
   metrics: PaymentsMetrics;
 }

@@ -156,7 +156,87 @@ export const settingDefinitions = {
       ru: '<b>Условия использования</b>\n\nТарифы, пакеты картинок и подписки — цифровые товары за Telegram Stars. Тариф действует до даты окончания; купленные картинки не сгорают, пока не потрачены; подписка продлевается каждые 30 дней, пока вы не отмените её в /status, и доступ сохраняется до конца оплаченного периода. Если оплаченное не было предоставлено, напишите в /paysupport — платёж вернут. AI может ошибаться: не полагайтесь на него в медицинских, юридических и финансовых решениях. За злоупотребления доступ может быть ограничен.',
     },
   },
+  'images.workflow': {
+    description:
+      'The ComfyUI workflow pictures are made with (a file name from the built-in workflows or COMFYUI_WORKFLOW_DIR) and its defaults. Empty checkpoint: the one in the workflow file.',
+    schema: z.object({
+      name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'a workflow file name without .json'),
+      width: z.number().int().min(64).max(4096).multipleOf(8),
+      height: z.number().int().min(64).max(4096).multipleOf(8),
+      steps: z.number().int().min(1).max(200),
+      negative_prompt: z.string().max(2000),
+      checkpoint: z.string().max(255),
+    }),
+    default: {
+      name: 'text-to-image',
+      width: 1024,
+      height: 1024,
+      steps: 25,
+      negative_prompt: 'blurry, low quality, watermark, text, deformed',
+      checkpoint: '',
+    },
+  },
+  'images.max_prompt_length': {
+    description: 'Longest picture prompt a user may send, in characters.',
+    schema: z.number().int().min(10).max(4000),
+    default: 1000,
+  },
+  'images.per_user_in_flight': {
+    description:
+      'Pictures of one user drawn at the same time; further requests wait in line ("yours is #k in the queue").',
+    schema: z.number().int().min(1).max(20),
+    default: 1,
+  },
+  'images.per_user_queued': {
+    description: 'Unfinished pictures one user may have (drawing and waiting); more are refused.',
+    schema: z.number().int().min(1).max(100),
+    default: 5,
+  },
+  'images.timeout_seconds': {
+    description:
+      'Deadline of one picture from the moment a worker takes it (waiting for a GPU included); past it the run is stopped and the image unit given back.',
+    schema: z.number().int().min(10).max(540),
+    default: 120,
+  },
+  'images.deny_list': {
+    description:
+      'Prompts containing any of these words or phrases (case-insensitive, whole words) are refused before any GPU time. A line written /like this/ is a regular expression.',
+    schema: z
+      .array(z.string().trim().min(1).max(200).refine(isDenyEntry, 'not a valid /regular expression/'))
+      .max(1000),
+    default: [] as string[],
+  },
+  'images.nsfw': {
+    description:
+      'Prompts the built-in keyword check flags as sexual or nude: "refuse" them, or "allow" them (sent under a spoiler). Sexual content involving minors is always refused.',
+    schema: z.enum(['refuse', 'allow']),
+    default: 'refuse' as 'refuse' | 'allow',
+  },
+  'images.picture_button': {
+    description: 'Show "🎨 Picture" under AI answers: the AI writes a picture prompt from the recent dialog.',
+    schema: z.boolean(),
+    default: true,
+  },
+  'images.prompt_writer': {
+    description:
+      'System prompt for the AI that writes a picture prompt from a dialog (🎨) or varies one (🔁). It must answer with the prompt only.',
+    schema: z.string().min(1).max(4000),
+    default:
+      'You write prompts for an image generation model (Stable Diffusion XL). From the conversation, write one vivid English prompt of at most 60 words describing a single picture that fits it: subject, setting, style, lighting. Answer with the prompt only, no quotes and no explanations.',
+  },
 } satisfies Record<string, { description: string; schema: z.ZodType; default: unknown }>;
+
+/** A deny-list entry: a word or phrase, or a `/regular expression/` that compiles. */
+function isDenyEntry(entry: string): boolean {
+  const m = /^\/(.+)\/$/.exec(entry);
+  if (!m) return true;
+  try {
+    new RegExp(m[1] as string, 'iu');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function isTimeZone(tz: string): boolean {
   try {

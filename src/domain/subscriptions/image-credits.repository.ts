@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ImagePack } from '../../platform/db/schema.js';
-import { Repository } from '../../platform/db/transactor.js';
+import { Repository, type Transactor } from '../../platform/db/transactor.js';
 
 /** A unit taken, as recorded: what giving it back needs. */
 export interface CreditUse {
@@ -11,6 +11,19 @@ export interface CreditUse {
 }
 
 export class ImageCreditsRepository extends Repository {
+  /** `packsChanged` is told whose purchased images changed, once it is committed (the cache drops them). */
+  constructor(
+    tx: Transactor,
+    private readonly packsChanged: (userIds: readonly number[]) => Promise<void>,
+  ) {
+    super(tx);
+  }
+
+  /** Every statement that writes image_packs runs through here, so no cached balance outlives it. */
+  private writePacks<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
+    return this.announced(this.packsChanged, users, statement);
+  }
+
   /** One image from the user's oldest pack with images left; the pack's id, or undefined. */
   async takeFromPack(userId: number): Promise<number | undefined> {
     const oldest = this.db
@@ -21,13 +34,17 @@ export class ImageCreditsRepository extends Repository {
       .where('refunded_at', 'is', null)
       .orderBy('id')
       .limit(1);
-    const row = await this.db
-      .updateTable('image_packs')
-      .set({ images_left: sql`images_left - 1` })
-      .where('id', '=', oldest)
-      .where('images_left', '>', 0)
-      .returning('id')
-      .executeTakeFirst();
+    const row = await this.writePacks(
+      (r) => (r ? [userId] : []),
+      () =>
+        this.db
+          .updateTable('image_packs')
+          .set({ images_left: sql`images_left - 1` })
+          .where('id', '=', oldest)
+          .where('images_left', '>', 0)
+          .returning('id')
+          .executeTakeFirst(),
+    );
     return row?.id;
   }
 
@@ -69,37 +86,52 @@ export class ImageCreditsRepository extends Repository {
 
   /** Give a pack image back, unless the pack was refunded meanwhile. */
   async returnToPack(packId: number): Promise<boolean> {
-    const res = await this.db
-      .updateTable('image_packs')
-      .set({ images_left: sql`images_left + 1` })
-      .where('id', '=', packId)
-      .where('refunded_at', 'is', null)
-      .where('images_left', '<', sql<number>`images_total`)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
+    const row = await this.writePacks(
+      (r) => (r ? [r.user_id] : []),
+      () =>
+        this.db
+          .updateTable('image_packs')
+          .set({ images_left: sql`images_left + 1` })
+          .where('id', '=', packId)
+          .where('refunded_at', 'is', null)
+          .where('images_left', '<', sql<number>`images_total`)
+          .returning('user_id')
+          .executeTakeFirst(),
+    );
+    return row !== undefined;
   }
 
   insertPack(pack: { payment_id: number; user_id: number; images: number }): Promise<ImagePack> {
-    return this.db
-      .insertInto('image_packs')
-      .values({
-        payment_id: pack.payment_id,
-        user_id: pack.user_id,
-        images_total: pack.images,
-        images_left: pack.images,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return this.writePacks(
+      () => [pack.user_id],
+      () =>
+        this.db
+          .insertInto('image_packs')
+          .values({
+            payment_id: pack.payment_id,
+            user_id: pack.user_id,
+            images_total: pack.images,
+            images_left: pack.images,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+    );
   }
 
   /** Empty a pack for good; the images it still had, or undefined when it was revoked already. */
   async revokePack(packId: number): Promise<number | undefined> {
-    const r = await sql<{ images_left: number }>`
-      update image_packs p set images_left = 0, refunded_at = now()
-      from (select id, images_left from image_packs where id = ${packId} for update) old
-      where p.id = old.id and p.refunded_at is null
-      returning old.images_left`.execute(this.db);
-    return r.rows[0]?.images_left;
+    const rows = await this.writePacks(
+      (r) => r.map((row) => row.user_id),
+      async () =>
+        (
+          await sql<{ images_left: number; user_id: number }>`
+            update image_packs p set images_left = 0, refunded_at = now()
+            from (select id, images_left from image_packs where id = ${packId} for update) old
+            where p.id = old.id and p.refunded_at is null
+            returning old.images_left, p.user_id`.execute(this.db)
+        ).rows,
+    );
+    return rows[0]?.images_left;
   }
 
   async imagesLeft(userId: number): Promise<number> {

@@ -1,6 +1,7 @@
 import type { ImagePack } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
 import type { Logger } from '../../platform/logger.js';
+import type { RowCache } from '../../platform/row-cache.js';
 import type { ImageCreditsRepository } from './image-credits.repository.js';
 import type { SubscriptionsService } from './subscriptions.service.js';
 
@@ -21,6 +22,8 @@ export class ImageCreditsService {
     private readonly tx: Transactor,
     private readonly repo: ImageCreditsRepository,
     private readonly subscriptions: SubscriptionsService,
+    /** Purchased images left per user, as /status reads them (the repository drops changed ones). */
+    private readonly packsCache: RowCache<{ left: number }>,
     private readonly logger: Logger,
   ) {}
 
@@ -71,8 +74,11 @@ export class ImageCreditsService {
   }
 
   /** Purchased images the user has left (over all packs). */
-  purchasedLeft(userId: number): Promise<number> {
-    return this.repo.imagesLeft(userId);
+  async purchasedLeft(userId: number): Promise<number> {
+    const cached = await this.packsCache.get(userId, async () => ({
+      left: await this.repo.imagesLeft(userId),
+    }));
+    return cached?.left ?? 0;
   }
 
   packs(userId: number): Promise<ImagePack[]> {

@@ -1,9 +1,38 @@
-import { sql } from 'kysely';
-import type { Subscription } from '../../platform/db/schema.js';
-import { Repository } from '../../platform/db/transactor.js';
+import { type QueryCreator, sql } from 'kysely';
+import type { DB, Subscription } from '../../platform/db/schema.js';
+import { Repository, type Transactor } from '../../platform/db/transactor.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 
+/** How a quota take judges: the period length, and the free limits a paid plan falls to once it ended. */
+export interface QuotaRule {
+  periodHours: number;
+  free: PlanLimits;
+}
+
+/** A statement built on a take: the CTE `take` holds the row after it, or nothing when it was refused. */
+export type AfterTake = QueryCreator<DB & { take: Subscription }>;
+
+/** Told which users' subscription rows a committed write changed (the row cache drops them everywhere). */
+export type SubscriptionsChanged = (userIds: readonly number[]) => Promise<void>;
+
 export class SubscriptionsRepository extends Repository {
+  constructor(
+    tx: Transactor,
+    private readonly changed: SubscriptionsChanged,
+  ) {
+    super(tx);
+  }
+
+  /**
+   * Every statement that writes subscriptions runs through here: once it is committed (at once
+   * outside a transaction), the users it touched are announced, so no cached row outlives a change —
+   * whoever writes (quota, plans, payments, jobs, admins). A write that went around it would leave a
+   * stale row in every process's cache for up to an hour.
+   */
+  private write<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
+    return this.announced(this.changed, users, statement);
+  }
+
   findByUserId(userId: number): Promise<Subscription | undefined> {
     return this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst();
   }
@@ -19,45 +48,59 @@ export class SubscriptionsRepository extends Repository {
   }
 
   /**
-   * Take one message from the quota in a single statement. A period that has ended starts over
-   * first, so the answer is right even between runs of the reset job. Undefined when exhausted.
+   * Take one message from the quota and run `then` in the same statement, so both commit or neither
+   * (chat intake stores the question with it). A period that has ended starts over first, and a paid
+   * plan past its end date counts with the free limits, so the answer is right between runs of the
+   * reset and expiry jobs. `take` is empty when the quota is used up.
    */
-  takeMessage(userId: number, periodHours: number): Promise<Subscription | undefined> {
-    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${periodHours}) <= now())`;
-    return this.db
-      .updateTable('subscriptions')
-      .set({
-        messages_used: sql`case when ${ended} then 1 else messages_used + 1 end`,
-        images_used: sql`case when ${ended} then 0 else images_used end`,
-        quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
-        updated_at: sql`now()`,
-      })
-      .where('user_id', '=', userId)
-      .where((eb) => eb.or([eb('messages_used', '<', eb.ref('messages_limit')), ended]))
-      .where((eb) => eb('messages_limit', '>', 0))
-      .returningAll()
-      .executeTakeFirst();
+  takeMessageWith<T>(userId: number, rule: QuotaRule, then: (db: AfterTake) => Promise<T>): Promise<T> {
+    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${rule.periodHours}) <= now())`;
+    const limit = sql<number>`(case when expires_at <= now() then ${rule.free.messages_limit} else messages_limit end)`;
+    const db = this.db.with('take', (qc) =>
+      qc
+        .updateTable('subscriptions')
+        .set({
+          messages_used: sql`case when ${ended} then 1 else messages_used + 1 end`,
+          images_used: sql`case when ${ended} then 0 else images_used end`,
+          quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
+          updated_at: sql`now()`,
+        })
+        .where('user_id', '=', userId)
+        .where((eb) => eb.or([eb('messages_used', '<', limit), ended]))
+        .where(limit, '>', 0)
+        .returningAll(),
+    );
+    return this.write(
+      () => [userId],
+      () => then(db as AfterTake),
+    );
   }
 
   /**
    * One image from the plan's quota of the current period; a period that has ended starts over
-   * first (as for messages). False when none is left.
+   * first and a paid plan past its end date counts with the free limits (as for messages). False
+   * when none is left.
    */
-  async takeImage(userId: number, periodHours: number): Promise<boolean> {
-    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${periodHours}) <= now())`;
-    const row = await this.db
-      .updateTable('subscriptions')
-      .set({
-        images_used: sql`case when ${ended} then 1 else images_used + 1 end`,
-        messages_used: sql`case when ${ended} then 0 else messages_used end`,
-        quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
-        updated_at: sql`now()`,
-      })
-      .where('user_id', '=', userId)
-      .where('images_limit', '>', 0)
-      .where((eb) => eb.or([eb('images_used', '<', eb.ref('images_limit')), ended]))
-      .returning('id')
-      .executeTakeFirst();
+  async takeImage(userId: number, rule: QuotaRule): Promise<boolean> {
+    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${rule.periodHours}) <= now())`;
+    const limit = sql<number>`(case when expires_at <= now() then ${rule.free.images_limit} else images_limit end)`;
+    const row = await this.write(
+      (r) => (r ? [userId] : []),
+      () =>
+        this.db
+          .updateTable('subscriptions')
+          .set({
+            images_used: sql`case when ${ended} then 1 else images_used + 1 end`,
+            messages_used: sql`case when ${ended} then 0 else messages_used end`,
+            quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
+            updated_at: sql`now()`,
+          })
+          .where('user_id', '=', userId)
+          .where(limit, '>', 0)
+          .where((eb) => eb.or([eb('images_used', '<', limit), ended]))
+          .returning('id')
+          .executeTakeFirst(),
+    );
     return row !== undefined;
   }
 
@@ -66,71 +109,95 @@ export class SubscriptionsRepository extends Repository {
    * taken from (a reset has given it back already).
    */
   async returnImage(useId: number): Promise<boolean> {
-    const res = await sql`
-      update subscriptions s
-      set images_used = greatest(s.images_used - 1, 0), updated_at = now()
-      from image_credit_uses u
-      where u.id = ${useId} and s.user_id = u.user_id and s.quota_period_start = u.period_start`.execute(
-      this.db,
+    const rows = await this.write(
+      (r) => r.map((row) => row.user_id),
+      async () =>
+        (
+          await sql<{ user_id: number }>`
+            update subscriptions s
+            set images_used = greatest(s.images_used - 1, 0), updated_at = now()
+            from image_credit_uses u
+            where u.id = ${useId} and s.user_id = u.user_id and s.quota_period_start = u.period_start
+            returning s.user_id`.execute(this.db)
+        ).rows,
     );
-    return Number(res.numAffectedRows ?? 0) > 0;
+    return rows.length > 0;
   }
 
-  /** Give one message back (a generation failed). Never goes below zero. */
+  /** Give messages back (a generation failed). Never goes below zero. */
   async refundMessages(userId: number, count: number): Promise<void> {
-    await this.db
-      .updateTable('subscriptions')
-      .set({ messages_used: sql`greatest(messages_used - ${count}, 0)`, updated_at: sql`now()` })
-      .where('user_id', '=', userId)
-      .execute();
+    await this.write(
+      () => [userId],
+      () =>
+        this.db
+          .updateTable('subscriptions')
+          .set({ messages_used: sql`greatest(messages_used - ${count}, 0)`, updated_at: sql`now()` })
+          .where('user_id', '=', userId)
+          .execute(),
+    );
   }
 
-  async resetUsage(userId: number): Promise<Subscription | undefined> {
-    return this.db
-      .updateTable('subscriptions')
-      .set({ messages_used: 0, images_used: 0, quota_period_start: sql`now()`, updated_at: sql`now()` })
-      .where('user_id', '=', userId)
-      .returningAll()
-      .executeTakeFirst();
+  resetUsage(userId: number): Promise<Subscription | undefined> {
+    return this.write(
+      () => [userId],
+      () =>
+        this.db
+          .updateTable('subscriptions')
+          .set({ messages_used: 0, images_used: 0, quota_period_start: sql`now()`, updated_at: sql`now()` })
+          .where('user_id', '=', userId)
+          .returningAll()
+          .executeTakeFirst(),
+    );
   }
 
-  async setPlan(
+  setPlan(
     userId: number,
     plan: string,
     limits: PlanLimits,
     expiresAt: Date | null,
   ): Promise<Subscription | undefined> {
-    return this.db
-      .updateTable('subscriptions')
-      .set({
-        plan,
-        ...limits,
-        status: 'active',
-        started_at: sql`now()`,
-        expires_at: expiresAt,
-        updated_at: sql`now()`,
-      })
-      .where('user_id', '=', userId)
-      .returningAll()
-      .executeTakeFirst();
+    return this.write(
+      () => [userId],
+      () =>
+        this.db
+          .updateTable('subscriptions')
+          .set({
+            plan,
+            ...limits,
+            status: 'active',
+            started_at: sql`now()`,
+            expires_at: expiresAt,
+            updated_at: sql`now()`,
+          })
+          .where('user_id', '=', userId)
+          .returningAll()
+          .executeTakeFirst(),
+    );
   }
 
   /** Reset counters of every subscription whose period ended, at most `limit` rows per call. */
   async resetEndedPeriods(periodHours: number, limit: number): Promise<number> {
-    const res = await sql<{ n: number }>`
-      with due as (
-        select id from subscriptions
-        where quota_period_start + make_interval(hours => ${periodHours}) <= now()
-          and (messages_used > 0 or images_used > 0)
-        order by id
-        limit ${limit}
-        for update skip locked
-      )
-      update subscriptions s
-      set messages_used = 0, images_used = 0, quota_period_start = now(), updated_at = now()
-      from due where s.id = due.id
-    `.execute(this.db);
-    return Number(res.numAffectedRows ?? 0);
+    const rows = await this.write(
+      (r) => r.map((row) => row.user_id),
+      async () =>
+        (
+          await sql<{ user_id: number }>`
+            with due as (
+              select id from subscriptions
+              where quota_period_start + make_interval(hours => ${periodHours}) <= now()
+                and (messages_used > 0 or images_used > 0)
+              order by id
+              limit ${limit}
+              for update skip locked
+            )
+            update subscriptions s
+            set messages_used = 0, images_used = 0, quota_period_start = now(), updated_at = now()
+            from due where s.id = due.id
+            returning s.user_id
+          `.execute(this.db)
+        ).rows,
+    );
+    return rows.length;
   }
 
   /**
@@ -138,21 +205,27 @@ export class SubscriptionsRepository extends Repository {
    * Returns the affected users and their former plan so each can be told once.
    */
   async expireDue(freeLimits: PlanLimits, limit: number): Promise<{ userId: number; plan: string }[]> {
-    const rows = await sql<{ user_id: number; plan: string }>`
-      with due as (
-        select id, plan from subscriptions
-        where expires_at is not null and expires_at <= now() and plan <> 'free'
-        order by expires_at
-        limit ${limit}
-        for update skip locked
-      )
-      update subscriptions s
-      set plan = 'free', status = 'active', expires_at = null, started_at = now(),
-          messages_limit = ${freeLimits.messages_limit}, images_limit = ${freeLimits.images_limit},
-          updated_at = now()
-      from due where s.id = due.id
-      returning s.user_id, due.plan
-    `.execute(this.db);
-    return rows.rows.map((r) => ({ userId: r.user_id, plan: r.plan }));
+    const rows = await this.write(
+      (r) => r.map((row) => row.user_id),
+      async () =>
+        (
+          await sql<{ user_id: number; plan: string }>`
+            with due as (
+              select id, plan from subscriptions
+              where expires_at is not null and expires_at <= now() and plan <> 'free'
+              order by expires_at
+              limit ${limit}
+              for update skip locked
+            )
+            update subscriptions s
+            set plan = 'free', status = 'active', expires_at = null, started_at = now(),
+                messages_limit = ${freeLimits.messages_limit}, images_limit = ${freeLimits.images_limit},
+                updated_at = now()
+            from due where s.id = due.id
+            returning s.user_id, due.plan
+          `.execute(this.db)
+        ).rows,
+    );
+    return rows.map((r) => ({ userId: r.user_id, plan: r.plan }));
   }
 }

@@ -1,11 +1,18 @@
 import type { Subscription } from '../../platform/db/schema.js';
 import { NotFoundError, ValidationError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
+import type { RowCache } from '../../platform/row-cache.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 import type { SettingsService } from '../settings/settings.service.js';
-import type { SubscriptionsRepository } from './subscriptions.repository.js';
+import type { AfterTake, QuotaRule, SubscriptionsRepository } from './subscriptions.repository.js';
+
+export type { AfterTake, QuotaRule };
 
 export const FREE_PLAN = 'free';
+
+/** A cached row is kept at most this long, and never past its plan's end or its quota period's. */
+const CACHE_TTL_MS = 3_600_000;
+const HOUR_MS = 3_600_000;
 
 export interface QuotaView {
   plan: string;
@@ -18,6 +25,31 @@ export interface QuotaView {
 }
 
 export type TakeResult = { ok: true; subscription: Subscription } | { ok: false; resetsAt: Date | null };
+
+/**
+ * How long a row may be served from the cache: an hour, but never past the next moment its meaning
+ * changes by itself — the plan's end or the quota period's. Moments already past change nothing
+ * until a job writes the row, and that write drops it from every cache.
+ */
+export function cacheLifetimeMs(sub: Subscription, now: number, periodHours: number): number {
+  let ttl = CACHE_TTL_MS;
+  for (const moment of [
+    sub.expires_at?.getTime(),
+    sub.quota_period_start.getTime() + periodHours * HOUR_MS,
+  ]) {
+    if (moment !== undefined && moment > now) ttl = Math.min(ttl, moment - now);
+  }
+  return ttl;
+}
+
+/**
+ * The subscription as it counts now: a paid plan past its end date is the free plan, even before
+ * the expiry job has moved it back (the quota take in SQL judges the same way).
+ */
+export function effectiveSubscription(sub: Subscription, free: PlanLimits, now: number): Subscription {
+  if (!sub.expires_at || sub.expires_at.getTime() > now) return sub;
+  return { ...sub, plan: FREE_PLAN, expires_at: null, ...free };
+}
 
 /** What a paid grant of a plan replaced and added: what reverting it needs. */
 export interface PlanGrant {
@@ -40,8 +72,21 @@ export class SubscriptionsService {
   constructor(
     private readonly repo: SubscriptionsRepository,
     private readonly settings: SettingsService,
+    /** Filled by reads on the update path; the repository drops rows as their writes commit. */
+    private readonly cache: RowCache<Subscription>,
     private readonly logger: Logger,
   ) {}
+
+  /** What quota takes judge by (read from the settings cache). */
+  async quotaRule(): Promise<QuotaRule> {
+    const [periodHours, plans] = await Promise.all([
+      this.settings.get('quota.period_hours'),
+      this.settings.get('plans'),
+    ]);
+    const free = plans[FREE_PLAN];
+    if (!free) throw new ValidationError('the plans setting has no free plan');
+    return { periodHours, free };
+  }
 
   async planLimits(plan: string): Promise<PlanLimits> {
     const plans = await this.settings.get('plans');
@@ -63,11 +108,22 @@ export class SubscriptionsService {
     return sub;
   }
 
-  /** The numbers /status shows, with a period that has ended shown as reset. */
+  /**
+   * The numbers /status shows, from the cache (a warm read costs no query): a period that has ended
+   * shows as reset, and a plan past its end date as the free plan.
+   */
   async quota(userId: number): Promise<QuotaView> {
-    const [sub, periodHours] = await Promise.all([this.get(userId), this.settings.get('quota.period_hours')]);
-    const periodMs = periodHours * 3_600_000;
-    const ended = sub.quota_period_start.getTime() + periodMs <= Date.now();
+    const rule = await this.quotaRule();
+    const row = await this.cache.get(
+      userId,
+      () => this.repo.findByUserId(userId),
+      (r, now) => cacheLifetimeMs(r, now, rule.periodHours),
+    );
+    if (!row) throw new NotFoundError(`user ${userId} has no subscription`);
+    const now = Date.now();
+    const sub = effectiveSubscription(row, rule.free, now);
+    const periodMs = rule.periodHours * HOUR_MS;
+    const ended = sub.quota_period_start.getTime() + periodMs <= now;
     return {
       plan: sub.plan,
       expiresAt: sub.expires_at,
@@ -75,26 +131,40 @@ export class SubscriptionsService {
       messagesLimit: sub.messages_limit,
       imagesUsed: ended ? 0 : sub.images_used,
       imagesLimit: sub.images_limit,
-      resetsAt: new Date((ended ? Date.now() : sub.quota_period_start.getTime()) + periodMs),
+      resetsAt: new Date((ended ? now : sub.quota_period_start.getTime()) + periodMs),
     };
   }
 
   /** Atomically take one message from the user's quota. */
-  async takeMessage(userId: number): Promise<TakeResult> {
-    const periodHours = await this.settings.get('quota.period_hours');
-    const sub = await this.repo.takeMessage(userId, periodHours);
-    if (sub) return { ok: true, subscription: sub };
-    const current = await this.repo.findByUserId(userId);
+  takeMessage(userId: number): Promise<TakeResult> {
+    return this.takeMessageWith(userId, async (db) => {
+      const sub = await db.selectFrom('take').selectAll().executeTakeFirst();
+      return sub ? { ok: true, subscription: sub } : this.refusal(userId);
+    });
+  }
+
+  /**
+   * Take one message and run `then` in the same statement (see SubscriptionsRepository): both
+   * commit or neither. The quota is SQL's to decide, never the cache's.
+   */
+  async takeMessageWith<T>(userId: number, then: (db: AfterTake) => Promise<T>): Promise<T> {
+    return this.repo.takeMessageWith(userId, await this.quotaRule(), then);
+  }
+
+  /** Why a take was refused: when the quota comes back (null: the plan has no messages at all). */
+  async refusal(userId: number): Promise<{ ok: false; resetsAt: Date | null }> {
+    const [row, rule] = await Promise.all([this.repo.findByUserId(userId), this.quotaRule()]);
+    const sub = row && effectiveSubscription(row, rule.free, Date.now());
     const resetsAt =
-      current && current.messages_limit > 0
-        ? new Date(current.quota_period_start.getTime() + periodHours * 3_600_000)
+      sub && sub.messages_limit > 0
+        ? new Date(sub.quota_period_start.getTime() + rule.periodHours * HOUR_MS)
         : null;
     return { ok: false, resetsAt };
   }
 
   /** Atomically take one image from the plan's quota of the current period; false when none is left. */
   async takePlanImage(userId: number): Promise<boolean> {
-    return this.repo.takeImage(userId, await this.settings.get('quota.period_hours'));
+    return this.repo.takeImage(userId, await this.quotaRule());
   }
 
   /** Give back the plan image a recorded use took (ImageCreditsService keeps the uses). */

@@ -1,8 +1,8 @@
-import type { Cache } from '../../platform/cache.js';
 import type { User, UserUpdate } from '../../platform/db/schema.js';
 import type { Transactor } from '../../platform/db/transactor.js';
 import { NotFoundError } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
+import type { RowCache } from '../../platform/row-cache.js';
 import type { Change } from '../change.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import { FREE_PLAN } from '../subscriptions/subscriptions.service.js';
@@ -35,24 +35,16 @@ export interface RegisterResult {
 }
 
 const UTM_MAX = 64;
-const CACHE_TTL_MS = 5 * 60_000;
-const DATE_FIELDS = ['banned_at', 'bot_blocked_at', 'created_at', 'updated_at', 'last_active_at'] as const;
-
-function revive(cached: User): User {
-  const user = { ...cached };
-  for (const f of DATE_FIELDS) {
-    const v = user[f] as unknown;
-    if (typeof v === 'string') (user as Record<string, unknown>)[f] = new Date(v);
-  }
-  return user;
-}
+/** How long the per-update read of a user may be served from the cache. */
+export const USER_CACHE_TTL_MS = 5 * 60_000;
 
 export class UsersService {
   constructor(
     private readonly tx: Transactor,
     private readonly repo: UsersRepository,
     private readonly settings: SettingsService,
-    private readonly cache: Cache,
+    /** Filled by reads on the update path; the repository drops rows as their writes commit. */
+    private readonly cache: RowCache<User>,
     private readonly logger: Logger,
   ) {}
 
@@ -60,18 +52,9 @@ export class UsersService {
     return this.repo.findById(id);
   }
 
-  /** Cache-aside read for the per-update path (5 min; every write through this service invalidates). */
-  async findCached(id: number): Promise<User | undefined> {
-    const hit = await this.cache.get<User>(`user:${id}`);
-    if (hit) return revive(hit);
-    const user = await this.repo.findById(id);
-    if (user) await this.cache.set(`user:${id}`, user, CACHE_TTL_MS);
-    return user;
-  }
-
-  /** Drop the cached row once the change is committed (at once outside a transaction). */
-  private changed(id: number): Promise<void> {
-    return this.tx.afterCommit(() => this.cache.delete(`user:${id}`));
+  /** Cache-aside read for the per-update path (5 min; every committed write drops the row everywhere). */
+  findCached(id: number): Promise<User | undefined> {
+    return this.cache.get(id, () => this.repo.findById(id));
   }
 
   async get(id: number): Promise<User> {
@@ -141,13 +124,11 @@ export class UsersService {
       last_name: profile.last_name ?? null,
       language_code: profile.language_code ?? null,
     });
-    await this.changed(profile.id);
   }
 
   async setLanguage(id: number, language: string): Promise<User> {
     const user = await this.repo.update(id, { language });
     if (!user) throw new NotFoundError(`user ${id} not found`);
-    await this.changed(id);
     return user;
   }
 
@@ -155,7 +136,6 @@ export class UsersService {
   async setNotifications(id: number, enabled: boolean): Promise<User> {
     const user = await this.repo.update(id, { notifications_enabled: enabled });
     if (!user) throw new NotFoundError(`user ${id} not found`);
-    await this.changed(id);
     this.logger.info({ userId: id, enabled }, 'notifications setting changed');
     return user;
   }
@@ -163,10 +143,7 @@ export class UsersService {
   /** The user blocked the bot (Telegram answered 403). Returns true the first time. */
   async markBotBlocked(id: number): Promise<boolean> {
     const changed = await this.repo.markBotBlocked(id);
-    if (changed) {
-      await this.changed(id);
-      this.logger.info({ userId: id }, 'user blocked the bot');
-    }
+    if (changed) this.logger.info({ userId: id }, 'user blocked the bot');
     return changed;
   }
 
@@ -195,7 +172,6 @@ export class UsersService {
       if (!before) throw new NotFoundError(`user ${id} not found`);
       const after = await this.repo.update(id, patch);
       if (!after) throw new NotFoundError(`user ${id} not found`);
-      await this.changed(id);
       return { before, after };
     });
   }

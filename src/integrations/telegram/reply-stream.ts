@@ -28,6 +28,8 @@ export interface ReplyStreamDeps {
   /** The same for edits in groups, where Telegram allows about 20 messages a minute per chat. */
   groupIntervalMs: number;
   logger: Logger;
+  /** Buttons under the last part of a delivered answer (🎨 Picture), if any. */
+  answerMarkup?: (answerId: number, locale: string) => Promise<InlineKeyboardMarkup | undefined>;
 }
 
 const FAILURE_KEYS: Record<ReplyFailure, string> = {
@@ -167,6 +169,7 @@ class TelegramReplyStream implements ReplyOutput {
   ): Promise<void> {
     await this.settle();
     const parts = answerParts(text);
+    const lastOfAnswer = parts.length - 1;
     // An answer cut at the token limit ends with a note and the button that asks for the rest: one
     // more part, so a resumed delivery sends it exactly once too.
     if (opts.cut) parts.push(escapeHtml(this.deps.i18n.t(this.locale, 'ai-cut')));
@@ -180,10 +183,15 @@ class TelegramReplyStream implements ReplyOutput {
     try {
       for (let i = sent.length; i < parts.length; i++) {
         const part = parts[i] as string;
-        const markup = opts.cut && i === parts.length - 1 ? continueButton : undefined;
+        const markup =
+          i === lastOfAnswer && opts.answerId !== undefined
+            ? await this.deps.answerMarkup?.(opts.answerId, this.locale)
+            : i > lastOfAnswer
+              ? continueButton
+              : undefined;
         const id =
           i === 0 && placeholderId !== undefined
-            ? await this.editOrSend(placeholderId, part)
+            ? await this.editOrSend(placeholderId, part, markup)
             : await this.send(part, markup);
         sent.push(id);
         await onSent({ sent: [...sent], placeholderId });
@@ -215,20 +223,24 @@ class TelegramReplyStream implements ReplyOutput {
   }
 
   /** Turn the placeholder into this part; when it is gone (deleted), send the part instead. */
-  private async editOrSend(messageId: number, html: string): Promise<number> {
-    if (html === this.shown) return messageId;
+  private async editOrSend(messageId: number, html: string, markup?: InlineKeyboardMarkup): Promise<number> {
+    if (html === this.shown && !markup) return messageId;
+    const extra = markup ? { reply_markup: markup } : {};
     try {
-      await this.deps.api.editMessageText(this.target.chatId, messageId, html, { parse_mode: 'HTML' });
+      await this.deps.api.editMessageText(this.target.chatId, messageId, html, {
+        parse_mode: 'HTML',
+        ...extra,
+      });
     } catch (err) {
       switch (classifyTelegramError(err).kind) {
         case 'not_modified':
           return messageId;
         case 'parse_error':
-          await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html));
+          await this.deps.api.editMessageText(this.target.chatId, messageId, htmlToPlainText(html), extra);
           break;
         case 'rejected':
           this.deps.logger.info({ chatId: this.target.chatId, messageId }, 'placeholder gone; sending anew');
-          return this.send(html);
+          return this.send(html, markup);
         default:
           throw err;
       }

@@ -296,6 +296,70 @@ export interface StarSubscriptionsTable {
   updated_at: Generated<Date>;
 }
 
+export type ImageJobStatus =
+  | 'queued'
+  | 'running'
+  | 'delivering'
+  | 'succeeded'
+  | 'undelivered'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out';
+export type ImageJobSource = 'command' | 'dialog' | 'again' | 'variation';
+
+/** Workflow parameters besides the prompts, as the job was queued with them. */
+export interface ImageJobParams {
+  seed: number;
+  width?: number;
+  height?: number;
+  steps?: number;
+  checkpoint?: string;
+}
+
+export interface ImageJobsTable {
+  id: Generated<number>;
+  user_id: number;
+  chat_id: number;
+  dialog_id: number | null;
+  source: ImageJobSource;
+  /** The delivered image an "again" or "variation" starts from. */
+  parent_id: number | null;
+  /** The AI answer whose dialog a "dialog" picture is drawn from. */
+  source_message_id: number | null;
+  /** Null until the worker writes it (dialog pictures, variations). */
+  prompt: string | null;
+  negative_prompt: string | null;
+  workflow: string;
+  params: Json<ImageJobParams>;
+  nsfw: Generated<boolean>;
+  status: Generated<ImageJobStatus>;
+  /** The ComfyUI run: a new one only when a run failed in a way another run can fix. */
+  run: Generated<number>;
+  /** Random per job: prompt ids stay unique across databases that share a ComfyUI server. */
+  run_key: string;
+  prompt_id: string | null;
+  backend: string | null;
+  excluded_backends: ColumnType<string[], string[] | undefined, string[]>;
+  attempts: Generated<number>;
+  claim_token: string | null;
+  lease_until: Date | null;
+  deadline_at: NullableTimestamp;
+  placeholder_message_id: number | null;
+  object_key: string | null;
+  telegram_file_id: string | null;
+  telegram_message_id: number | null;
+  error: string | null;
+  quota_source: 'plan' | 'pack' | null;
+  /** The image_credit_uses row of the unit taken: giving it back names it. */
+  quota_use_id: number | null;
+  quota_returned_at: NullableTimestamp;
+  queued_at: Generated<Date>;
+  started_at: NullableTimestamp;
+  generated_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  updated_at: Generated<Date>;
+}
+
 export interface DB {
   users: UsersTable;
   subscriptions: SubscriptionsTable;
@@ -313,6 +377,7 @@ export interface DB {
   image_packs: ImagePacksTable;
   image_credit_uses: ImageCreditUsesTable;
   star_subscriptions: StarSubscriptionsTable;
+  image_jobs: ImageJobsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -330,3 +395,4 @@ export type Order = Selectable<OrdersTable>;
 export type Payment = Selectable<PaymentsTable>;
 export type ImagePack = Selectable<ImagePacksTable>;
 export type StarSubscription = Selectable<StarSubscriptionsTable>;
+export type ImageJob = Selectable<ImageJobsTable>;

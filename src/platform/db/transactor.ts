@@ -96,4 +96,24 @@ export abstract class Repository {
   protected get inTransaction(): boolean {
     return this.transactor.active;
   }
+
+  /** Run `fn` once the caller's transaction has committed (at once outside one). */
+  protected afterCommit(fn: () => unknown): Promise<void> {
+    return this.transactor.afterCommit(fn);
+  }
+
+  /**
+   * Run a write, then tell `changed` which keys (user ids) it touched once it is committed (at once
+   * outside a transaction): how caches of these rows learn of every write, in every process.
+   */
+  protected async announced<T>(
+    changed: (keys: readonly number[]) => Promise<void>,
+    keysOf: (result: T) => readonly number[],
+    statement: () => Promise<T>,
+  ): Promise<T> {
+    const result = await statement();
+    const keys = keysOf(result);
+    if (keys.length) await this.afterCommit(() => changed(keys));
+    return result;
+  }
 }

@@ -21,6 +21,7 @@ export { type SignedObjectRoutesOptions, signedObjectRoutes } from './signed-obj
 export {
   MIN_SIGNING_SECRET_LENGTH,
   type SignedUrlCheck,
+  signObjectUrl,
   verifySignedObjectUrl,
 } from './signed-object-url.js';
 

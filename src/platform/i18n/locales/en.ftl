@@ -14,6 +14,7 @@ help =
     /reset — forget the context of this dialog
     /persona — give this dialog its own instructions for the AI
     /stop — stop the answer being written
+    /image — draw a picture: /image a cat in a hat
     /status — your plan and what is left
     /buy — plans, image packs and a subscription for Telegram Stars
     /language — change the language
@@ -27,7 +28,7 @@ status =
        *[other] {" "}until { $expires }
     }
     <b>Messages:</b> { $messagesUsed } of { $messagesLimit }
-    <b>Images:</b> { $imagesUsed } of { $imagesLimit }
+    <b>Images:</b> { $imagesUsed } of { $imagesLimit } ({ $imagesLeft } left)
     <b>Quota resets:</b> { $resetsAt }
 plan-free = Free
 plan-premium = Premium
@@ -140,3 +141,29 @@ cmd-buy = Plans and image packs
 cmd-paysupport = Help with payments
 cmd-privacy = Privacy policy
 cmd-terms = Terms of use
+image-usage = Describe the picture after the command, e.g. <code>/image a lighthouse on a cliff at sunset</code>.
+image-too-long = That description is too long: at most { $max } characters.
+image-denied = I can't draw that. Try describing something else.
+image-nsfw = I don't draw explicit pictures here. Try describing something else.
+image-minors = I never draw sexual content involving minors.
+image-quota-exceeded = You have used all your pictures for this period. They come back { $resetsAt }.
+image-quota-none = Your plan has no pictures. /status shows the details.
+image-too-many = You already have { $max } pictures on the way. Wait for them to finish.
+image-not-available = Pictures are not available here right now.
+image-not-found = That picture or answer no longer exists.
+image-waiting = 🎨 One picture at a time: yours is #{ $position } in the queue.
+image-queued = 🎨 Queued…
+image-queued-at = 🎨 Queued, #{ $position }
+image-writing = ✍️ Writing a prompt for your picture…
+image-drawing = 🎨 Drawing… { $percent }%
+image-failed = Sorry, the picture failed. It was not counted — please try again.
+image-timed-out = Sorry, the picture took too long and was stopped. It was not counted — please try again.
+image-unavailable = Sorry, the picture service is unavailable right now. The picture was not counted — please try again later.
+image-refused-written = I could not make a suitable picture from this. It was not counted.
+image-cancelled = Cancelled. The picture was not counted.
+image-too-late = Too late to cancel: the picture is already on its way.
+button-picture = 🎨 Picture
+button-image-cancel = ✖ Cancel
+button-image-again = ↻ Again
+button-image-variation = 🔁 Variation
+cmd-image = Draw a picture
