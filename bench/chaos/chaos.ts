@@ -12,9 +12,10 @@ import { migrateUp } from '../../src/platform/db/migrator.js';
 import { createTransactor } from '../../src/platform/db/transactor.js';
 import { silentLogger } from '../../test/helpers/db.js';
 import { type RunningProcess, spawnProcess } from '../../test/helpers/process.js';
+import { freePort } from '../../test/stack/stack-process.js';
 import { buildVitte } from '../harness/vitte-build.js';
 import { startBalancer } from './balancer.js';
-import { freePort, type Restartable, startPostgres, startRedis } from './servers.js';
+import { type Restartable, startPostgres, startRedis } from './servers.js';
 import { Traffic, type TrafficReport, taggedAnswer } from './traffic.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -15,6 +15,16 @@ describe('update intake: NUL and Telegram limits', () => {
     (system) => ({ s, llm } = system),
   );
 
+  /** What the bot stored of what the user asked. */
+  const questionsOf = (userId: number) =>
+    s.app.db
+      .selectFrom('messages')
+      .innerJoin('dialogs', 'dialogs.id', 'messages.dialog_id')
+      .select('messages.content')
+      .where('dialogs.user_id', '=', userId)
+      .where('messages.role', '=', 'user')
+      .execute();
+
   it('serves a user whose name holds a NUL, and keeps the name without it', async () => {
     const user = { id: 71_001, first_name: 'Nul\u0000l', last_name: 'Pe\u0000r', language_code: 'en' };
     await s.tg.injectMessage({ user, text: '/start' });
@@ -25,13 +35,7 @@ describe('update intake: NUL and Telegram limits', () => {
     llm.enqueue({ text: 'Still here.' });
     await s.tg.injectMessage({ user, text: 'a question with a \u0000 in it' });
     await s.tg.waitForBotMessage(user.id, (m) => m.text === 'Still here.');
-    const stored = await s.app.db
-      .selectFrom('messages')
-      .innerJoin('dialogs', 'dialogs.id', 'messages.dialog_id')
-      .select('messages.content')
-      .where('dialogs.user_id', '=', user.id)
-      .where('messages.role', '=', 'user')
-      .execute();
+    const stored = await questionsOf(user.id);
     expect(stored).toEqual([{ content: 'a question with a  in it' }]);
   });
 
@@ -48,13 +52,7 @@ describe('update intake: NUL and Telegram limits', () => {
     const row = await s.app.users.get(user.id);
     expect(row.first_name).toHaveLength(64);
     expect(row.username).toHaveLength(32);
-    const [stored] = await s.app.db
-      .selectFrom('messages')
-      .innerJoin('dialogs', 'dialogs.id', 'messages.dialog_id')
-      .select('messages.content')
-      .where('dialogs.user_id', '=', user.id)
-      .where('messages.role', '=', 'user')
-      .execute();
+    const [stored] = await questionsOf(user.id);
     expect(stored!.content).toHaveLength(4096);
     expect(stored!.content.startsWith('😀😀😀x')).toBe(true);
     const metrics = await s.app.metrics.text();

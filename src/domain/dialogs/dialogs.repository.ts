@@ -41,7 +41,8 @@ export class DialogsRepository extends Repository {
       .then((r) => Number(r.n));
   }
 
-  listRecent(scope: DialogScope, limit: number): Promise<DialogSummary[]> {
+  /** Dialogs with how many messages each holds. */
+  private withMessageCount() {
     return this.db
       .selectFrom('dialogs as d')
       .selectAll('d')
@@ -51,7 +52,11 @@ export class DialogsRepository extends Repository {
           .whereRef('m.dialog_id', '=', 'd.id')
           .select((e) => e.fn.countAll<number>().as('n'))
           .as('message_count'),
-      )
+      );
+  }
+
+  listRecent(scope: DialogScope, limit: number): Promise<DialogSummary[]> {
+    return this.withMessageCount()
       .where('d.user_id', '=', scope.userId)
       .where('d.chat_id', '=', scope.chatId)
       .orderBy('d.is_active', 'desc')
@@ -62,16 +67,7 @@ export class DialogsRepository extends Repository {
 
   /** Every dialog of a user in all chats, most recently used first (for the admin panel). */
   listByUser(userId: number, limit: number): Promise<DialogSummary[]> {
-    return this.db
-      .selectFrom('dialogs as d')
-      .selectAll('d')
-      .select((eb) =>
-        eb
-          .selectFrom('messages as m')
-          .whereRef('m.dialog_id', '=', 'd.id')
-          .select((e) => e.fn.countAll<number>().as('n'))
-          .as('message_count'),
-      )
+    return this.withMessageCount()
       .where('d.user_id', '=', userId)
       .orderBy('d.updated_at', 'desc')
       .orderBy('d.id', 'desc')
