@@ -142,7 +142,7 @@ for (const variant of VARIANTS) {
       });
 
       it('compresses text with gzip', async () => {
-        const res = await fetch(`${s.publicUrl}/admin/assets/htmx.min.js`, {
+        const res = await fetch(`${s.publicUrl}/admin/assets/vendor/htmx.min.js`, {
           headers: { 'accept-encoding': 'gzip' },
         });
         expect(res.status).toBe(200);
