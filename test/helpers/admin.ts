@@ -27,3 +27,16 @@ export async function chooseOwnerPassword(
   );
   await app.admin.auth.logout(signed.session.id);
 }
+
+/** chooseOwnerPassword unless the owner has chosen one already (helpers called more than once). */
+export async function ensureOwnerPassword(
+  app: App,
+  owner: { username: string; password: string },
+): Promise<void> {
+  const row = await app.db
+    .selectFrom('admin_users')
+    .select('password_change_required')
+    .where('username', '=', owner.username)
+    .executeTakeFirst();
+  if (row?.password_change_required) await chooseOwnerPassword(app, owner);
+}

@@ -1,4 +1,5 @@
 import type { InvoiceRecord } from '../../src/dev/bot-api-emulator/index.js';
+import { bootstrapPasswordFor, ensureOwnerPassword } from './admin.js';
 import type { TestSystem } from './system.js';
 
 export interface TgUser {
@@ -71,8 +72,9 @@ export function waitForPayments(
 
 export const ADMIN = { username: 'owner', password: 'owner-password-1' };
 
-/** A signed-in admin session on the system's admin JSON API (bootstrapped from ADMIN). */
+/** A signed-in admin session on the system's admin JSON API (bootstrapped from ADMIN, its own password chosen). */
 export async function adminSession(s: TestSystem) {
+  await ensureOwnerPassword(s.app, ADMIN);
   const res = await fetch(`${s.url}/admin/api/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -107,5 +109,5 @@ export async function adminSession(s: TestSystem) {
 /** The env for startSystem that bootstraps the ADMIN account. */
 export const ADMIN_ENV = {
   ADMIN_BOOTSTRAP_USERNAME: ADMIN.username,
-  ADMIN_BOOTSTRAP_PASSWORD: ADMIN.password,
+  ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(ADMIN.password),
 };

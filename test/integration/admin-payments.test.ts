@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapAdmin, registerAdmin } from '../../src/admin/index.js';
 import { DEFAULT_CATALOGUE } from '../../src/domain/payments/catalogue.js';
 import { createHttpServer } from '../../src/platform/http.js';
+import { bootstrapPasswordFor, chooseOwnerPassword } from '../helpers/admin.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 
 const OWNER = { username: 'owner', password: 'owner-password-1' };
@@ -40,10 +41,14 @@ describe('admin: payments and the catalogue', () => {
 
   beforeAll(async () => {
     t = await createTestApp(
-      { ADMIN_BOOTSTRAP_USERNAME: OWNER.username, ADMIN_BOOTSTRAP_PASSWORD: OWNER.password },
+      {
+        ADMIN_BOOTSTRAP_USERNAME: OWNER.username,
+        ADMIN_BOOTSTRAP_PASSWORD: bootstrapPasswordFor(OWNER.password),
+      },
       { label: 'admin_payments' },
     );
     await bootstrapAdmin(t.app);
+    await chooseOwnerPassword(t.app, OWNER);
     f = createHttpServer({ logger: t.app.logger, metrics: t.app.metrics, trustProxy: false });
     await registerAdmin(f, t.app);
     await f.ready();
