@@ -7,6 +7,7 @@ import { createDatabase } from '../../src/platform/db/database.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import type { FakeLlm } from '../helpers/chat-system.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
+import { questionsOf } from '../helpers/factories.js';
 import {
   freePort,
   type PrivateServer,
@@ -34,14 +35,7 @@ async function quotaUsed(url: string, userId: number): Promise<{ used: number; q
       .select('messages_used')
       .where('user_id', '=', userId)
       .executeTakeFirstOrThrow();
-    const questions = await db.db
-      .selectFrom('messages')
-      .innerJoin('dialogs', 'dialogs.id', 'messages.dialog_id')
-      .select('messages.content')
-      .where('dialogs.user_id', '=', userId)
-      .where('messages.role', '=', 'user')
-      .execute();
-    return { used: sub.messages_used, questions: questions.map((q) => q.content) };
+    return { used: sub.messages_used, questions: await questionsOf(db.db, userId) };
   } finally {
     await db.close();
   }

@@ -1,5 +1,6 @@
 import type { App } from '../../src/app.js';
 import type { CreateBroadcastInput } from '../../src/domain/broadcasts/broadcasts.service.js';
+import type { Db } from '../../src/platform/db/database.js';
 import type { Broadcast, Dialog, MessageRole, User } from '../../src/platform/db/schema.js';
 
 /**
@@ -120,4 +121,17 @@ export async function createRunningBroadcast(
   await app.broadcasts.start(created.id);
   await app.broadcasts.runStart(created.id);
   return { broadcast: await app.broadcasts.get(created.id), recipients };
+}
+
+/** What the bot stored of the user's questions, oldest first. */
+export async function questionsOf(db: Db, userId: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('messages')
+    .innerJoin('dialogs', 'dialogs.id', 'messages.dialog_id')
+    .select('messages.content')
+    .where('dialogs.user_id', '=', userId)
+    .where('messages.role', '=', 'user')
+    .orderBy('messages.id')
+    .execute();
+  return rows.map((r) => r.content);
 }
