@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/platform/db/database.js';
 import { createTransactor, type Transactor } from '../../src/platform/db/transactor.js';
@@ -135,6 +136,44 @@ for (const driver of ['pglite', 'postgres'] as const) {
       });
       await expect(later).resolves.toBeTypeOf('number');
     });
+
+    it.skipIf(driver !== 'postgres')(
+      'a connection killed while a transaction waits between queries fails that transaction, not the process',
+      async () => {
+        let waiting!: () => void;
+        const entered = new Promise<void>((r) => {
+          waiting = r;
+        });
+        let resume!: () => void;
+        const gate = new Promise<void>((r) => {
+          resume = r;
+        });
+        const attempt = tx.run(async () => {
+          const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(tx.db);
+          waiting();
+          await gate; // idle in the transaction, as when it waits on Redis or Telegram
+          await sql`select 1`.execute(tx.db);
+          return rows[0]!.pid;
+        });
+        await entered;
+        // As PostgreSQL does to every connection when it shuts down or restarts.
+        const admin = new pg.Client({ connectionString: testDb.url });
+        await admin.connect();
+        try {
+          await admin.query(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and state = 'idle in transaction'",
+          );
+        } finally {
+          await admin.end();
+        }
+        // Give the dead socket's 'error' event time to fire while nothing is querying on it.
+        await new Promise((r) => setTimeout(r, 200));
+        resume();
+        await expect(attempt).rejects.toThrow();
+        // The pool drops the dead connection; the next transaction gets a live one.
+        expect(await tx.run(() => count())).toBeTypeOf('number');
+      },
+    );
 
     it('many concurrent transactions all commit (no flow waits for itself)', async () => {
       await sql`delete from t`.execute(database.db);

@@ -51,6 +51,14 @@ function createPostgres(opts: DatabaseOptions, url: string, logger: Logger): Dat
   pool.on('error', (err) =>
     logger.error({ component: 'db', err: err.message }, 'idle postgres client failed'),
   );
+  // The pool listens for errors of idle clients only. A connection that dies while checked out but
+  // between queries (a transaction waiting on something else when PostgreSQL restarts) emits an
+  // 'error' nobody hears, and an unheard 'error' ends the process. Its next query fails instead.
+  pool.on('connect', (client) => {
+    client.on('error', (err) =>
+      logger.warn({ component: 'db', err: err.message }, 'postgres connection lost while in use'),
+    );
+  });
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
