@@ -400,7 +400,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     contextTokens: config.LLM_CONTEXT_TOKENS,
     maxAnswerTokens: config.LLM_MAX_TOKENS,
   };
-  const generations = new Generations(cache, bus);
+  const generations = new Generations(bus);
   // No dedupe key: a job deduplicated against one that is finishing would leave its message to
   // the sweeper. The dialog's reply lease keeps it to one generation; extra jobs end at once.
   const enqueueReply = async (dialogId: number) => {
@@ -415,6 +415,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     enqueueReply,
     runner: {
       ...chatParts,
+      tx,
       enqueueReply,
       // The person being answered, from the row cache: a reply reads them every round.
       users: { find: (id) => users.findCached(id) },

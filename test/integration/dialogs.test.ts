@@ -105,8 +105,10 @@ describe('dialogs', () => {
     const id = 9_104;
     await t.app.users.register({ id, first_name: 'H' });
     const dialog = await t.app.dialogs.create(id, 'lease');
-    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBe(true);
-    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBe(false);
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toMatchObject({
+      id: dialog.id,
+    });
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBeUndefined();
     expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBe(false);
     expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBe(true);
     // Releasing someone else's lease does nothing.
@@ -118,14 +120,14 @@ describe('dialogs', () => {
     // A holder that died: its lease runs out and the next claim gets it.
     const dead = '00000000-0000-4000-8000-000000000003';
     const next = '00000000-0000-4000-8000-000000000004';
-    expect(await repo.claimReply(dialog.id, dead, 60_000)).toBe(true);
-    expect(await repo.claimReply(dialog.id, next, 60_000)).toBe(false);
+    expect(await repo.claimReply(dialog.id, dead, 60_000)).toMatchObject({ id: dialog.id });
+    expect(await repo.claimReply(dialog.id, next, 60_000)).toBeUndefined();
     await t.app.db
       .updateTable('dialogs')
       .set({ reply_until: new Date(Date.now() - 1_000) })
       .where('id', '=', dialog.id)
       .execute();
-    expect(await repo.claimReply(dialog.id, next, 60_000)).toBe(true);
+    expect(await repo.claimReply(dialog.id, next, 60_000)).toMatchObject({ id: dialog.id });
 
     // The job that lost the lease can no longer store or record anything.
     const q = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'q' });

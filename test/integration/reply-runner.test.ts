@@ -56,12 +56,12 @@ describe('the reply runner', () => {
     let arrived = false;
     const deps: ReplyRunnerDeps = {
       repo,
-      dialogs: t.app.dialogs,
+      tx: t.app.tx,
       users: t.app.users,
       subscriptions: t.app.subscriptions,
       settings: t.app.settings,
       llm: t.app.llm,
-      generations: new Generations(t.app.cache, t.app.bus),
+      generations: new Generations(t.app.bus),
       // A question arrives while the job still holds the dialog (its own job saw the lease and left).
       output: () =>
         recordingOutput(delivered, async () => {
@@ -96,7 +96,7 @@ describe('the reply runner', () => {
     const dialog = await t.app.dialogs.create(user.id, 'orphaned');
     await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'anyone there?' });
     // A worker took the dialog and was killed: its lease stays until it runs out.
-    expect(await repo.claimReply(dialog.id, randomUUID(), LEASE_MS)).toBe(true);
+    expect(await repo.claimReply(dialog.id, randomUUID(), LEASE_MS)).toMatchObject({ id: dialog.id });
     const deferred: number[] = [];
     const job = chatJobs(t.app.chat, t.app.summaries)['chat.reply'];
     const context = (): JobContext => ({

@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, sql } from 'kysely';
+import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely';
 import type { DB, Dialog, Message, MessageRole } from '../../platform/db/schema.js';
 import { Repository } from '../../platform/db/transactor.js';
 import type { AfterTake } from '../subscriptions/subscriptions.repository.js';
@@ -15,6 +15,17 @@ export interface NewMessage {
 /** Nobody holds the dialog's reply lease (never taken, given back, or run out). */
 const leaseFree = (eb: ExpressionBuilder<DB, 'dialogs'>) =>
   eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]);
+
+/**
+ * The lease columns of a statement that ends a round: given back when `idle` (what the row says is
+ * left to do, with this statement's own changes written into the condition), else kept. SET
+ * expressions see the row as it was, and a concurrent write to it (a question stored meanwhile) is
+ * waited for and seen, so no question is left behind a released lease.
+ */
+const releasedIfIdle = (idle: RawBuilder<boolean>) => ({
+  reply_token: sql<string | null>`case when ${idle} then null else reply_token end`,
+  reply_until: sql<Date | null>`case when ${idle} then null else reply_until end`,
+});
 
 /** A user's message to the AI as Telegram delivered it. */
 export interface Question {
@@ -50,25 +61,54 @@ export class ChatRepository extends Repository {
 
   /**
    * Store an answer, mark the user messages up to `upToId` answered, and remember the answer as
-   * pending delivery: all at once, so a crash leaves either a question to answer or an answer to
-   * deliver, never both and never neither. Only while `token` still holds the reply lease;
+   * pending delivery: all in one statement, so a crash leaves either a question to answer or an
+   * answer to deliver, never both and never neither. Only while `token` still holds the reply lease
+   * (the dialog row is locked for the statement, so a takeover waits for it or fences it off);
    * undefined when it was lost (another job answers).
    */
-  storeAnswer(m: NewMessage, upToId: number, token: string): Promise<Message | undefined> {
-    return this.atomically(async () => {
-      const held = await this.db
-        .selectFrom('dialogs')
-        .select('id')
-        .where('id', '=', m.dialogId)
-        .where('reply_token', '=', token)
-        .forUpdate()
-        .executeTakeFirst();
-      if (!held) return undefined;
-      return this.insertWithBookkeeping(m, {
-        answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})`,
-        pending_answer_id: sql`(select id from m)`,
-      });
-    });
+  async storeAnswer(m: NewMessage, upToId: number, token: string): Promise<Message | undefined> {
+    const row = await this.db
+      .with('held', (db) =>
+        db
+          .selectFrom('dialogs')
+          .select('id')
+          .where('id', '=', m.dialogId)
+          .where('reply_token', '=', token)
+          .forUpdate(),
+      )
+      .with('m', (db) =>
+        db
+          .insertInto('messages')
+          .columns(['dialog_id', 'role', 'content', 'tokens', 'telegram_message_id', 'metadata'])
+          .expression((eb) =>
+            eb
+              .selectFrom('held')
+              .select([
+                'held.id',
+                sql.val(m.role).as('role'),
+                sql.val(m.content).as('content'),
+                sql.val(m.tokens ?? null).as('tokens'),
+                sql.val(m.telegramMessageId ?? null).as('telegram_message_id'),
+                sql`${JSON.stringify(m.metadata ?? {})}::jsonb`.as('metadata'),
+              ]),
+          )
+          .returningAll(),
+      )
+      .with('d', (db) =>
+        db
+          .updateTable('dialogs')
+          .set({
+            answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})`,
+            pending_answer_id: sql`(select id from m)`,
+            updated_at: sql`now()`,
+          })
+          .where('id', '=', m.dialogId)
+          .where(({ exists, selectFrom }) => exists(selectFrom('m').select('id'))),
+      )
+      .selectFrom('m')
+      .selectAll()
+      .executeTakeFirst();
+    return row as Message | undefined;
   }
 
   /**
@@ -206,28 +246,57 @@ export class ChatRepository extends Repository {
   }
 
   /**
-   * The answer is delivered (or given up on): the dialog no longer waits for it. With a token,
-   * only while that token holds the reply lease.
+   * The stored answer is delivered (or given up on): the dialog no longer waits for it. Only while
+   * `token` holds the reply lease, which goes back in the same statement when nothing is left to
+   * do. The dialog after it; undefined when nothing moved (the lease was lost, or another runner
+   * cleared it first).
    */
-  async clearPendingAnswer(dialogId: number, messageId: number, token?: string): Promise<void> {
-    let q = this.db
+  clearPendingAnswer(dialogId: number, messageId: number, token: string): Promise<Dialog | undefined> {
+    return this.db
       .updateTable('dialogs')
-      .set({ pending_answer_id: null })
+      .set({
+        pending_answer_id: null,
+        ...releasedIfIdle(sql<boolean>`last_user_message_id <= answered_up_to_id`),
+      })
       .where('id', '=', dialogId)
-      .where('pending_answer_id', '=', messageId);
-    if (token) q = q.where('reply_token', '=', token);
-    await q.execute();
+      .where('pending_answer_id', '=', messageId)
+      .where('reply_token', '=', token)
+      .returningAll()
+      .executeTakeFirst();
   }
 
-  /** Take the dialog's reply lease when nobody holds it (or the holder's lease ran out). */
-  async claimReply(dialogId: number, token: string, leaseMs: number): Promise<boolean> {
-    const res = await this.db
+  /**
+   * Mark the questions up to `upToId` answered with no answer to deliver (stopped before any text,
+   * or given up on). Only while `token` holds the reply lease and only when they were not marked
+   * already, so a runner that runs this twice moves the row once; the lease goes back in the same
+   * statement when nothing is left to do. The dialog after it; undefined when nothing moved.
+   */
+  markAnswered(dialogId: number, upToId: number, token: string): Promise<Dialog | undefined> {
+    return this.db
+      .updateTable('dialogs')
+      .set({
+        answered_up_to_id: upToId,
+        ...releasedIfIdle(sql<boolean>`pending_answer_id is null and last_user_message_id <= ${upToId}`),
+      })
+      .where('id', '=', dialogId)
+      .where('answered_up_to_id', '<', upToId)
+      .where('reply_token', '=', token)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
+   * Take the dialog's reply lease when nobody holds it (or the holder's lease ran out), reading the
+   * dialog in the same statement; undefined when it is held.
+   */
+  claimReply(dialogId: number, token: string, leaseMs: number): Promise<Dialog | undefined> {
+    return this.db
       .updateTable('dialogs')
       .set({ reply_token: token, reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
       .where('id', '=', dialogId)
       .where(leaseFree)
+      .returningAll()
       .executeTakeFirst();
-    return Number(res.numUpdatedRows) > 0;
   }
 
   /** How long the dialog's reply lease still runs; undefined when nobody holds it. */
@@ -252,6 +321,24 @@ export class ChatRepository extends Repository {
     return Number(res.numUpdatedRows) > 0;
   }
 
+  /**
+   * Give the lease back when nothing is left to do. A question stored since the holder last looked
+   * keeps it held (its own job saw the lease and left it to the holder): the dialog after it says
+   * which; undefined when the token no longer held it.
+   */
+  releaseIfIdle(dialogId: number, token: string): Promise<Dialog | undefined> {
+    return this.db
+      .updateTable('dialogs')
+      .set(
+        releasedIfIdle(sql<boolean>`pending_answer_id is null and last_user_message_id <= answered_up_to_id`),
+      )
+      .where('id', '=', dialogId)
+      .where('reply_token', '=', token)
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /** Give the lease back whatever is left to do (only if this token still holds it). */
   async releaseReply(dialogId: number, token: string): Promise<void> {
     await this.db
       .updateTable('dialogs')
@@ -291,16 +378,6 @@ export class ChatRepository extends Repository {
       .orderBy('id', 'desc')
       .limit(limit)
       .execute();
-  }
-
-  /** Mark the questions up to `upToId` answered; with a token, only while it holds the reply lease. */
-  async markAnswered(dialogId: number, upToId: number, token?: string): Promise<void> {
-    let q = this.db
-      .updateTable('dialogs')
-      .set({ answered_up_to_id: sql`greatest(answered_up_to_id, ${upToId})` })
-      .where('id', '=', dialogId);
-    if (token) q = q.where('reply_token', '=', token);
-    await q.execute();
   }
 
   async saveSummary(dialogId: number, summary: string, upToId: number): Promise<void> {

@@ -121,10 +121,13 @@ export class ChatService {
     }
   }
 
-  /** /stop: abort the generation in flight for the active dialog. False when there is none. */
+  /**
+   * /stop: abort the generation in flight for the active dialog. False when there is none: nobody
+   * holds the dialog's reply lease, which a job takes before it writes an answer.
+   */
   async stop(scope: DialogScope): Promise<boolean> {
     const dialog = await this.d.dialogs.active(scope);
-    if (!dialog || !(await this.d.generations.active(dialog.id))) return false;
+    if (!dialog?.reply_until || dialog.reply_until.getTime() <= Date.now()) return false;
     await this.d.generations.stop(dialog.id);
     return true;
   }

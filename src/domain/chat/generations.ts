@@ -1,44 +1,40 @@
-import type { Cache, InvalidationBus } from '../../platform/cache.js';
+import type { InvalidationBus } from '../../platform/cache.js';
 
 const STOP_TOPIC = 'chat-stop';
-const generatingKey = (dialogId: number) => `chat:generating:${dialogId}`;
-/** The marker outlives a crashed process by this much at most (a /stop then finds nothing to stop). */
-const MARK_MS = 60_000;
 
 /** One answer being written in this process: its abort signal, and `end` once it is done. */
 export interface Generation {
   signal: AbortSignal;
-  end(): Promise<void>;
+  /** Unregister; every way a generation ends (answer, failure, stop, lost lease, abort) calls it once. */
+  end(): void;
 }
 
 /**
- * Answers being written right now, so /stop — which may arrive at any process — can abort one. A
- * marker in the shared cache says "an answer is being written for this dialog"; the stop goes out
- * on the bus and every process aborts its own generation for the dialog.
+ * Answers being written in this process, so /stop — which may arrive at any process — can abort
+ * one: the stop goes out on the bus and every process aborts its own generation for the dialog.
+ * Whether one is being written at all the dialog row says (its reply lease), so nothing here is
+ * shared between processes.
  */
 export class Generations {
   private readonly running = new Map<number, AbortController>();
 
-  constructor(
-    private readonly cache: Cache,
-    private readonly bus: InvalidationBus,
-  ) {
+  constructor(private readonly bus: InvalidationBus) {
     bus.subscribe(STOP_TOPIC, (key) => this.abort(Number(key), new Error('stopped by the user')));
   }
 
   /** Register a generation; the job's own signal (shutdown, time limit) aborts it too. */
-  async start(dialogId: number, jobSignal: AbortSignal | undefined): Promise<Generation> {
+  start(dialogId: number, jobSignal: AbortSignal | undefined): Generation {
     const controller = new AbortController();
     const onJobAbort = () => controller.abort(jobSignal?.reason);
     jobSignal?.addEventListener('abort', onJobAbort, { once: true });
     this.running.set(dialogId, controller);
-    await this.cache.set(generatingKey(dialogId), 1, MARK_MS);
     return {
       signal: controller.signal,
-      end: async () => {
+      end: () => {
         jobSignal?.removeEventListener('abort', onJobAbort);
-        this.running.delete(dialogId);
-        await this.cache.delete(generatingKey(dialogId));
+        // A lease lost and taken over in this same process registers the dialog again: the
+        // generation that ends later must not unregister the one that replaced it.
+        if (this.running.get(dialogId) === controller) this.running.delete(dialogId);
       },
     };
   }
@@ -48,9 +44,9 @@ export class Generations {
     this.running.get(dialogId)?.abort(reason);
   }
 
-  /** True when an answer is being written for the dialog in any process. */
-  async active(dialogId: number): Promise<boolean> {
-    return Boolean(await this.cache.get(generatingKey(dialogId)));
+  /** Generations registered in this process right now. */
+  get size(): number {
+    return this.running.size;
   }
 
   /** Ask every process to stop the dialog's generation. */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Dialog } from '../../platform/db/schema.js';
 import type { ChatRepository, LeaseRef } from './chat.repository.js';
 
 /**
@@ -15,10 +16,14 @@ export const LEASE_MS = 15_000;
  *
  * Crash safety: a holder that dies stops renewing; within LEASE_MS the lease is free and the next
  * job (or the sweeper's) takes the dialog over, continuing from what the rows say was committed.
+ * The lease goes back in the statement that ends the holder's last round (see ChatRepository's
+ * releasedIfIdle): a crash before it leaves the lease to run out, one after it has nothing to leave.
  */
 export class ReplyLease implements LeaseRef {
   /** Set once another job took the dialog over: this one stops and writes nothing more. */
   lost = false;
+  /** Set once the lease went back (released, or given back by the statement that ended a round). */
+  private ended = false;
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -28,35 +33,54 @@ export class ReplyLease implements LeaseRef {
   ) {}
 
   /**
-   * Take the dialog's lease when nobody holds it (or the holder's ran out); when it is held, how
-   * long the holder's lease still runs.
+   * Take the dialog's lease when nobody holds it (or the holder's ran out), with the dialog as the
+   * claim found it; when it is held, how long the holder's lease still runs.
    */
   static async claim(
     repo: ChatRepository,
     dialogId: number,
-  ): Promise<{ lease: ReplyLease } | { heldForMs: number }> {
+  ): Promise<{ lease: ReplyLease; dialog: Dialog } | { heldForMs: number }> {
     const lease = new ReplyLease(repo, dialogId, randomUUID());
-    if (await repo.claimReply(dialogId, lease.token, LEASE_MS)) return { lease };
+    const dialog = await repo.claimReply(dialogId, lease.token, LEASE_MS);
+    if (dialog) return { lease, dialog };
     return { heldForMs: (await repo.leaseHeldForMs(dialogId)) ?? 0 };
   }
 
   /**
-   * Renew the lease in the background until `release`. `onLost` runs once when a renewal finds it
+   * Renew the lease in the background until it ends. `onLost` runs once when a renewal finds it
    * taken (this job stalled past it); `onError` when a renewal could not be written.
    */
   keepAlive(onLost: () => void, onError: (err: unknown) => void): void {
     this.timer = setInterval(() => {
       this.repo.renewReply(this.dialogId, this.token, LEASE_MS).then((held) => {
-        if (held || this.lost) return;
+        if (held || this.lost || this.ended) return;
         this.lost = true;
         onLost();
       }, onError);
     }, LEASE_MS / 3);
   }
 
-  /** Give the dialog back (only if this token still holds it). */
+  /**
+   * The dialog as a fenced write of this holder returned it: true while this lease still holds it.
+   * A row without the token is one the write gave the lease back in (nothing is left to release);
+   * undefined (the write found the lease gone, or nothing to move) leaves `release` to decide.
+   */
+  holds(dialog: Dialog | undefined): dialog is Dialog {
+    if (!dialog || this.lost) return false;
+    if (dialog.reply_token === this.token) return true;
+    this.stop();
+    return false;
+  }
+
+  /** Give the dialog back (only if this token still holds it and no write gave it back already). */
   async release(): Promise<void> {
-    clearInterval(this.timer);
+    if (this.ended) return;
+    this.stop();
     await this.repo.releaseReply(this.dialogId, this.token);
+  }
+
+  private stop(): void {
+    clearInterval(this.timer);
+    this.ended = true;
   }
 }

@@ -7,6 +7,7 @@ import {
   LlmRequestError,
 } from '../../integrations/llm/llm-client.js';
 import type { Dialog, Message, User } from '../../platform/db/schema.js';
+import type { Transactor } from '../../platform/db/transactor.js';
 import { errorMessage } from '../../platform/errors.js';
 import type { Logger } from '../../platform/logger.js';
 import { JobTimeoutError } from '../../platform/queue/index.js';
@@ -34,10 +35,11 @@ import {
 } from './reply-policy.js';
 
 export interface ReplyRunnerDeps {
+  /** A fenced write and the refund it allows commit together (see giveUp and deliver). */
+  tx: Transactor;
   repo: ChatRepository;
-  dialogs: { find(id: number): Promise<Dialog | undefined> };
   users: { find(id: number): Promise<User | undefined> };
-  subscriptions: Pick<SubscriptionsService, 'refundMessages'>;
+  subscriptions: Pick<SubscriptionsService, 'refundQuestions'>;
   settings: SettingsService;
   llm: LlmClient;
   generations: Generations;
@@ -67,6 +69,7 @@ interface Round {
 }
 
 interface AnswerMetadata {
+  answered_up_to?: number;
   quota_units?: number;
   finish_reason?: string | null;
   delivery?: DeliveryProgress;
@@ -136,15 +139,13 @@ export class ReplyRunner {
         },
         (err) => log.warn({ err }, 'could not renew the reply lease'),
       );
+      let more: boolean;
       try {
-        await this.rounds(lease);
+        more = await this.rounds(lease, claimed.dialog);
       } finally {
         await lease.release();
       }
-      if (lease.lost) return {};
-      // A message stored after our last look had its own job see the lease and leave it to us.
-      const dialog = await this.d.dialogs.find(this.dialogId);
-      if (!dialog || !hasWork(dialog)) return {};
+      if (!more) return {};
     }
     // Its messages' own jobs left them to us (they saw the lease): hand them on to a new job rather
     // than leave them to the sweeper (a minute or more).
@@ -153,36 +154,42 @@ export class ReplyRunner {
     return {};
   }
 
-  private async rounds(lease: ReplyLease): Promise<void> {
+  /**
+   * Answer round after round while the lease holds the dialog. Each round ends in a fenced write
+   * that returns the dialog and gives the lease back once nothing is left, so the next round needs
+   * no read of its own. True when the bound stopped it with the dialog still held.
+   */
+  private async rounds(lease: ReplyLease, claimed: Dialog): Promise<boolean> {
     const rounds = this.d.bounds?.rounds ?? BOUNDS.rounds;
-    for (let round = 0; round < rounds && !lease.lost; round++) {
-      const dialog = await this.d.dialogs.find(this.dialogId);
-      if (!dialog || !hasWork(dialog)) return;
-      const user = await this.d.users.find(dialog.user_id);
-      if (!user) return;
-      const r: Round = {
-        dialog,
-        output: this.d.output({
-          chatId: dialog.chat_id,
-          chatType: dialog.chat_id === dialog.user_id ? 'private' : 'group',
-          user,
-        }),
-        log: this.d.logger.child({ dialogId: dialog.id, userId: dialog.user_id }),
-      };
-      if (dialog.pending_answer_id !== null) {
-        // An earlier attempt stored the answer but could not send all of it: finish, do not regenerate.
-        const answer = await this.d.repo.findMessage(dialog.pending_answer_id);
-        if (!answer) await this.d.repo.clearPendingAnswer(dialog.id, dialog.pending_answer_id, lease.token);
-        else {
-          r.log.info({ messageId: answer.id }, 'resuming the delivery of a stored answer');
-          await this.deliver(r, answer);
-        }
-        continue;
-      }
-      const pending = await this.d.repo.pendingMessages(dialog);
-      if (!pending.length) return;
-      await this.generate(r, pending);
+    let dialog: Dialog | undefined = claimed;
+    for (let round = 0; round < rounds; round++) {
+      if (!lease.holds(dialog)) return false;
+      dialog = hasWork(dialog)
+        ? await this.round(lease, dialog)
+        : await this.d.repo.releaseIfIdle(dialog.id, lease.token);
     }
+    return lease.holds(dialog);
+  }
+
+  /** One answer: finish delivering a stored one, or write the next. The dialog after it, if still ours. */
+  private async round(lease: ReplyLease, dialog: Dialog): Promise<Dialog | undefined> {
+    const user = await this.d.users.find(dialog.user_id);
+    if (!user) return undefined;
+    const r: Round = {
+      dialog,
+      output: this.d.output({
+        chatId: dialog.chat_id,
+        chatType: dialog.chat_id === dialog.user_id ? 'private' : 'group',
+        user,
+      }),
+      log: this.d.logger.child({ dialogId: dialog.id, userId: dialog.user_id }),
+    };
+    if (dialog.pending_answer_id === null) return this.generate(r);
+    // An earlier attempt stored the answer but could not send all of it: finish, do not regenerate.
+    const answer = await this.d.repo.findMessage(dialog.pending_answer_id);
+    if (!answer) return this.d.repo.clearPendingAnswer(dialog.id, dialog.pending_answer_id, lease.token);
+    r.log.info({ messageId: answer.id }, 'resuming the delivery of a stored answer');
+    return (await this.deliver(r, answer)).dialog;
   }
 
   private get heldLease(): ReplyLease {
@@ -195,12 +202,22 @@ export class ReplyRunner {
     return this.jobSignal.reason instanceof JobTimeoutError ? 'timed_out' : 'shutting_down';
   }
 
-  /** Write the answer to the pending questions (streaming it), store it, then deliver it. */
-  private async generate(r: Round, pending: Message[]): Promise<void> {
+  /**
+   * Write the answer to the pending questions (streaming it), store it, then deliver it. The dialog
+   * after the round's last write; undefined when there was nothing to answer or the lease was lost.
+   */
+  private async generate(r: Round): Promise<Dialog | undefined> {
     const lease = this.heldLease;
     const { dialog, output } = r;
+    const [systemPrompt, model, history] = await Promise.all([
+      this.d.settings.get('llm.system_prompt'),
+      this.d.settings.get('llm.model'),
+      this.d.repo.contextMessages(dialog, HISTORY_LIMIT + 1),
+    ]);
+    const pending = pendingIn(history, dialog) ?? (await this.d.repo.pendingMessages(dialog));
+    if (!pending.length) return undefined;
     const upTo = (pending.at(-1) as Message).id;
-    const generation = await this.d.generations.start(dialog.id, this.jobSignal);
+    const generation = this.d.generations.start(dialog.id, this.jobSignal);
     this.d.metrics.generating.inc();
     let partial = '';
     let result: Completion | undefined;
@@ -209,11 +226,6 @@ export class ReplyRunner {
     try {
       // Not awaited: the LLM request need not wait for Telegram's answer to "typing".
       void output.typing().catch(() => {});
-      const [systemPrompt, model, history] = await Promise.all([
-        this.d.settings.get('llm.system_prompt'),
-        this.d.settings.get('llm.model'),
-        this.d.repo.contextMessages(dialog, HISTORY_LIMIT + 1),
-      ]);
       const context = buildContext({
         systemPrompt: dialog.system_prompt ?? systemPrompt,
         summary: dialog.summary,
@@ -234,28 +246,24 @@ export class ReplyRunner {
       });
       if (!result.text.trim()) throw new EmptyAnswerError();
     } catch (err) {
-      if (lease.lost) return;
+      if (lease.lost) return undefined;
       const kind = classifyGenerationError(err, this.jobSignal?.aborted === true);
       const decision = decideGenerationError(kind, this.jobState(), this.isLastAttempt);
       if (decision === 'retry') throw err;
-      if (decision === 'give_up') {
-        await this.giveUp(r, pending.length, upTo, kind, err);
-        return;
-      }
+      if (decision === 'give_up') return this.giveUp(r, pending.length, upTo, kind, err);
     } finally {
       clearInterval(typing);
       this.d.metrics.generating.dec();
-      await generation.end();
+      generation.end();
     }
 
     const stopped = result === undefined;
     const text = result?.text ?? partial;
     if (!text.trim()) {
       await output.settle();
-      await this.d.repo.markAnswered(dialog.id, upTo, lease.token);
       this.d.metrics.replies.inc({ outcome: 'stopped' });
       r.log.info('reply stopped by the user before any text');
-      return;
+      return this.d.repo.markAnswered(dialog.id, upTo, lease.token);
     }
     const placeholderId = await output.settle();
     const answer = await this.d.repo.storeAnswer(
@@ -282,9 +290,10 @@ export class ReplyRunner {
       lease.lost = true;
       this.d.metrics.leaseLost.inc();
       r.log.warn('reply lease lost before the answer was stored; the job that took it answers');
-      return;
+      return undefined;
     }
-    if (await this.deliver(r, answer)) {
+    const delivery = await this.deliver(r, answer);
+    if (delivery.delivered) {
       this.d.metrics.replies.inc({ outcome: stopped ? 'stopped' : 'ok' });
       r.log.info(
         { tokens: result?.completionTokens, coalesced: pending.length, stopped },
@@ -293,29 +302,54 @@ export class ReplyRunner {
     }
     // Older messages no longer fit: fold them into the dialog's rolling summary in the background.
     if (dropped > 0) await this.d.enqueueSummary(dialog.id);
+    return delivery.dialog;
   }
 
-  /** The answer cannot be written: the quota comes back before the user hears about it. */
-  private async giveUp(r: Round, units: number, upTo: number, kind: GenerationErrorKind, err: unknown) {
+  /**
+   * The answer cannot be written: the quota comes back before the user hears about it. Only the
+   * runner whose fenced write marks the questions answered refunds and tells, in one transaction
+   * with that write: a second runner (a retried job, a lease lost and taken again) finds them
+   * answered and does neither.
+   */
+  private async giveUp(
+    r: Round,
+    units: number,
+    upTo: number,
+    kind: GenerationErrorKind,
+    err: unknown,
+  ): Promise<Dialog | undefined> {
     // A configuration error is the operator's, and the LLM client has logged its cause once as an
     // error: each reply it fails is a warning, not one more error per user message.
     if (kind === 'not_configured') r.log.warn({ err: errorMessage(err) }, 'reply failed');
     else r.log.error({ err }, 'reply failed');
     this.d.metrics.replies.inc({ outcome: kind === 'busy' ? 'busy' : 'failed' });
+    const { dialog } = r;
     // The messages stay in the history.
-    await this.d.subscriptions.refundMessages(r.dialog.user_id, units);
-    await this.d.repo.markAnswered(r.dialog.id, upTo, this.heldLease.token);
-    await r.output
-      .fail(failureNotice(kind))
-      .catch((e: unknown) => r.log.warn({ err: e }, 'could not tell the user about the failure'));
+    const after = await this.d.tx.run(async () => {
+      const marked = await this.d.repo.markAnswered(dialog.id, upTo, this.heldLease.token);
+      if (marked)
+        await this.d.subscriptions.refundQuestions(dialog.user_id, {
+          dialogId: dialog.id,
+          upToId: upTo,
+          units,
+        });
+      return marked;
+    });
+    if (after) {
+      await r.output
+        .fail(failureNotice(kind))
+        .catch((e: unknown) => r.log.warn({ err: e }, 'could not tell the user about the failure'));
+    }
+    return after;
   }
 
   /**
    * Send a stored answer, remembering each part as it goes, so a retry sends only what is missing.
-   * Resolves true once it is delivered, false when it was given up on (the user is told and, when
-   * nothing reached them, refunded); throws when a retry should continue it.
+   * `delivered` once it is, false when it was given up on (the user is told and, when nothing
+   * reached them, refunded); throws when a retry should continue it. `dialog`: as the write that
+   * ended the delivery left it, while the lease still holds it.
    */
-  private async deliver(r: Round, answer: Message): Promise<boolean> {
+  private async deliver(r: Round, answer: Message): Promise<{ delivered: boolean; dialog?: Dialog }> {
     const lease = this.heldLease;
     const meta = answer.metadata as AnswerMetadata;
     let progress: DeliveryProgress = meta.delivery ?? { sent: [] };
@@ -335,8 +369,10 @@ export class ReplyRunner {
         { answerId: answer.id, cut },
       );
       if (cut) this.d.metrics.cut.inc();
-      await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);
-      return true;
+      return {
+        delivered: true,
+        dialog: await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token),
+      };
     } catch (err) {
       if (err instanceof LeaseLostError || lease.lost) {
         if (!lease.lost) this.d.metrics.leaseLost.inc();
@@ -345,7 +381,7 @@ export class ReplyRunner {
           { sent: progress.sent.length },
           'reply lease lost while delivering; the job that took it continues',
         );
-        return false;
+        return { delivered: false };
       }
       const failure = err instanceof ReplyDeliveryError ? err : undefined;
       if (decideDeliveryError(failure?.permanent === true, this.isLastAttempt) === 'retry') {
@@ -355,15 +391,39 @@ export class ReplyRunner {
       r.log.error({ err, sent: progress.sent.length }, 'answer could not be delivered');
       this.d.metrics.replies.inc({ outcome: 'undelivered' });
       await this.d.repo.recordDelivery(answer.id, { ...progress, failed: (err as Error).message }, lease);
-      await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);
       const outcome = undeliveredOutcome(progress.sent.length, failure?.blocked === true);
-      if (outcome.refund) await this.d.subscriptions.refundMessages(r.dialog.user_id, meta.quota_units ?? 1);
-      if (outcome.notice) {
+      // As in giveUp: only the runner whose fenced write clears the answer refunds and tells.
+      const after = await this.d.tx.run(async () => {
+        const cleared = await this.d.repo.clearPendingAnswer(r.dialog.id, answer.id, lease.token);
+        if (cleared && outcome.refund) {
+          await this.d.subscriptions.refundQuestions(r.dialog.user_id, {
+            dialogId: r.dialog.id,
+            upToId: meta.answered_up_to ?? answer.id,
+            units: meta.quota_units ?? 1,
+          });
+        }
+        return cleared;
+      });
+      if (after && outcome.notice) {
         await r.output
           .fail(outcome.notice, outcome.inPlaceholder ? progress.placeholderId : null)
           .catch((e: unknown) => r.log.warn({ err: e }, 'could not tell the user about the failure'));
       }
-      return false;
+      return { delivered: false, dialog: after };
     }
   }
+}
+
+/**
+ * The questions not answered yet, from the context just read (newest first), when it holds them
+ * all: its user messages past answered_up_to_id. Undefined when it may not — a /reset or the
+ * summary moved the context past an unanswered question, or the read stopped at its limit before
+ * reaching the oldest one — and the database is asked instead.
+ */
+function pendingIn(history: Message[], dialog: Dialog): Message[] | undefined {
+  const answered = dialog.answered_up_to_id;
+  if (answered < Math.max(dialog.context_from_id, dialog.summary_up_to_id)) return undefined;
+  const oldest = history.at(-1);
+  if (history.length > HISTORY_LIMIT && oldest && oldest.id > answered) return undefined;
+  return history.filter((m) => m.role === 'user' && m.id > answered).reverse();
 }

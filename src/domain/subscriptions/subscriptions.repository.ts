@@ -12,6 +12,13 @@ export interface QuotaRule {
 /** A statement built on a take: the CTE `take` holds the row after it, or nothing when it was refused. */
 export type AfterTake = QueryCreator<DB & { take: Subscription }>;
 
+/** Questions whose quota units go back: the `units` newest user messages of a dialog up to `upToId`. */
+export interface RefundedQuestions {
+  dialogId: number;
+  upToId: number;
+  units: number;
+}
+
 /** Told which users' subscription rows a committed write changed (the row cache drops them everywhere). */
 export type SubscriptionsChanged = (userIds: readonly number[]) => Promise<void>;
 
@@ -124,16 +131,31 @@ export class SubscriptionsRepository extends Repository {
     return rows.length > 0;
   }
 
-  /** Give messages back (a generation failed). Never goes below zero. */
-  async refundMessages(userId: number, count: number): Promise<void> {
+  /**
+   * Give back the units of questions that got no answer: the `units` newest user messages of the
+   * dialog up to `upToId`, each only when it was taken in the current period (its message was stored
+   * in the statement of its take, so its created_at is the take's time; a unit of an earlier period
+   * went back with that period's reset). Never goes below zero.
+   */
+  async refundQuestions(userId: number, q: RefundedQuestions): Promise<void> {
     await this.write(
       () => [userId],
       () =>
-        this.db
-          .updateTable('subscriptions')
-          .set({ messages_used: sql`greatest(messages_used - ${count}, 0)`, updated_at: sql`now()` })
-          .where('user_id', '=', userId)
-          .execute(),
+        // Correlated with s: a reset committed meanwhile is waited for and judged by its new period.
+        sql`
+          update subscriptions s
+          set messages_used = greatest(s.messages_used - (
+                select count(*) from (
+                  select created_at from messages
+                  where dialog_id = ${q.dialogId} and role = 'user' and id <= ${q.upToId}
+                  order by id desc
+                  limit ${q.units}
+                ) asked
+                where asked.created_at >= s.quota_period_start
+              ), 0),
+              updated_at = now()
+          where s.user_id = ${userId}
+        `.execute(this.db),
     );
   }
 

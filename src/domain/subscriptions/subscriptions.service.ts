@@ -4,7 +4,12 @@ import type { Logger } from '../../platform/logger.js';
 import type { RowCache } from '../../platform/row-cache.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 import type { SettingsService } from '../settings/settings.service.js';
-import type { AfterTake, QuotaRule, SubscriptionsRepository } from './subscriptions.repository.js';
+import type {
+  AfterTake,
+  QuotaRule,
+  RefundedQuestions,
+  SubscriptionsRepository,
+} from './subscriptions.repository.js';
 
 export type { AfterTake, QuotaRule };
 
@@ -172,9 +177,9 @@ export class SubscriptionsService {
     return this.repo.returnImage(useId);
   }
 
-  /** Give back quota units taken for messages that got no answer. */
-  refundMessages(userId: number, count = 1): Promise<void> {
-    return this.repo.refundMessages(userId, count);
+  /** Give back the quota units of questions that got no answer, into the period they were taken in. */
+  refundQuestions(userId: number, questions: RefundedQuestions): Promise<void> {
+    return this.repo.refundQuestions(userId, questions);
   }
 
   async resetQuota(userId: number): Promise<Subscription> {
