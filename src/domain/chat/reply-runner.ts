@@ -41,7 +41,7 @@ export interface ReplyRunnerDeps {
   users: { find(id: number): Promise<User | undefined> };
   subscriptions: Pick<SubscriptionsService, 'refundQuestions'>;
   settings: SettingsService;
-  llm: LlmClient;
+  llm: Pick<LlmClient, 'stream'>;
   generations: Generations;
   output: ReplyOutputFactory;
   /** Enqueue `chat.summarize` for a dialog whose context no longer fits. */
