@@ -1,4 +1,4 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { Logger } from '../../platform/logger.js';
 import { LATENCY_BUCKETS, type Metrics } from '../../platform/metrics.js';
 import { CircuitBreaker, CircuitOpenError, type ConcurrencyLimit } from '../../platform/resilience.js';
@@ -104,6 +104,15 @@ export class LlmCancelledError extends Error {
 
 export { CircuitOpenError };
 
+/** What an OpenAI-compatible GET /models answers (or its error). */
+interface ModelsAnswer {
+  data?: { id: string }[];
+  error?: { message?: string };
+}
+
+/** The SDK's constructor, for its error classes too. */
+type Sdk = typeof OpenAI;
+
 /**
  * Chat completions against any OpenAI-compatible endpoint, streaming. Resilience lives here:
  * the SDK retries 429/5xx with backoff before the first byte; a stream that stalls longer than the
@@ -111,7 +120,8 @@ export { CircuitOpenError };
  * all processes through Redis) caps the requests in flight to the provider.
  */
 export class LlmClient {
-  private readonly client: OpenAI | undefined;
+  /** The SDK and its client, loaded on first use (see `connect`). */
+  private sdk: Promise<{ OpenAI: Sdk; client: OpenAI }> | undefined;
   private readonly breaker: CircuitBreaker;
   private readonly log: Logger;
   private readonly m;
@@ -121,14 +131,6 @@ export class LlmClient {
   private loggedCause: string | undefined;
 
   constructor(private readonly opts: LlmOptions) {
-    this.client = opts.baseUrl
-      ? new OpenAI({
-          baseURL: opts.baseUrl,
-          apiKey: opts.apiKey ?? 'not-needed',
-          timeout: opts.timeoutMs,
-          maxRetries: opts.maxRetries,
-        })
-      : undefined;
     const log = opts.logger.child({ component: 'llm' });
     this.log = log;
     this.breaker = new CircuitBreaker('llm', opts.breakerThreshold, opts.breakerCooldownMs, (state) => {
@@ -174,7 +176,24 @@ export class LlmClient {
   }
 
   get configured(): boolean {
-    return this.client !== undefined;
+    return Boolean(this.opts.baseUrl);
+  }
+
+  /**
+   * The SDK, imported on the first request rather than at start: a process that never asks the
+   * LLM (the api role takes questions, workers answer them) does not carry its ~12 MB.
+   */
+  private connect(baseURL: string): Promise<{ OpenAI: Sdk; client: OpenAI }> {
+    this.sdk ??= import('openai').then(({ default: OpenAI }) => ({
+      OpenAI,
+      client: new OpenAI({
+        baseURL,
+        apiKey: this.opts.apiKey ?? 'not-needed',
+        timeout: this.opts.timeoutMs,
+        maxRetries: this.opts.maxRetries,
+      }),
+    }));
+    return this.sdk;
   }
 
   get model(): string {
@@ -204,18 +223,27 @@ export class LlmClient {
    * The caller decides how loudly to report it; a refused key is remembered for the dashboard.
    */
   async check(signal?: AbortSignal): Promise<LlmCheck> {
-    const client = this.client;
-    if (!client) return { ok: false, status: undefined, message: 'not configured', config: true };
+    const baseUrl = this.opts.baseUrl;
+    if (!baseUrl) return { ok: false, status: undefined, message: 'not configured', config: true };
+    // Plain fetch, not the SDK: every role checks at start, and most never need the SDK after.
+    const timeout = AbortSignal.timeout(5_000);
+    let status: number | undefined;
+    let message: string;
     try {
-      const page = await client.models.list({ timeout: 5_000, maxRetries: 0, signal });
-      return { ok: true, models: page.data.map((m) => m.id) };
+      const res = await fetch(`${baseUrl.replace(/\/+$/, '')}/models`, {
+        headers: { authorization: `Bearer ${this.opts.apiKey ?? 'not-needed'}` },
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+      const body = (await res.json().catch(() => undefined)) as ModelsAnswer | undefined;
+      if (res.ok) return { ok: true, models: (body?.data ?? []).map((m) => m.id) };
+      status = res.status;
+      message = `${res.status} ${body?.error?.message ?? res.statusText}`;
     } catch (err) {
-      const status = err instanceof OpenAI.APIError ? err.status : undefined;
-      const config = status === 401 || status === 403;
-      const message = (err as Error).message;
-      if (config) this.lastError = { at: new Date(), message, status, config };
-      return { ok: false, status, message, config };
+      message = (err as Error).message;
     }
+    const config = status === 401 || status === 403;
+    if (config) this.lastError = { at: new Date(), message, status, config };
+    return { ok: false, status, message, config };
   }
 
   private configError(status: number, err: unknown): LlmConfigError {
@@ -234,8 +262,9 @@ export class LlmClient {
 
   /** Stream a chat completion; `onDelta` receives each piece of text as it arrives. */
   async stream(req: StreamRequest): Promise<Completion> {
-    const client = this.client;
-    if (!client) throw new LlmNotConfiguredError();
+    const baseUrl = this.opts.baseUrl;
+    if (!baseUrl) throw new LlmNotConfiguredError();
+    const { OpenAI, client } = await this.connect(baseUrl);
     try {
       this.breaker.enter();
     } catch (err) {
