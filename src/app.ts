@@ -58,7 +58,7 @@ import { createDatabase, type Database, type Db } from './platform/db/database.j
 import type { StarSubscription, Subscription, User } from './platform/db/schema.js';
 import { createTransactor, type Transactor } from './platform/db/transactor.js';
 import type { ReportError } from './platform/error-reporting.js';
-import { createI18n, resolveLocale, type Translator } from './platform/i18n/i18n.js';
+import { createTranslator, resolveLocale, type Translator } from './platform/i18n/i18n.js';
 import { Lifecycle } from './platform/lifecycle.js';
 import { createLogger, type Logger } from './platform/logger.js';
 import { Metrics } from './platform/metrics.js';
@@ -311,7 +311,7 @@ export function createApp(config: Readonly<Config>, opts: AppOptions = {}): App 
     logger.child({ component: 'subscriptions' }),
   );
   const users = new UsersService(tx, repos.users, settings, rows.users, logger.child({ component: 'users' }));
-  const i18n = createI18n();
+  const i18n = createTranslator();
   const telegramApi = (maxRetries: number) =>
     config.BOT_TOKEN
       ? createTelegramApi({

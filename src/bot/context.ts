@@ -1,8 +1,7 @@
-import type { I18nFlavor } from '@grammyjs/i18n';
 import type { Context } from 'grammy';
 import type { App } from '../app.js';
 import type { User } from '../platform/db/schema.js';
-import type { Locale } from '../platform/i18n/i18n.js';
+import type { Locale, Translate } from '../platform/i18n/i18n.js';
 import type { RateLimitDecision } from '../platform/rate-limit.js';
 
 /** What handlers reach through `ctx.deps`: the app's services, never module singletons. */
@@ -28,10 +27,12 @@ export interface VitteFlavor {
   /** The registered user behind the update (set by the user middleware for updates from a person). */
   user?: User;
   locale: Locale;
+  /** Messages in `locale` (see the locale middleware). */
+  t: Translate;
   /** The sender's rate-limit decision, counted with the update's claim (updates that count). */
   rate?: RateLimitDecision | undefined;
   /** Name of the handler that took the update, for metrics and logs. */
   handler?: string;
 }
 
-export type BotContext = Context & I18nFlavor & VitteFlavor;
+export type BotContext = Context & VitteFlavor;

@@ -2,7 +2,7 @@ import { sequentialize } from '@grammyjs/runner';
 import { type Api, Bot } from 'grammy';
 import type { BotCommand } from 'grammy/types';
 import { installTransformers } from '../integrations/telegram/telegram-api.js';
-import { createI18n, LOCALES, resolveLocale } from '../platform/i18n/i18n.js';
+import { LOCALES } from '../platform/i18n/i18n.js';
 import { createRateLimiter } from '../platform/rate-limit.js';
 import { closeRedis, createFailFastRedis, type Redis } from '../platform/redis.js';
 import { RedisOrMemory } from '../platform/redis-or-memory.js';
@@ -10,6 +10,7 @@ import type { BotContext, BotDeps } from './context.js';
 import { paymentUpdates } from './handlers/payments.handler.js';
 import { rateLimit, refuseBanned } from './middlewares/access.middleware.js';
 import { dedupe } from './middlewares/dedupe.middleware.js';
+import { locale } from './middlewares/locale.middleware.js';
 import { observe } from './middlewares/observe.middleware.js';
 import { loadUser } from './middlewares/user.middleware.js';
 import { Notices } from './notices.js';
@@ -89,11 +90,8 @@ export function createBot(deps: BotDeps, opts: CreateBotOptions): Bot<BotContext
   bot.use(paymentUpdates); // money first: bypasses everything below (see the handler)
   bot.use(sequentialize((ctx) => ctx.chat?.id.toString() ?? ctx.from?.id.toString())); // one update per chat at a time
   bot.use(dedupe(claims, limiter, deps)); // each update_id once, done only once its effects are committed
-  bot.use(loadUser()); // register or load, activity, locale
-  // ctx.t in the user's language: the app's translations, negotiated with what loadUser() found.
-  bot.use(
-    createI18n<BotContext>((ctx) => resolveLocale(ctx.user?.language, ctx.from?.language_code)).middleware(),
-  );
+  bot.use(loadUser()); // register or load, activity
+  bot.use(locale()); // ctx.t in the user's language
   bot.use(refuseBanned(notices));
   bot.use(rateLimit(notices, deps));
 

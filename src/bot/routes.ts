@@ -1,4 +1,4 @@
-import { Composer, type Middleware } from 'grammy';
+import { Composer, type MiddlewareFn } from 'grammy';
 import type { BotContext } from './context.js';
 import { buyHandler } from './handlers/buy.handler.js';
 import { chatHandler } from './handlers/chat.handler.js';
@@ -65,20 +65,24 @@ function routeOf(ctx: BotContext): string | undefined {
  * text to the chat, a button press to the handlers with buttons. grammY tries every filter of every
  * handler in turn (a dozen or so for a chat message, each with its promises); a route costs one.
  * Whatever a route does not handle ends in the fallback, as at the end of the full chain; updates
- * of other kinds take the full chain.
+ * of other kinds take the full chain. Each chain is composed once, here: grammY's own
+ * `Composer.route` builds a new Composer for every update.
  */
-export function handlers(): Middleware<BotContext> {
-  const all = new Composer<BotContext>(...ALL);
+export function handlers(): MiddlewareFn<BotContext> {
+  const all = new Composer<BotContext>(...ALL).middleware();
   const then = (...handlers: Composer<BotContext>[]) =>
-    new Composer<BotContext>(...handlers, fallbackHandler);
-  const commands = Object.fromEntries(Object.entries(COMMANDS).map(([name, h]) => [`/${name}`, then(h)]));
-  const routes: Record<string, Middleware<BotContext>> = {
-    ...commands,
-    text: then(chatHandler),
-    button: then(buyHandler, languageHandler, dialogsHandler, settingsHandler, imagesHandler, chatHandler),
-    membership: then(membershipHandler),
+    new Composer<BotContext>(...handlers, fallbackHandler).middleware();
+  const routes = new Map<string, MiddlewareFn<BotContext>>([
+    ...Object.entries(COMMANDS).map(([name, h]) => [`/${name}`, then(h)] as const),
+    ['text', then(chatHandler)],
+    [
+      'button',
+      then(buyHandler, languageHandler, dialogsHandler, settingsHandler, imagesHandler, chatHandler),
+    ],
+    ['membership', then(membershipHandler)],
+  ]);
+  return (ctx, next) => {
+    const route = routeOf(ctx);
+    return ((route && routes.get(route)) || all)(ctx, next);
   };
-  const composer = new Composer<BotContext>();
-  composer.route(routeOf, routes, all);
-  return composer;
 }

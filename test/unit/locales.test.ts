@@ -3,7 +3,7 @@ import { FluentResource } from '@fluent/bundle';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LOCALE, LOCALES } from '../../src/platform/i18n/i18n.js';
 
-/** Message and term ids as @grammyjs/i18n's Fluent parser sees them (an unparsable entry is dropped). */
+/** Message and term ids as the Fluent parser sees them (an unparsable entry is dropped). */
 function keys(locale: string): string[] {
   const source = readFileSync(
     new URL(`../../src/platform/i18n/locales/${locale}.ftl`, import.meta.url),
@@ -13,7 +13,7 @@ function keys(locale: string): string[] {
 }
 
 describe('bot translations', () => {
-  // A key missing in one language makes @grammyjs/i18n show the raw key to that user, with no error.
+  // A key missing in one language shows that user the English text, with no error.
   it.each(LOCALES.filter((l) => l !== DEFAULT_LOCALE))('%s.ftl has exactly the keys of en.ftl', (locale) => {
     const reference = keys(DEFAULT_LOCALE);
     expect(reference.length).toBeGreaterThan(10);

@@ -17,7 +17,7 @@ languageHandler.callbackQuery(LANGUAGE_CALLBACK, async (ctx) => {
   const locale = ctx.match[1] as Locale;
   ctx.user = await ctx.deps.users.setLanguage(ctx.user.id, locale);
   ctx.locale = locale;
-  ctx.i18n.useLocale(locale);
+  ctx.t = ctx.deps.i18n.forLocale(locale);
   await ctx.answerCallbackQuery();
   await ctx.editMessageText(ctx.t('language-changed'), { reply_markup: languageKeyboard(locale) });
 });

@@ -1,5 +1,4 @@
 import type { Middleware } from 'grammy';
-import { resolveLocale } from '../../platform/i18n/i18n.js';
 import type { BotContext } from '../context.js';
 
 function startPayload(ctx: BotContext): string | undefined {
@@ -18,7 +17,6 @@ export function loadUser(): Middleware<BotContext> {
     if (!from || from.is_bot) return next();
     const user = await ctx.deps.users.seen(from, { utmSource: startPayload(ctx) });
     ctx.user = user;
-    ctx.locale = resolveLocale(user.language, from.language_code);
     await next();
   };
 }

@@ -1,13 +1,21 @@
-import { fileURLToPath } from 'node:url';
-import { I18n } from '@grammyjs/i18n';
-import type { Context } from 'grammy';
+import { readFileSync } from 'node:fs';
+import { FluentBundle, FluentResource, type FluentVariable } from '@fluent/bundle';
 
 export const LOCALES = ['en', 'ru'] as const;
 export type Locale = (typeof LOCALES)[number];
 export const DEFAULT_LOCALE: Locale = 'en';
 
-/** What code outside the bot needs of the translations: `t(locale, key, vars)`. */
-export type Translator = Pick<I18n, 't'>;
+export type TranslationVariables = Record<string, FluentVariable>;
+
+/** One locale's messages: `t(key, vars)`. */
+export type Translate = (key: string, vars?: TranslationVariables) => string;
+
+/** The app's translations: `t(locale, key, vars)`, and each locale's own `Translate`. */
+export interface Translator {
+  t(locale: string, key: string, vars?: TranslationVariables): string;
+  /** Made once per locale at start: an update takes its locale's, nothing is negotiated per call. */
+  forLocale(locale: Locale): Translate;
+}
 
 /** A stored preference wins; otherwise Telegram's language_code; otherwise English. */
 export function resolveLocale(preferred: string | null | undefined, telegram?: string | null): Locale {
@@ -31,21 +39,38 @@ export function formatDate(date: Date, locale: Locale): string {
   return `${DATE_FORMATS[locale].format(date)} UTC`;
 }
 
-/**
- * Fluent translations from `locales/*.ftl`: the app's translator for workers and notices
- * (`i18n.t(locale, key, vars)`), and the bot's middleware, which passes its own context type and
- * locale negotiation. Variables are inserted without Unicode isolation marks because messages are
- * Telegram HTML; callers escape user-provided values.
- */
-export function createI18n<C extends Context = Context>(negotiate?: (ctx: C) => Locale): I18n<C> {
-  const i18n = new I18n<C>({
-    defaultLocale: DEFAULT_LOCALE,
-    fluentBundleOptions: { useIsolating: false },
-    localeNegotiator: (ctx) => negotiate?.(ctx) ?? resolveLocale(undefined, ctx.from?.language_code),
-  });
-  const dir = fileURLToPath(new URL('./locales/', import.meta.url));
-  for (const locale of LOCALES) {
-    i18n.loadLocaleSync(locale, { filePath: `${dir}${locale}.ftl`, bundleOptions: { useIsolating: false } });
+/** The first bundle of `chain` that has the message formats it; a missing one shows as `{key}`. */
+function format(chain: FluentBundle[], key: string, vars?: TranslationVariables): string {
+  for (const bundle of chain) {
+    const pattern = bundle.getMessage(key)?.value;
+    if (pattern) return bundle.formatPattern(pattern, vars);
   }
-  return i18n;
+  return `{${key}}`;
+}
+
+/**
+ * Fluent translations from `locales/*.ftl`, one bundle per locale with English behind it for a
+ * message a locale lacks (the locales test keeps them in step). Variables are inserted without
+ * Unicode isolation marks because messages are Telegram HTML; callers escape user-provided values.
+ */
+export function createTranslator(): Translator {
+  const bundles = Object.fromEntries(
+    LOCALES.map((locale) => {
+      const bundle = new FluentBundle(locale, { useIsolating: false });
+      const source = readFileSync(new URL(`./locales/${locale}.ftl`, import.meta.url), 'utf8');
+      bundle.addResource(new FluentResource(source));
+      return [locale, bundle];
+    }),
+  ) as Record<Locale, FluentBundle>;
+  const translators = Object.fromEntries(
+    LOCALES.map((locale) => {
+      const chain = [...new Set([bundles[locale], bundles[DEFAULT_LOCALE]])];
+      const translate: Translate = (key, vars) => format(chain, key, vars);
+      return [locale, translate];
+    }),
+  ) as Record<Locale, Translate>;
+  return {
+    t: (locale, key, vars) => translators[resolveLocale(locale)](key, vars),
+    forLocale: (locale) => translators[locale],
+  };
 }
