@@ -106,9 +106,11 @@ describe('dialogs', () => {
     await t.app.users.register({ id, first_name: 'H' });
     const dialog = await t.app.dialogs.create(id, 'lease');
     expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toMatchObject({
-      id: dialog.id,
+      dialog: { id: dialog.id, reply_token: '00000000-0000-4000-8000-000000000001' },
     });
-    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBeUndefined();
+    // The claim that finds it held says how long the holder's lease still runs.
+    const held = await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000);
+    expect(held && 'heldForMs' in held && held.heldForMs).toBeGreaterThan(55_000);
     expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000002', 60_000)).toBe(false);
     expect(await repo.renewReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toBe(true);
     // Releasing someone else's lease does nothing.
@@ -120,14 +122,16 @@ describe('dialogs', () => {
     // A holder that died: its lease runs out and the next claim gets it.
     const dead = '00000000-0000-4000-8000-000000000003';
     const next = '00000000-0000-4000-8000-000000000004';
-    expect(await repo.claimReply(dialog.id, dead, 60_000)).toMatchObject({ id: dialog.id });
-    expect(await repo.claimReply(dialog.id, next, 60_000)).toBeUndefined();
+    expect(await repo.claimReply(dialog.id, dead, 60_000)).toMatchObject({ dialog: { id: dialog.id } });
+    expect(await repo.claimReply(dialog.id, next, 60_000)).toMatchObject({
+      heldForMs: expect.any(Number),
+    });
     await t.app.db
       .updateTable('dialogs')
       .set({ reply_until: new Date(Date.now() - 1_000) })
       .where('id', '=', dialog.id)
       .execute();
-    expect(await repo.claimReply(dialog.id, next, 60_000)).toMatchObject({ id: dialog.id });
+    expect(await repo.claimReply(dialog.id, next, 60_000)).toMatchObject({ dialog: { id: dialog.id } });
 
     // The job that lost the lease can no longer store or record anything.
     const q = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'q' });

@@ -96,7 +96,9 @@ describe('the reply runner', () => {
     const dialog = await t.app.dialogs.create(user.id, 'orphaned');
     await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'anyone there?' });
     // A worker took the dialog and was killed: its lease stays until it runs out.
-    expect(await repo.claimReply(dialog.id, randomUUID(), LEASE_MS)).toMatchObject({ id: dialog.id });
+    expect(await repo.claimReply(dialog.id, randomUUID(), LEASE_MS)).toMatchObject({
+      dialog: { id: dialog.id },
+    });
     const deferred: number[] = [];
     const job = chatJobs(t.app.chat, t.app.summaries)['chat.reply'];
     const context = (): JobContext => ({
@@ -118,5 +120,10 @@ describe('the reply runner', () => {
     await expect(job({ dialogId: dialog.id }, context())).rejects.toBeInstanceOf(JobDeferredError);
     expect(deferred[0]).toBeGreaterThan(LEASE_MS - 5_000);
     expect(deferred[0]).toBeLessThanOrEqual(LEASE_MS + 1_000);
+
+    // A job for a dialog deleted meanwhile (twice: a retry too) ends; it does not keep coming back.
+    await t.app.db.deleteFrom('dialogs').where('id', '=', dialog.id).execute();
+    for (let run = 0; run < 2; run++) await job({ dialogId: dialog.id }, context());
+    expect(deferred).toHaveLength(1);
   });
 });

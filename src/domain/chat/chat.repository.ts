@@ -287,27 +287,35 @@ export class ChatRepository extends Repository {
 
   /**
    * Take the dialog's reply lease when nobody holds it (or the holder's lease ran out), reading the
-   * dialog in the same statement; undefined when it is held.
+   * dialog in the same statement; when it is held, how long the holder's lease still runs (read in
+   * that statement too, from the row as it was). Undefined when there is no such dialog.
    */
-  claimReply(dialogId: number, token: string, leaseMs: number): Promise<Dialog | undefined> {
-    return this.db
-      .updateTable('dialogs')
-      .set({ reply_token: token, reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
-      .where('id', '=', dialogId)
-      .where(leaseFree)
-      .returningAll()
-      .executeTakeFirst();
-  }
-
-  /** How long the dialog's reply lease still runs; undefined when nobody holds it. */
-  async leaseHeldForMs(dialogId: number): Promise<number | undefined> {
+  async claimReply(
+    dialogId: number,
+    token: string,
+    leaseMs: number,
+  ): Promise<{ dialog: Dialog } | { heldForMs: number } | undefined> {
     const row = await this.db
-      .selectFrom('dialogs')
-      .select(sql<number>`greatest(0, extract(epoch from reply_until - now()) * 1000)`.as('ms'))
-      .where('id', '=', dialogId)
-      .where('reply_until', '>', sql<Date>`now()`)
+      .with('claimed', (db) =>
+        db
+          .updateTable('dialogs')
+          .set({ reply_token: token, reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
+          .where('id', '=', dialogId)
+          .where(leaseFree)
+          .returningAll(),
+      )
+      .selectFrom('dialogs as before')
+      .leftJoin('claimed', 'claimed.id', 'before.id')
+      .selectAll('claimed')
+      .select(
+        sql<number | null>`greatest(0, extract(epoch from before.reply_until - now()) * 1000)`.as('held_ms'),
+      )
+      .where('before.id', '=', dialogId)
       .executeTakeFirst();
-    return row ? Math.ceil(Number(row.ms)) : undefined;
+    if (!row) return undefined;
+    const { held_ms, ...claimed } = row;
+    if (claimed.reply_token === token) return { dialog: claimed as Dialog };
+    return { heldForMs: Math.ceil(Number(held_ms ?? 0)) };
   }
 
   /** Extend a held lease; false when it was lost (expired and taken by someone else). */

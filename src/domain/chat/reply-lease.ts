@@ -34,16 +34,16 @@ export class ReplyLease implements LeaseRef {
 
   /**
    * Take the dialog's lease when nobody holds it (or the holder's ran out), with the dialog as the
-   * claim found it; when it is held, how long the holder's lease still runs.
+   * claim found it; when it is held, how long the holder's lease still runs; undefined when the
+   * dialog is gone (deleted with its questions: nothing to answer).
    */
   static async claim(
     repo: ChatRepository,
     dialogId: number,
-  ): Promise<{ lease: ReplyLease; dialog: Dialog } | { heldForMs: number }> {
+  ): Promise<{ lease: ReplyLease; dialog: Dialog } | { heldForMs: number } | undefined> {
     const lease = new ReplyLease(repo, dialogId, randomUUID());
-    const dialog = await repo.claimReply(dialogId, lease.token, LEASE_MS);
-    if (dialog) return { lease, dialog };
-    return { heldForMs: (await repo.leaseHeldForMs(dialogId)) ?? 0 };
+    const claimed = await repo.claimReply(dialogId, lease.token, LEASE_MS);
+    return claimed && 'dialog' in claimed ? { lease, dialog: claimed.dialog } : claimed;
   }
 
   /**

@@ -124,6 +124,7 @@ export class ReplyRunner {
     const bounds = this.d.bounds ?? BOUNDS;
     for (let pass = 0; pass < bounds.passes; pass++) {
       const claimed = await ReplyLease.claim(this.d.repo, this.dialogId);
+      if (!claimed) return {};
       if (!('lease' in claimed)) {
         log.debug({ heldForMs: claimed.heldForMs }, 'another job holds the reply lease; it answers');
         return pass === 0 ? { heldForMs: claimed.heldForMs } : {};
