@@ -105,6 +105,9 @@ describe('dialogs', () => {
     const id = 9_104;
     await t.app.users.register({ id, first_name: 'H' });
     const dialog = await t.app.dialogs.create(id, 'lease');
+    // Nothing to answer: no lease is taken.
+    expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000009', 60_000)).toBeUndefined();
+    const q = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'q' });
     expect(await repo.claimReply(dialog.id, '00000000-0000-4000-8000-000000000001', 60_000)).toMatchObject({
       dialog: { id: dialog.id, reply_token: '00000000-0000-4000-8000-000000000001' },
     });
@@ -134,7 +137,6 @@ describe('dialogs', () => {
     expect(await repo.claimReply(dialog.id, next, 60_000)).toMatchObject({ dialog: { id: dialog.id } });
 
     // The job that lost the lease can no longer store or record anything.
-    const q = await repo.insertMessage({ dialogId: dialog.id, role: 'user', content: 'q' });
     expect(
       await repo.storeAnswer({ dialogId: dialog.id, role: 'assistant', content: 'late' }, q.id, dead),
     ).toBeUndefined();

@@ -5,7 +5,6 @@ import {
   failureNotice,
   type GenerationDecision,
   type GenerationErrorKind,
-  hasWork,
   type JobState,
   undeliveredOutcome,
 } from '../../src/domain/chat/reply-policy.js';
@@ -61,12 +60,5 @@ describe('the reply failure policy', () => {
     });
     expect(undeliveredOutcome(0, true)).toEqual({ refund: true, notice: null, inPlaceholder: true });
     expect(undeliveredOutcome(1, true)).toEqual({ refund: false, notice: null, inPlaceholder: false });
-  });
-
-  it('sees work in unanswered questions and in answers not fully delivered', () => {
-    const d = { pending_answer_id: null, last_user_message_id: 5, answered_up_to_id: 5 };
-    expect(hasWork(d)).toBe(false);
-    expect(hasWork({ ...d, last_user_message_id: 6 })).toBe(true);
-    expect(hasWork({ ...d, pending_answer_id: 7 })).toBe(true);
   });
 });

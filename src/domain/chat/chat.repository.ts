@@ -16,6 +16,9 @@ export interface NewMessage {
 const leaseFree = (eb: ExpressionBuilder<DB, 'dialogs'>) =>
   eb.or([eb('reply_until', 'is', null), eb('reply_until', '<', sql<Date>`now()`)]);
 
+/** The dialog has questions not answered yet, or an answer not fully delivered. */
+const hasWork = sql<boolean>`(pending_answer_id is not null or last_user_message_id > answered_up_to_id)`;
+
 /**
  * The lease columns of a statement that ends a round: given back when `idle` (what the row says is
  * left to do, with this statement's own changes written into the condition), else kept. SET
@@ -286,9 +289,10 @@ export class ChatRepository extends Repository {
   }
 
   /**
-   * Take the dialog's reply lease when nobody holds it (or the holder's lease ran out), reading the
-   * dialog in the same statement; when it is held, how long the holder's lease still runs (read in
-   * that statement too, from the row as it was). Undefined when there is no such dialog.
+   * Take the dialog's reply lease when it has work (questions or an answer to deliver) and nobody
+   * holds it (or the holder's lease ran out), reading the dialog in the same statement; when it is
+   * held, how long the holder's lease still runs (read in that statement too, from the row as it
+   * was). Undefined when there is nothing to do (or no such dialog): no lease is taken for nothing.
    */
   async claimReply(
     dialogId: number,
@@ -302,20 +306,22 @@ export class ChatRepository extends Repository {
           .set({ reply_token: token, reply_until: sql`now() + make_interval(secs => ${leaseMs / 1000})` })
           .where('id', '=', dialogId)
           .where(leaseFree)
+          .where(hasWork)
           .returningAll(),
       )
       .selectFrom('dialogs as before')
       .leftJoin('claimed', 'claimed.id', 'before.id')
       .selectAll('claimed')
       .select(
-        sql<number | null>`greatest(0, extract(epoch from before.reply_until - now()) * 1000)`.as('held_ms'),
+        sql<number | null>`case when before.reply_until > now()
+          then extract(epoch from before.reply_until - now()) * 1000 end`.as('held_ms'),
       )
       .where('before.id', '=', dialogId)
       .executeTakeFirst();
     if (!row) return undefined;
     const { held_ms, ...claimed } = row;
     if (claimed.reply_token === token) return { dialog: claimed as Dialog };
-    return { heldForMs: Math.ceil(Number(held_ms ?? 0)) };
+    return held_ms === null ? undefined : { heldForMs: Math.ceil(Number(held_ms)) };
   }
 
   /** Extend a held lease; false when it was lost (expired and taken by someone else). */
@@ -329,24 +335,7 @@ export class ChatRepository extends Repository {
     return Number(res.numUpdatedRows) > 0;
   }
 
-  /**
-   * Give the lease back when nothing is left to do. A question stored since the holder last looked
-   * keeps it held (its own job saw the lease and left it to the holder): the dialog after it says
-   * which; undefined when the token no longer held it.
-   */
-  releaseIfIdle(dialogId: number, token: string): Promise<Dialog | undefined> {
-    return this.db
-      .updateTable('dialogs')
-      .set(
-        releasedIfIdle(sql<boolean>`pending_answer_id is null and last_user_message_id <= answered_up_to_id`),
-      )
-      .where('id', '=', dialogId)
-      .where('reply_token', '=', token)
-      .returningAll()
-      .executeTakeFirst();
-  }
-
-  /** Give the lease back whatever is left to do (only if this token still holds it). */
+  /** Give the lease back (only if this token still holds it). */
   async releaseReply(dialogId: number, token: string): Promise<void> {
     await this.db
       .updateTable('dialogs')
@@ -407,7 +396,7 @@ export class ChatRepository extends Repository {
     const rows = await this.db
       .selectFrom('dialogs')
       .select('id')
-      .where(sql<boolean>`(last_user_message_id > answered_up_to_id or pending_answer_id is not null)`)
+      .where(hasWork)
       .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanS})`)
       .where(leaseFree)
       .orderBy('updated_at')

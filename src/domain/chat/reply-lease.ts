@@ -34,8 +34,8 @@ export class ReplyLease implements LeaseRef {
 
   /**
    * Take the dialog's lease when nobody holds it (or the holder's ran out), with the dialog as the
-   * claim found it; when it is held, how long the holder's lease still runs; undefined when the
-   * dialog is gone (deleted with its questions: nothing to answer).
+   * claim found it; when it is held, how long the holder's lease still runs; undefined when there
+   * is nothing to do (everything answered already, or the dialog deleted with its questions).
    */
   static async claim(
     repo: ChatRepository,

@@ -1,4 +1,3 @@
-import type { Dialog } from '../../platform/db/schema.js';
 import type { ReplyFailure } from './reply-output.js';
 
 /**
@@ -73,9 +72,4 @@ export function undeliveredOutcome(partsSent: number, blocked: boolean): Undeliv
     notice: blocked ? null : nothingSent ? 'failed' : 'incomplete',
     inPlaceholder: nothingSent,
   };
-}
-
-/** The dialog has questions not answered yet, or an answer not fully delivered. */
-export function hasWork(d: Pick<Dialog, 'pending_answer_id' | 'last_user_message_id' | 'answered_up_to_id'>) {
-  return d.pending_answer_id !== null || d.last_user_message_id > d.answered_up_to_id;
 }

@@ -29,7 +29,6 @@ import {
   decideGenerationError,
   failureNotice,
   type GenerationErrorKind,
-  hasWork,
   type JobState,
   undeliveredOutcome,
 } from './reply-policy.js';
@@ -165,9 +164,7 @@ export class ReplyRunner {
     let dialog: Dialog | undefined = claimed;
     for (let round = 0; round < rounds; round++) {
       if (!lease.holds(dialog)) return false;
-      dialog = hasWork(dialog)
-        ? await this.round(lease, dialog)
-        : await this.d.repo.releaseIfIdle(dialog.id, lease.token);
+      dialog = await this.round(lease, dialog);
     }
     return lease.holds(dialog);
   }
