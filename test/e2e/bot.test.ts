@@ -164,6 +164,23 @@ for (const mode of ['polling', 'webhook'] as const) {
       ]);
     });
 
+    it('banned users still reach /paysupport, /privacy and /terms', async () => {
+      const user = ann(5010);
+      await s.tg.injectMessage({ user, text: '/start' });
+      await s.tg.waitForBotMessage(user.id);
+      await s.app.db.updateTable('users').set({ banned_at: new Date() }).where('id', '=', user.id).execute();
+      s.app.rows.users.invalidate([user.id]);
+      for (const text of ['/paysupport', '/privacy', '/terms', '/status']) {
+        await s.tg.injectMessage({ user, text });
+        await s.tg.waitForDelivery();
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const replies = (await s.tg.botMessages(user.id)).slice(1).map((m) => m.text ?? '');
+      expect(replies).toHaveLength(4);
+      expect(replies[0]).toContain('Help with payments');
+      expect(replies[3]).toContain('suspended');
+    });
+
     it("the refusal is followed by the operator's support text once they wrote one", async () => {
       const user = ann(5009);
       await s.tg.injectMessage({ user, text: '/start' });
