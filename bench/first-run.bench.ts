@@ -58,8 +58,9 @@ export default async function firstRun(report: Report): Promise<void> {
       }
     }
     const note = `${RUNS} runs, median; data directory ${kind}`;
-    report(`ready_s_${kind}`, percentile(samples.map((s) => s.ready), 50), 's', note);
-    report(`first_answer_s_${kind}`, percentile(samples.map((s) => s.answer), 50), 's', note);
-    report(`ctrl_c_s_${kind}`, percentile(samples.map((s) => s.stop), 50), 's', note);
+    for (const key of ['ready', 'answer', 'stop'] as const) {
+      const name = { ready: 'ready_s', answer: 'first_answer_s', stop: 'ctrl_c_s' }[key];
+      report(`${name}_${kind}`, percentile(samples.map((s) => s[key]), 50), 's', note);
+    }
   }
 }
