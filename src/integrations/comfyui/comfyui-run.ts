@@ -329,7 +329,10 @@ class PromptRun {
     this.left = leave;
     this.teardown();
     this.log.warn({ reason: err.name, ms: Date.now() - this.started, leave }, 'comfyui run stopped');
-    if (leave) return this.reject(err);
+    if (leave) {
+      this.reject(err);
+      return;
+    }
     this.cancelling = this.cancelRemote();
     void this.cancelling.finally(() => this.reject(err));
   }
