@@ -14,6 +14,7 @@ import { createImagesMetrics } from '../../src/domain/images/images.metrics.js';
 import { applyWorkflow, ComfyPool, loadWorkflows } from '../../src/integrations/comfyui/index.js';
 import type { ImageJob } from '../../src/platform/db/schema.js';
 import { Metrics } from '../../src/platform/metrics.js';
+import { JobTimeoutError } from '../../src/platform/queue/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { silentLogger } from '../helpers/db.js';
 
@@ -89,6 +90,8 @@ afterAll(async () => {
 afterEach(async () => {
   await fetch(`${fake.url}/queue`, { method: 'POST', body: JSON.stringify({ clear: true }) });
   await fetch(`${fake.url}/interrupt`, { method: 'POST', body: '{}' });
+  // The prompts a test left behind end before the next test's counters start.
+  await vi.waitFor(() => expect(fake.queue()).toEqual({ running: [], pending: [] }));
   fake.reset();
 });
 
@@ -101,10 +104,10 @@ async function queuedJob(): Promise<ImageJob> {
 }
 
 /** Starts an attempt and waits until its prompt is where `where` says on the backend. */
-async function attemptWith(job: ImageJob, where: 'running' | 'pending') {
+async function attemptWith(job: ImageJob, where: 'running' | 'pending', signal?: AbortSignal) {
   const promptId = `${job.run_key}-1`;
   fake.failPrompt(promptId, { kind: 'hang' });
-  const result = new ImageAttempt(deps, job.id, { isLastAttempt: false }).run();
+  const result = new ImageAttempt(deps, job.id, { isLastAttempt: false, signal }).run();
   await vi.waitFor(() => expect(fake.queue()[where]).toContain(promptId), { timeout: 10_000 });
   return { promptId, result };
 }
@@ -145,6 +148,27 @@ describe('an attempt that loses its hold', () => {
     expect((await result).kind).toBe('done');
     expect(fake.stats()).toMatchObject({ interruptRequests: 0, deleted: 0 });
     expect(fake.queue().pending).toEqual([promptId]);
+  });
+
+  it('at shutdown, hands the job back and leaves its prompt for the next attempt', async () => {
+    const job = await queuedJob();
+    const worker = new AbortController();
+    const { promptId, result } = await attemptWith(job, 'running', worker.signal);
+    worker.abort(new Error('SIGTERM'));
+    expect(await result).toEqual({ kind: 'done', status: 'shutting down; picture handed back' });
+    expect(fake.stats()).toMatchObject({ interruptRequests: 0, deleted: 0 });
+    expect(fake.queue().running).toEqual([promptId]);
+    expect(await deps.repo.state(job.id)).toMatchObject({ status: 'running', heldForMs: null });
+  });
+
+  it('past the job timeout, the prompt is interrupted and the job times out', async () => {
+    const job = await queuedJob();
+    const worker = new AbortController();
+    const { result } = await attemptWith(job, 'running', worker.signal);
+    worker.abort(new JobTimeoutError('images.generate', String(job.id), 1_000));
+    expect((await result).kind).toBe('done');
+    await vi.waitFor(() => expect(fake.stats()).toMatchObject({ interruptRequests: 1, interrupted: 1 }));
+    expect((await deps.repo.state(job.id))?.status).toBe('timed_out');
   });
 
   it("the user's cancel still takes the prompt off the backend", async () => {
