@@ -60,7 +60,15 @@ export default async function firstRun(report: Report): Promise<void> {
     const note = `${RUNS} runs, median; data directory ${kind}`;
     for (const key of ['ready', 'answer', 'stop'] as const) {
       const name = { ready: 'ready_s', answer: 'first_answer_s', stop: 'ctrl_c_s' }[key];
-      report(`${name}_${kind}`, percentile(samples.map((s) => s[key]), 50), 's', note);
+      report(
+        `${name}_${kind}`,
+        percentile(
+          samples.map((s) => s[key]),
+          50,
+        ),
+        's',
+        note,
+      );
     }
   }
 }
