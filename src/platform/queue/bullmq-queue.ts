@@ -15,7 +15,6 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
 import { closeRedis } from '../redis.js';
 import { createProducer, toJobState, within } from './bullmq-support.js';
-import { nextCronTick } from './cron.js';
 import {
   JobDefinitionError,
   JobFailedError,
@@ -26,9 +25,10 @@ import {
 } from './errors.js';
 import { type AnyHandler, runAttempt, ShutdownWatch } from './job-runner.js';
 import {
-  checkEnqueueOptions,
+  checkEnqueue,
   checkHandlers,
   checkQueueOptions,
+  checkSchedule,
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
   DEFAULT_KEEP_COMPLETED,
@@ -44,7 +44,6 @@ import {
   type JobPayload,
   type JobQueue,
   type JobQueueOptions,
-  parsePayload,
   type QueueCounts,
   type QueueName,
   type QueueOptions,
@@ -235,9 +234,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     opts: { tz?: string } = {},
   ): Promise<void> {
     this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    parsePayload(this.jobs, name, payload, 'enqueue');
-    nextCronTick(name, cron, opts.tz, new Date());
+    const def = checkSchedule(this.jobs, name, cron, payload, opts.tz);
     // The scheduler id is the job name: re-calling replaces the pattern, and every process that
     // calls it at start-up agrees on one scheduler, so each tick runs once.
     await this.queue(def.queue).upsertJobScheduler(
@@ -282,8 +279,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
   }
 
   handle(handlers: JobHandlers<D>): void {
-    if (this.handlers) throw new JobHandlersError('job handlers are already registered; call handle() once');
-    this.handlers = checkHandlers(this.jobs, handlers) as Map<string, AnyHandler>;
+    this.handlers = checkHandlers(this.jobs, handlers, this.handlers !== undefined);
   }
 
   async start(opts: { queues?: readonly QueueName<D>[] } = {}): Promise<void> {
@@ -466,9 +462,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     opts: EnqueueOptions,
   ): Promise<{ job: Job; deduplicated: boolean }> {
     this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    checkEnqueueOptions(name, opts);
-    parsePayload(this.jobs, name, payload, 'enqueue');
+    const def = checkEnqueue(this.jobs, name, payload, opts);
     // Our own id tells a fresh job from a deduplicated one: BullMQ returns the existing job's id.
     const jobId = randomUUID();
     const jobOpts: JobsOptions = { ...this.jobOptions(def, opts.attempts), jobId };

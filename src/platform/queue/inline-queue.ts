@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
-import { nextCronTick } from './cron.js';
 import {
   JobDefinitionError,
   JobFailedError,
@@ -20,9 +19,10 @@ import {
 } from './inline-state.js';
 import { type AnyHandler, type AttemptOutcome, runAttempt, ShutdownWatch } from './job-runner.js';
 import {
-  checkEnqueueOptions,
+  checkEnqueue,
   checkHandlers,
   checkQueueOptions,
+  checkSchedule,
   DEFAULT_ATTEMPTS,
   DEFAULT_KEEP_COMPLETED,
   DEFAULT_KEEP_FAILED,
@@ -36,7 +36,6 @@ import {
   type JobPayload,
   type JobQueue,
   type JobQueueOptions,
-  parsePayload,
   type QueueCounts,
   type QueueName,
   queueNames,
@@ -138,9 +137,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     opts: { tz?: string } = {},
   ): Promise<void> {
     this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    parsePayload(this.jobs, name, payload, 'enqueue');
-    nextCronTick(name, cron, opts.tz, new Date());
+    const def = checkSchedule(this.jobs, name, cron, payload, opts.tz);
     this.scheduler.set(name, def.queue, cron, opts.tz, jsonCopy(payload));
   }
 
@@ -161,8 +158,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
   }
 
   handle(handlers: JobHandlers<D>): void {
-    if (this.handlers) throw new JobHandlersError('job handlers are already registered; call handle() once');
-    this.handlers = checkHandlers(this.jobs, handlers) as Map<string, AnyHandler>;
+    this.handlers = checkHandlers(this.jobs, handlers, this.handlers !== undefined);
   }
 
   async start(opts: { queues?: readonly QueueName<D>[] } = {}): Promise<void> {
@@ -257,9 +253,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     opts: EnqueueOptions,
   ): { job: InlineJob; deduplicated: boolean } {
     this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    checkEnqueueOptions(name, opts);
-    parsePayload(this.jobs, name, payload, 'enqueue');
+    const def = checkEnqueue(this.jobs, name, payload, opts);
     const dedupeId = opts.key === undefined ? undefined : `${name}:${opts.key}`;
     const existing = dedupeId === undefined ? undefined : this.dedupe.get(dedupeId);
     if (existing !== undefined) {
