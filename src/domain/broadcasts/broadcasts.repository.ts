@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Insertable, sql, type Updateable } from 'kysely';
+import { type ExpressionBuilder, type Insertable, sql, type Updateable, type UpdateObject } from 'kysely';
 import type {
   Broadcast,
   BroadcastAudience,
@@ -248,39 +248,43 @@ export class BroadcastsRepository extends Repository {
     result: DeliveryResult,
     detail: { messageId?: number; error?: string } = {},
   ): Promise<boolean> {
+    return this.updateClaimed(broadcastId, userId, token, {
+      status: result,
+      error: detail.error?.slice(0, 500) ?? null,
+      telegram_message_id: detail.messageId ?? null,
+      ...(result === 'sent' ? { sent_at: sql`now()` } : {}),
+    });
+  }
+
+  /** Hand a claimed delivery back, to be sent by a later attempt (only while `token` holds it). */
+  async release(broadcastId: number, userId: number, token: string, error?: string): Promise<void> {
+    await this.updateClaimed(broadcastId, userId, token, {
+      status: 'pending',
+      error: error?.slice(0, 500) ?? null,
+      claimed_by: null,
+      claimed_until: null,
+    });
+  }
+
+  /**
+   * Write a delivery only while the attempt holding `token` still has it: a claim taken over after
+   * its lease ran out must not be overwritten by the attempt that lost it. False when nothing was written.
+   */
+  private async updateClaimed(
+    broadcastId: number,
+    userId: number,
+    token: string,
+    patch: UpdateObject<DB, 'broadcast_deliveries'>,
+  ): Promise<boolean> {
     const res = await this.db
       .updateTable('broadcast_deliveries')
-      .set({
-        status: result,
-        error: detail.error?.slice(0, 500) ?? null,
-        telegram_message_id: detail.messageId ?? null,
-        ...(result === 'sent' ? { sent_at: sql`now()` } : {}),
-        updated_at: sql`now()`,
-      })
+      .set({ ...patch, updated_at: sql`now()` })
       .where('broadcast_id', '=', broadcastId)
       .where('user_id', '=', userId)
       .where('status', '=', 'sending')
       .where('claimed_by', '=', token)
       .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
-  }
-
-  /** Hand a claimed delivery back, to be sent by a later attempt (only while `token` holds it). */
-  async release(broadcastId: number, userId: number, token: string, error?: string): Promise<void> {
-    await this.db
-      .updateTable('broadcast_deliveries')
-      .set({
-        status: 'pending',
-        error: error?.slice(0, 500) ?? null,
-        claimed_by: null,
-        claimed_until: null,
-        updated_at: sql`now()`,
-      })
-      .where('broadcast_id', '=', broadcastId)
-      .where('user_id', '=', userId)
-      .where('status', '=', 'sending')
-      .where('claimed_by', '=', token)
-      .execute();
   }
 
   /**

@@ -23,13 +23,16 @@ export class DialogsRepository extends Repository {
   }
 
   findActive(scope: DialogScope): Promise<Dialog | undefined> {
+    return this.inScope(scope).where('is_active', '=', true).executeTakeFirst();
+  }
+
+  /** A dialog belongs to one user in one chat: the same user has other dialogs in a group. */
+  private inScope(scope: DialogScope) {
     return this.db
       .selectFrom('dialogs')
       .selectAll()
       .where('user_id', '=', scope.userId)
-      .where('chat_id', '=', scope.chatId)
-      .where('is_active', '=', true)
-      .executeTakeFirst();
+      .where('chat_id', '=', scope.chatId);
   }
 
   countByUser(userId: number): Promise<number> {
@@ -119,14 +122,7 @@ export class DialogsRepository extends Repository {
   }
 
   mostRecent(scope: DialogScope): Promise<Dialog | undefined> {
-    return this.db
-      .selectFrom('dialogs')
-      .selectAll()
-      .where('user_id', '=', scope.userId)
-      .where('chat_id', '=', scope.chatId)
-      .orderBy('updated_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    return this.inScope(scope).orderBy('updated_at', 'desc').limit(1).executeTakeFirst();
   }
 
   /** Start the context after the newest message; everything before stays as history. */
