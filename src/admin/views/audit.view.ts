@@ -1,6 +1,6 @@
 import type { AdminAuditEntry } from '../../platform/db/schema.js';
 import { html, type SafeHtml } from '../html.js';
-import { field, fmtDate, jsonBlock } from './components.js';
+import { field, fmtDate, jsonBlock, pager } from './components.js';
 
 function target(a: AdminAuditEntry): SafeHtml | string {
   if (!a.target_type) return '—';
@@ -17,13 +17,6 @@ export function auditBody(o: {
   nextCursor: number | null;
   first: boolean;
 }): SafeHtml {
-  const q = (before?: number) => {
-    const p = new URLSearchParams();
-    if (o.action) p.set('action', o.action);
-    if (before !== undefined) p.set('before', String(before));
-    const s = p.toString();
-    return s ? `?${s}` : '';
-  };
   return html`<form class="filters card" method="get" action="/admin/audit">
     ${field({ label: 'Action', name: 'action', value: o.action, hint: 'e.g. user.ban, setting.update, broadcast.start' })}
     <div class="field"><button type="submit">Filter</button></div>
@@ -56,8 +49,5 @@ export function auditBody(o: {
       </tbody>
     </table>
   </div>
-  <div class="pager">
-    ${o.first ? html`<span></span>` : html`<a href="/admin/audit${q()}">« Newest</a>`}
-    ${o.nextCursor !== null ? html`<a class="button secondary" href="/admin/audit${q(o.nextCursor)}">Older »</a>` : ''}
-  </div>`;
+  ${pager({ path: '/admin/audit', filters: { action: o.action }, onFirstPage: o.first, nextCursor: o.nextCursor })}`;
 }

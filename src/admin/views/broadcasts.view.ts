@@ -12,6 +12,7 @@ import {
   fmtNum,
   issuesAt,
   notice,
+  pager,
   select,
 } from './components.js';
 import { previewBubble } from './telegram-preview.js';
@@ -67,10 +68,7 @@ export function broadcastsBody(o: {
       }</tbody>
     </table>
   </div>
-  <div class="pager">
-    ${o.first ? html`<span></span>` : html`<a href="/admin/broadcasts">« Newest</a>`}
-    ${o.nextCursor !== null ? html`<a class="button secondary" href="/admin/broadcasts?before=${o.nextCursor}">Older »</a>` : ''}
-  </div>`;
+  ${pager({ path: '/admin/broadcasts', filters: {}, onFirstPage: o.first, nextCursor: o.nextCursor })}`;
 }
 
 /** What the composer form holds (strings, as posted). */

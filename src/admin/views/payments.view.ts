@@ -9,6 +9,8 @@ import {
   fmtDate,
   fmtNum,
   jsonBlock,
+  PAGE_LABELS,
+  pager,
   select,
   stat,
 } from './components.js';
@@ -58,15 +60,6 @@ export interface PaymentListView {
   products: string[];
 }
 
-function query(f: PaymentFilter, before?: number): string {
-  const q = new URLSearchParams();
-  for (const k of ['status', 'product', 'from', 'to'] as const) if (f[k]) q.set(k, f[k]);
-  if (f.userId !== undefined) q.set('user', String(f.userId));
-  if (before !== undefined) q.set('before', String(before));
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
-
 function table(items: Payment[], empty: string, testId: string): SafeHtml {
   return html`<div class="table-wrap card" style="padding:0"><table data-testid="${testId}">
     <thead><tr><th>ID</th><th>When</th><th>User</th><th>Product</th><th class="num">Stars</th><th>Status</th></tr></thead>
@@ -104,10 +97,13 @@ export function paymentsBody(v: PaymentListView): SafeHtml {
     <div class="field"><button type="submit">Filter</button></div>
   </form>
   ${table(v.items, 'No payments match.', 'payments')}
-  <div class="pager">
-    ${f.beforeId !== undefined ? html`<a href="/admin/payments${query(f)}">« First page</a>` : html`<span></span>`}
-    ${v.nextCursor !== null ? html`<a class="button secondary" href="/admin/payments${query(f, v.nextCursor)}">Next page »</a>` : ''}
-  </div>`;
+  ${pager({
+    path: '/admin/payments',
+    filters: { status: f.status, product: f.product, from: f.from, to: f.to, user: f.userId },
+    onFirstPage: f.beforeId === undefined,
+    nextCursor: v.nextCursor,
+    labels: PAGE_LABELS,
+  })}`;
 }
 
 export function paymentDetailBody(d: PaymentDetail, canEdit: boolean, csrf: string): SafeHtml {

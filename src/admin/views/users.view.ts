@@ -14,6 +14,8 @@ import {
   fmtNum,
   jsonBlock,
   notice,
+  PAGE_LABELS,
+  pager,
   select,
 } from './components.js';
 import { type GalleryItem, imageGallery } from './images.view.js';
@@ -45,16 +47,6 @@ export interface UserListView {
   error?: string;
 }
 
-function query(filter: UserListView['filter'], before?: number): string {
-  const q = new URLSearchParams();
-  if (filter.query) q.set('q', filter.query);
-  if (filter.plan) q.set('plan', filter.plan);
-  if (filter.status) q.set('status', filter.status);
-  if (before !== undefined) q.set('before', String(before));
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
-
 export function userResults(v: UserListView): SafeHtml {
   return html`<div id="user-results">
     ${v.error ? notice('error', v.error) : ''}
@@ -80,10 +72,13 @@ export function userResults(v: UserListView): SafeHtml {
         </tbody>
       </table>
     </div>
-    <div class="pager">
-      ${v.filter.beforeId !== undefined ? html`<a href="/admin/users${query(v.filter)}">« First page</a>` : html`<span></span>`}
-      ${v.nextCursor !== null ? html`<a class="button secondary" href="/admin/users${query(v.filter, v.nextCursor)}" data-testid="next-page">Next page »</a>` : ''}
-    </div>
+    ${pager({
+      path: '/admin/users',
+      filters: { q: v.filter.query, plan: v.filter.plan, status: v.filter.status },
+      onFirstPage: v.filter.beforeId === undefined,
+      nextCursor: v.nextCursor,
+      labels: PAGE_LABELS,
+    })}
   </div>`;
 }
 
