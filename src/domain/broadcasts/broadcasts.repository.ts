@@ -138,29 +138,29 @@ export class BroadcastsRepository extends Repository {
   }
 
   /** The first `limit` pending recipients (by user id, so repeated calls pick the same rows). */
-  async pendingUserIds(id: number, limit: number): Promise<number[]> {
-    const rows = await this.db
-      .selectFrom('broadcast_deliveries')
-      .select('user_id')
-      .where('broadcast_id', '=', id)
-      .where('status', '=', 'pending')
-      .orderBy('user_id')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => r.user_id);
+  pendingUserIds(id: number, limit: number): Promise<number[]> {
+    return this.recipientIds(id, 'pending', limit);
   }
 
   /** 'sending' rows whose claim ran out: their send died with its worker (or froze past the lease). */
-  async unheldSendingUserIds(id: number, limit: number): Promise<number[]> {
-    const rows = await this.db
+  unheldSendingUserIds(id: number, limit: number): Promise<number[]> {
+    return this.recipientIds(id, 'sending', limit, unheld);
+  }
+
+  /** Up to `limit` recipients in `status` (and `also`), by user id: repeated calls see the same rows first. */
+  private async recipientIds(
+    id: number,
+    status: DeliveryStatus,
+    limit: number,
+    also?: typeof unheld,
+  ): Promise<number[]> {
+    let q = this.db
       .selectFrom('broadcast_deliveries')
       .select('user_id')
       .where('broadcast_id', '=', id)
-      .where('status', '=', 'sending')
-      .where(unheld)
-      .orderBy('user_id')
-      .limit(limit)
-      .execute();
+      .where('status', '=', status);
+    if (also) q = q.where(also);
+    const rows = await q.orderBy('user_id').limit(limit).execute();
     return rows.map((r) => r.user_id);
   }
 
