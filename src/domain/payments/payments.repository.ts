@@ -12,7 +12,7 @@ import type {
   StarSubscriptionStatus,
   StarSubscriptionsTable,
 } from '../../platform/db/schema.js';
-import { Repository, type Transactor } from '../../platform/db/transactor.js';
+import { CachedRowsRepository } from '../../platform/db/transactor.js';
 
 /** The filters of the admin's payment list; `beforeId` is the keyset cursor. */
 export interface PaymentSearch {
@@ -45,20 +45,8 @@ export interface OrderSnapshot {
 
 const n = (v: unknown) => Number(v ?? 0);
 
-export class PaymentsRepository extends Repository {
-  /** `starsChanged` is told whose Star subscriptions changed, once it is committed (the cache drops them). */
-  constructor(
-    tx: Transactor,
-    private readonly starsChanged: (userIds: readonly number[]) => Promise<void>,
-  ) {
-    super(tx);
-  }
-
-  /** Every statement that writes star_subscriptions runs through here, so no cached one outlives it. */
-  private writeStars<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
-    return this.announced(this.starsChanged, users, statement);
-  }
-
+/** Of its tables only star_subscriptions is cached (by user id): every write of it goes through `write`. */
+export class PaymentsRepository extends CachedRowsRepository {
   // --- orders ---------------------------------------------------------------------------
 
   insertOrder(values: Insertable<OrdersTable>): Promise<Order> {
@@ -306,7 +294,7 @@ export class PaymentsRepository extends Repository {
   // --- Star subscriptions ---------------------------------------------------------------
 
   insertStarSubscription(values: Insertable<StarSubscriptionsTable>): Promise<StarSubscription> {
-    return this.writeStars(
+    return this.write(
       (r) => [r.user_id],
       () => this.db.insertInto('star_subscriptions').values(values).returningAll().executeTakeFirstOrThrow(),
     );
@@ -358,7 +346,7 @@ export class PaymentsRepository extends Repository {
     from: readonly StarSubscriptionStatus[],
     patch: Updateable<StarSubscriptionsTable> & { status: StarSubscriptionStatus },
   ): Promise<StarSubscription | undefined> {
-    return this.writeStars(
+    return this.write(
       (r) => (r ? [r.user_id] : []),
       () =>
         this.db
@@ -373,7 +361,7 @@ export class PaymentsRepository extends Repository {
 
   /** Active subscriptions whose paid period ended more than `graceMs` ago (no renewal came). */
   async expireStarSubscriptions(graceMs: number): Promise<number> {
-    const rows = await this.writeStars(
+    const rows = await this.write(
       (r) => r.map((row) => row.user_id),
       () =>
         this.db

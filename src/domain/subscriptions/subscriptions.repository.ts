@@ -1,6 +1,6 @@
 import { type QueryCreator, sql } from 'kysely';
 import type { DB, Subscription } from '../../platform/db/schema.js';
-import { Repository, type Transactor } from '../../platform/db/transactor.js';
+import { CachedRowsRepository } from '../../platform/db/transactor.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 
 /** How a quota take judges: the period length, and the free limits a paid plan falls to once it ended. */
@@ -11,9 +11,6 @@ export interface QuotaRule {
 
 /** A statement built on a take: the CTE `take` holds the row after it, or nothing when it was refused. */
 export type AfterTake = QueryCreator<DB & { take: Subscription }>;
-
-/** Told which users' subscription rows a committed write changed (the row cache drops them everywhere). */
-export type SubscriptionsChanged = (userIds: readonly number[]) => Promise<void>;
 
 /**
  * The update that takes one message or image from the user's quota, or updates no row when none is
@@ -41,24 +38,8 @@ function takeOne(qc: QueryCreator<DB>, userId: number, rule: QuotaRule, counter:
     .where((eb) => eb.or([eb(used, '<', limit), ended]));
 }
 
-export class SubscriptionsRepository extends Repository {
-  constructor(
-    tx: Transactor,
-    private readonly changed: SubscriptionsChanged,
-  ) {
-    super(tx);
-  }
-
-  /**
-   * Every statement that writes subscriptions runs through here: once it is committed (at once
-   * outside a transaction), the users it touched are announced, so no cached row outlives a change —
-   * whoever writes (quota, plans, payments, jobs, admins). A write that went around it would leave a
-   * stale row in every process's cache for up to an hour.
-   */
-  private write<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
-    return this.announced(this.changed, users, statement);
-  }
-
+/** Subscription rows are cached by user id: every write goes through `write`. */
+export class SubscriptionsRepository extends CachedRowsRepository {
   findByUserId(userId: number): Promise<Subscription | undefined> {
     return this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst();
   }
