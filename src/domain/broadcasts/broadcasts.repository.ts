@@ -7,6 +7,7 @@ import type {
   DB,
   DeliveryStatus,
 } from '../../platform/db/schema.js';
+import { msFromNow } from '../../platform/db/sql-time.js';
 import { Repository } from '../../platform/db/transactor.js';
 
 export type DeliveryCounts = Record<DeliveryStatus, number>;
@@ -182,7 +183,7 @@ export class BroadcastsRepository extends Repository {
         status: 'sending',
         attempts: sql`d.attempts + 1`,
         claimed_by: token,
-        claimed_until: sql`now() + make_interval(secs => ${leaseMs / 1000}::double precision)`,
+        claimed_until: msFromNow(leaseMs),
         updated_at: sql`now()`,
       })
       .whereRef('b.id', '=', 'd.broadcast_id')

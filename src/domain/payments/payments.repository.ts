@@ -12,6 +12,7 @@ import type {
   StarSubscriptionStatus,
   StarSubscriptionsTable,
 } from '../../platform/db/schema.js';
+import { msAgo, msFromNow } from '../../platform/db/sql-time.js';
 import { CachedRowsRepository } from '../../platform/db/transactor.js';
 
 /** The filters of the admin's payment list; `beforeId` is the keyset cursor. */
@@ -85,11 +86,7 @@ export class PaymentsRepository extends CachedRowsRepository {
       .where((eb) => eb('plan', 'is not distinct from', snap.plan))
       .where((eb) => eb('days', 'is not distinct from', snap.days))
       .where((eb) => eb('images', 'is not distinct from', snap.images))
-      .where(
-        'expires_at',
-        '>',
-        sql<Date>`now() + make_interval(secs => ${minLeftMs / 1000}::double precision)`,
-      )
+      .where('expires_at', '>', msFromNow(minLeftMs))
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -196,11 +193,7 @@ export class PaymentsRepository extends CachedRowsRepository {
       .selectFrom('payments')
       .select('id')
       .where('status', '=', 'refund_pending')
-      .where(
-        'refund_requested_at',
-        '<',
-        sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000}::double precision)`,
-      )
+      .where('refund_requested_at', '<', msAgo(olderThanMs))
       .orderBy('id')
       .limit(limit)
       .execute();
@@ -368,11 +361,7 @@ export class PaymentsRepository extends CachedRowsRepository {
           .updateTable('star_subscriptions')
           .set({ status: 'expired', updated_at: sql`now()` })
           .where('status', '=', 'active')
-          .where(
-            'period_end',
-            '<',
-            sql<Date>`now() - make_interval(secs => ${graceMs / 1000}::double precision)`,
-          )
+          .where('period_end', '<', msAgo(graceMs))
           .returning('user_id')
           .execute(),
     );
