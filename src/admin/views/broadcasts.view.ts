@@ -11,6 +11,7 @@ import {
   fmtDate,
   fmtNum,
   issuesAt,
+  listTable,
   notice,
   pager,
   select,
@@ -49,25 +50,19 @@ export function broadcastsBody(o: {
   first: boolean;
   canEdit: boolean;
 }): SafeHtml {
-  return html`<div class="card table-wrap" style="padding:0">
-    <table>
-      <thead><tr><th>#</th><th>Text</th><th>Audience</th><th>Status</th><th class="num">Recipients</th><th class="hide-sm">Created</th></tr></thead>
-      <tbody>${
-        o.items.length
-          ? o.items.map(
-              (b) => html`<tr data-broadcast-id="${b.id}">
-                <td><a href="/admin/broadcasts/${b.id}">${b.id}</a></td>
-                <td><a href="/admin/broadcasts/${b.id}">${b.text.replace(/<[^>]*>/g, '').slice(0, 80)}</a></td>
-                <td>${audienceText(b.audience)}</td>
-                <td>${statusBadge(b.status)}${b.status === 'scheduled' && b.scheduled_at ? html` <span class="small muted">${fmtDate(b.scheduled_at)}</span>` : ''}</td>
-                <td class="num">${b.total_recipients ? fmtNum(b.total_recipients) : '—'}</td>
-                <td class="hide-sm nowrap">${fmtDate(b.created_at)} <span class="muted small">${b.created_by ?? ''}</span></td>
-              </tr>`,
-            )
-          : html`<tr><td colspan="6" class="muted">No broadcasts yet.${o.canEdit ? html` <a href="/admin/broadcasts/new">Compose one</a>.` : ''}</td></tr>`
-      }</tbody>
-    </table>
-  </div>
+  return html`${listTable({
+    columns: ['#', 'Text', 'Audience', 'Status', ['Recipients', 'num'], ['Created', 'hide-sm']],
+    items: o.items,
+    row: (b) => html`<tr data-broadcast-id="${b.id}">
+      <td><a href="/admin/broadcasts/${b.id}">${b.id}</a></td>
+      <td><a href="/admin/broadcasts/${b.id}">${b.text.replace(/<[^>]*>/g, '').slice(0, 80)}</a></td>
+      <td>${audienceText(b.audience)}</td>
+      <td>${statusBadge(b.status)}${b.status === 'scheduled' && b.scheduled_at ? html` <span class="small muted">${fmtDate(b.scheduled_at)}</span>` : ''}</td>
+      <td class="num">${b.total_recipients ? fmtNum(b.total_recipients) : '—'}</td>
+      <td class="hide-sm nowrap">${fmtDate(b.created_at)} <span class="muted small">${b.created_by ?? ''}</span></td>
+    </tr>`,
+    empty: html`No broadcasts yet.${o.canEdit ? html` <a href="/admin/broadcasts/new">Compose one</a>.` : ''}`,
+  })}
   ${pager({ path: '/admin/broadcasts', filters: {}, onFirstPage: o.first, nextCursor: o.nextCursor })}`;
 }
 

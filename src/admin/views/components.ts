@@ -34,6 +34,29 @@ function listQuery(filters: ListFilters): string {
   return s ? `?${s}` : '';
 }
 
+/** A header cell: its label, or the label and a class (`num` right-aligns, `hide-sm` hides on phones). */
+type Column = string | readonly [label: string, cls: string];
+
+/**
+ * A list as a table filling a card: a header cell per column, a row per item, and `empty` across
+ * the whole width when there is none.
+ */
+export function listTable<T>(o: {
+  columns: readonly Column[];
+  items: readonly T[];
+  row: (item: T) => SafeHtml;
+  empty: HtmlValue;
+  testId?: string;
+}): SafeHtml {
+  const head = o.columns.map((c) =>
+    typeof c === 'string' ? html`<th>${c}</th>` : html`<th class="${c[1]}">${c[0]}</th>`,
+  );
+  return html`<div class="card table-wrap" style="padding:0"><table${o.testId ? html` data-testid="${o.testId}"` : ''}>
+    <thead><tr>${head}</tr></thead>
+    <tbody>${o.items.length ? o.items.map(o.row) : html`<tr><td colspan="${o.columns.length}" class="muted">${o.empty}</td></tr>`}</tbody>
+  </table></div>`;
+}
+
 /** Labels of a pager over a searched list (the others run from the newest entry back). */
 export const PAGE_LABELS = ['« First page', 'Next page »'] as const;
 

@@ -9,6 +9,7 @@ import {
   fmtDate,
   fmtNum,
   jsonBlock,
+  listTable,
   PAGE_LABELS,
   pager,
   select,
@@ -61,22 +62,20 @@ export interface PaymentListView {
 }
 
 function table(items: Payment[], empty: string, testId: string): SafeHtml {
-  return html`<div class="table-wrap card" style="padding:0"><table data-testid="${testId}">
-    <thead><tr><th>ID</th><th>When</th><th>User</th><th>Product</th><th class="num">Stars</th><th>Status</th></tr></thead>
-    <tbody>${
-      items.length
-        ? items.map(
-            (p) => html`<tr data-payment-id="${p.id}">
-              <td class="mono"><a href="/admin/payments/${p.id}">${p.id}</a></td>
-              <td class="nowrap">${fmtDate(p.created_at)}</td>
-              <td class="mono"><a href="/admin/users/${p.user_id}">${p.user_id}</a></td>
-              <td>${p.product_code ?? html`<span class="muted">—</span>`}${p.is_recurring && !p.is_first_recurring ? html` ${badge('renewal', 'info')}` : ''}</td>
-              <td class="num">${fmtNum(p.amount)}</td>
-              <td>${paymentStatus(p)}</td>
-            </tr>`,
-          )
-        : html`<tr><td colspan="6" class="muted">${empty}</td></tr>`
-    }</tbody></table></div>`;
+  return listTable({
+    columns: ['ID', 'When', 'User', 'Product', ['Stars', 'num'], 'Status'],
+    items,
+    row: (p) => html`<tr data-payment-id="${p.id}">
+      <td class="mono"><a href="/admin/payments/${p.id}">${p.id}</a></td>
+      <td class="nowrap">${fmtDate(p.created_at)}</td>
+      <td class="mono"><a href="/admin/users/${p.user_id}">${p.user_id}</a></td>
+      <td>${p.product_code ?? html`<span class="muted">—</span>`}${p.is_recurring && !p.is_first_recurring ? html` ${badge('renewal', 'info')}` : ''}</td>
+      <td class="num">${fmtNum(p.amount)}</td>
+      <td>${paymentStatus(p)}</td>
+    </tr>`,
+    empty,
+    testId,
+  });
 }
 
 export function paymentsBody(v: PaymentListView): SafeHtml {

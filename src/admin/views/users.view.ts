@@ -13,6 +13,7 @@ import {
   fmtDate,
   fmtNum,
   jsonBlock,
+  listTable,
   notice,
   PAGE_LABELS,
   pager,
@@ -50,28 +51,28 @@ export interface UserListView {
 export function userResults(v: UserListView): SafeHtml {
   return html`<div id="user-results">
     ${v.error ? notice('error', v.error) : ''}
-    <div class="table-wrap card" style="padding:0">
-      <table>
-        <thead><tr><th>ID</th><th>Name</th><th class="hide-sm">Username</th><th>Plan</th><th>Status</th><th class="hide-sm">Joined</th><th class="hide-sm">Last active</th></tr></thead>
-        <tbody>
-          ${
-            v.items.length
-              ? v.items.map(
-                  (u) => html`<tr data-user-id="${u.id}">
-                    <td class="mono"><a href="/admin/users/${u.id}">${u.id}</a></td>
-                    <td><a href="/admin/users/${u.id}">${displayName(u)}</a></td>
-                    <td class="hide-sm">${u.username ? `@${u.username}` : html`<span class="muted">—</span>`}</td>
-                    <td>${u.plan ?? '—'}</td>
-                    <td>${userStatus(u)}${u.is_admin ? html` ${badge('bot admin', 'info')}` : ''}</td>
-                    <td class="hide-sm nowrap">${fmtDate(u.created_at)}</td>
-                    <td class="hide-sm nowrap">${fmtDate(u.last_active_at)}</td>
-                  </tr>`,
-                )
-              : html`<tr><td colspan="7" class="muted">No users match.</td></tr>`
-          }
-        </tbody>
-      </table>
-    </div>
+    ${listTable({
+      columns: [
+        'ID',
+        'Name',
+        ['Username', 'hide-sm'],
+        'Plan',
+        'Status',
+        ['Joined', 'hide-sm'],
+        ['Last active', 'hide-sm'],
+      ],
+      items: v.items,
+      row: (u) => html`<tr data-user-id="${u.id}">
+        <td class="mono"><a href="/admin/users/${u.id}">${u.id}</a></td>
+        <td><a href="/admin/users/${u.id}">${displayName(u)}</a></td>
+        <td class="hide-sm">${u.username ? `@${u.username}` : html`<span class="muted">—</span>`}</td>
+        <td>${u.plan ?? '—'}</td>
+        <td>${userStatus(u)}${u.is_admin ? html` ${badge('bot admin', 'info')}` : ''}</td>
+        <td class="hide-sm nowrap">${fmtDate(u.created_at)}</td>
+        <td class="hide-sm nowrap">${fmtDate(u.last_active_at)}</td>
+      </tr>`,
+      empty: 'No users match.',
+    })}
     ${pager({
       path: '/admin/users',
       filters: { q: v.filter.query, plan: v.filter.plan, status: v.filter.status },
