@@ -1,18 +1,9 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import staticFiles from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
-
-/** The assets sit beside this file in a checkout; a build in dist/ reads them from src/. */
-function assetsDir(): string {
-  const here = fileURLToPath(new URL('./assets/', import.meta.url));
-  if (existsSync(join(here, 'admin.css'))) return here;
-  const fromDist = fileURLToPath(new URL('../../src/admin/assets/', import.meta.url));
-  if (existsSync(join(fromDist, 'admin.css'))) return fromDist;
-  throw new Error(`admin assets not found (looked in ${here} and ${fromDist})`);
-}
+import { findAssetsDir } from '../platform/assets-dir.js';
 
 /** Only these vendor files are served, straight from node_modules: no CDN, no build step. */
 function vendorFiles(): Map<string, string> {
@@ -32,7 +23,12 @@ export async function assetRoutes(f: FastifyInstance): Promise<void> {
     route.config = { ...(route.config ?? {}), adminAccess: 'public' };
   });
   await f.register(staticFiles, {
-    root: assetsDir(),
+    root: findAssetsDir(
+      'admin',
+      'admin.css',
+      new URL('./assets/', import.meta.url),
+      new URL('../../src/admin/assets/', import.meta.url),
+    ),
     prefix: '/admin/assets/',
     decorateReply: false,
     maxAge: 10 * 60_000,

@@ -72,6 +72,21 @@ export function parse<S extends z.ZodType>(schema: S, data: unknown): z.output<S
   return res.data;
 }
 
+/**
+ * Runs a form's action. Rejected input comes back as its issues, for the page to show the form
+ * again beside them; any other failure propagates. Undefined when the action went through.
+ */
+export async function rejectedInput(action: () => Promise<unknown>): Promise<ValidationIssue[] | undefined> {
+  try {
+    await action();
+    return undefined;
+  } catch (err) {
+    const issues = issuesOf(err);
+    if (!issues.length) throw err;
+    return issues;
+  }
+}
+
 /** The field issues of a ValidationError (empty for anything else). */
 export function issuesOf(err: unknown): ValidationIssue[] {
   if (!(err instanceof ValidationError)) return [];

@@ -13,7 +13,11 @@ async function startEmulator(config: Readonly<Config>): Promise<BotApiEmulator> 
   if (config.NODE_ENV === 'production') throw new CliError('NODE_ENV=production: set BOT_TOKEN');
   const { createBotApiEmulator } = await import('../dev/bot-api-emulator/index.js');
   try {
-    return await createBotApiEmulator({ host: '127.0.0.1', port: config.EMULATOR_PORT });
+    // The bot's data outlives this emulator: message ids from the clock (ms since 2025), so a
+    // restart never hands out an id the bot already stored — it would take the message for a
+    // re-delivered one and stay silent.
+    const firstMessageId = Date.now() - Date.UTC(2025, 0, 1);
+    return await createBotApiEmulator({ host: '127.0.0.1', port: config.EMULATOR_PORT, firstMessageId });
   } catch (err) {
     throw listenError(err, 'EMULATOR_PORT', '127.0.0.1', config.EMULATOR_PORT);
   }

@@ -3,6 +3,14 @@ import { defineJobs } from '../platform/queue/index.js';
 
 const id = z.number().int().positive();
 
+/** A scheduled maintenance job: no payload (it works on whatever is due), on the maintenance queue. */
+const maintenance = (attempts: number, timeoutMs?: number) => ({
+  queue: 'maintenance' as const,
+  schema: z.object({}),
+  attempts,
+  ...(timeoutMs === undefined ? {} : { timeoutMs }),
+});
+
 /**
  * Every background job: name → queue, payload schema, retry policy. Payloads carry ids, never
  * secrets or whole objects. Each job has exactly one handler (checked when the worker starts).
@@ -24,21 +32,11 @@ export const jobs = defineJobs({
     backoffMs: 10_000,
     timeoutMs: 5 * 60_000,
   },
-  'chat.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
+  'chat.sweep': maintenance(1),
 
-  'dialogs.delete-old-messages': {
-    queue: 'maintenance',
-    schema: z.object({}),
-    attempts: 2,
-    timeoutMs: 30 * 60_000,
-  },
-  'subscriptions.expire': { queue: 'maintenance', schema: z.object({}), attempts: 2 },
-  'subscriptions.reset-quotas': {
-    queue: 'maintenance',
-    schema: z.object({}),
-    attempts: 2,
-    timeoutMs: 30 * 60_000,
-  },
+  'dialogs.delete-old-messages': maintenance(2, 30 * 60_000),
+  'subscriptions.expire': maintenance(2),
+  'subscriptions.reset-quotas': maintenance(2, 30 * 60_000),
 
   // Broadcasts: start materializes one delivery row per recipient and enqueues their jobs; tick starts
   // scheduled broadcasts and re-enqueues deliveries left pending (after a crash or a resume).
@@ -48,7 +46,7 @@ export const jobs = defineJobs({
     attempts: 5,
     timeoutMs: 30 * 60_000,
   },
-  'broadcast.tick': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
+  'broadcast.tick': maintenance(1),
   // Deliveries share the 'delivery' queue and its global rate limit (BROADCAST_RATE_PER_SEC).
   'broadcast.deliver': {
     queue: 'delivery',
@@ -66,7 +64,7 @@ export const jobs = defineJobs({
     backoffMs: 2_000,
     timeoutMs: 5 * 60_000,
   },
-  'payments.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
+  'payments.sweep': maintenance(1),
   // Pictures: one job per picture on its own queue (the GPUs are the limit, not the worker);
   // the deadline is a setting (at most 9 minutes), so an attempt may run up to ten.
   'images.generate': {
@@ -76,8 +74,8 @@ export const jobs = defineJobs({
     backoffMs: 5_000,
     timeoutMs: 10 * 60_000,
   },
-  'images.sweep': { queue: 'maintenance', schema: z.object({}), attempts: 1 },
-  'retention.scan': { queue: 'maintenance', schema: z.object({}), attempts: 1, timeoutMs: 10 * 60_000 },
+  'images.sweep': maintenance(1),
+  'retention.scan': maintenance(1, 10 * 60_000),
   'retention.send': {
     queue: 'delivery',
     schema: z.object({ userId: id, stage: z.number().int().min(1) }),

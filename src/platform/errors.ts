@@ -43,35 +43,20 @@ export class ValidationError extends AppError {
   }
 }
 
-export class NotFoundError extends AppError {
-  override name = 'NotFoundError';
-  override readonly status = 404;
-  override readonly code = 'not_found';
+/** An AppError told apart only by its name and what the HTTP layer answers (status, wire code). */
+function appErrorKind(name: string, status: number, code: string) {
+  return class extends AppError {
+    override name = name;
+    override readonly status = status;
+    override readonly code = code;
+  };
 }
 
-export class ConflictError extends AppError {
-  override name = 'ConflictError';
-  override readonly status = 409;
-  override readonly code = 'conflict';
-}
-
-export class UnauthorizedError extends AppError {
-  override name = 'UnauthorizedError';
-  override readonly status = 401;
-  override readonly code = 'unauthorized';
-}
-
-export class ForbiddenError extends AppError {
-  override name = 'ForbiddenError';
-  override readonly status = 403;
-  override readonly code = 'forbidden';
-}
-
-export class TooManyRequestsError extends AppError {
-  override name = 'TooManyRequestsError';
-  override readonly status = 429;
-  override readonly code = 'too_many_requests';
-}
+export class NotFoundError extends appErrorKind('NotFoundError', 404, 'not_found') {}
+export class ConflictError extends appErrorKind('ConflictError', 409, 'conflict') {}
+export class UnauthorizedError extends appErrorKind('UnauthorizedError', 401, 'unauthorized') {}
+export class ForbiddenError extends appErrorKind('ForbiddenError', 403, 'forbidden') {}
+export class TooManyRequestsError extends appErrorKind('TooManyRequestsError', 429, 'too_many_requests') {}
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -15,7 +15,7 @@ export function lastRedisError(client: Redis): string | undefined {
 }
 
 export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}): Redis {
-  return watched(
+  return watchRedis(
     new Redis(url, {
       retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
       enableOfflineQueue: true,
@@ -34,7 +34,7 @@ export function createRedis(url: string, logger: Logger, opts: RedisOptions = {}
  */
 export function createFailFastRedis(client: Redis, logger: Logger, timeoutMs: number, role: string): Redis {
   const name = `${client.options.connectionName ?? 'vitte'}-${role}`;
-  return watched(
+  return watchRedis(
     client.duplicate({
       connectionName: name,
       commandTimeout: timeoutMs,
@@ -48,7 +48,8 @@ export function createFailFastRedis(client: Redis, logger: Logger, timeoutMs: nu
   );
 }
 
-function watched(client: Redis, logger: Logger, name: string | undefined): Redis {
+/** Logs once when `client` loses Redis and once when it is back; remembers why for lastRedisError. */
+export function watchRedis(client: Redis, logger: Logger, name: string | undefined): Redis {
   const log = logger.child({ component: 'redis', name });
   let down = false;
   client.on('error', (err) => {

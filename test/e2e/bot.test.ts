@@ -146,12 +146,17 @@ for (const mode of ['polling', 'webhook'] as const) {
       expect((await s.app.users.get(user.id)).bot_blocked_at).toBeNull();
     });
 
-    it('banned users get one polite refusal and nothing else', async () => {
-      const user = ann(5008);
+    /** A user who met the bot, then was banned (the row cache told, as the admin's ban does). */
+    const startThenBan = async (user: ReturnType<typeof ann>) => {
       await s.tg.injectMessage({ user, text: '/start' });
       await s.tg.waitForBotMessage(user.id);
       await s.app.db.updateTable('users').set({ banned_at: new Date() }).where('id', '=', user.id).execute();
       s.app.rows.users.invalidate([user.id]);
+    };
+
+    it('banned users get one polite refusal and nothing else', async () => {
+      const user = ann(5008);
+      await startThenBan(user);
       await s.tg.injectMessage({ user, text: '/status' });
       await s.tg.injectMessage({ user, text: '/help' });
       await s.tg.waitForDelivery();
@@ -162,6 +167,20 @@ for (const mode of ['polling', 'webhook'] as const) {
         'Hi, User5008',
         'Your access ',
       ]);
+    });
+
+    it('banned users still reach /paysupport, /privacy and /terms', async () => {
+      const user = ann(5010);
+      await startThenBan(user);
+      for (const text of ['/paysupport', '/privacy', '/terms', '/status']) {
+        await s.tg.injectMessage({ user, text });
+        await s.tg.waitForDelivery();
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      const replies = (await s.tg.botMessages(user.id)).slice(1).map((m) => m.text ?? '');
+      expect(replies).toHaveLength(4);
+      expect(replies[0]).toContain('Help with payments');
+      expect(replies[3]).toContain('suspended');
     });
 
     it("the refusal is followed by the operator's support text once they wrote one", async () => {

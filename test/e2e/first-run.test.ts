@@ -14,6 +14,42 @@ function lines(output: string): Line[] {
     .map((l) => JSON.parse(l) as Line);
 }
 
+interface PlaygroundMessage {
+  outgoing: boolean;
+  text?: string;
+  caption?: string;
+  photo?: unknown[];
+  entities?: { type: string }[];
+}
+
+const NEWCOMER = { id: 4242, first_name: 'New', language_code: 'en' };
+
+/** Writes in the playground as `user` and waits for the bot's message that `wanted` accepts. */
+async function askPlayground(
+  base: string,
+  user: { id: number; first_name: string; language_code: string },
+  text: string,
+  wanted: (m: PlaygroundMessage) => boolean,
+  timeoutMs = 30_000,
+): Promise<PlaygroundMessage | undefined> {
+  const started = Date.now();
+  const sent = await fetch(`${base}/playground/api/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user, text }),
+  });
+  expect(sent.status).toBe(200);
+  while (Date.now() - started < timeoutMs) {
+    const chat = (await (await fetch(`${base}/playground/api/chats/${user.id}`)).json()) as {
+      messages: PlaygroundMessage[];
+    };
+    const found = chat.messages.find((m) => m.outgoing && wanted(m));
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
+
 /** A port something else already listens on. */
 async function takePort(): Promise<{ port: number; server: Server }> {
   const server = createServer();
@@ -93,22 +129,10 @@ describe('first run of vitte all (real processes, embedded)', () => {
   it('with no LLM configured the bot answers with the demo model, formatted, saying how to connect one', async () => {
     const warned = lines(p!.output()).find((l) => String(l.msg).startsWith('no LLM configured'));
     expect(warned?.level).toBe(40);
-    const user = { id: 4242, first_name: 'New', language_code: 'en' };
     const started = Date.now();
-    const sent = await fetch(`${base}/playground/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ user, text: 'What can you do?' }),
-    });
-    expect(sent.status).toBe(200);
-    let answer: { text?: string; entities?: { type: string }[] } | undefined;
-    while (!answer && Date.now() - started < 30_000) {
-      const chat = (await (await fetch(`${base}/playground/api/chats/${user.id}`)).json()) as {
-        messages: { outgoing: boolean; text?: string; entities?: { type: string }[] }[];
-      };
-      answer = chat.messages.find((m) => m.outgoing && m.text?.includes('demo model'));
-      if (!answer) await new Promise((r) => setTimeout(r, 100));
-    }
+    const answer = await askPlayground(base, NEWCOMER, 'What can you do?', (m) =>
+      Boolean(m.text?.includes('demo model')),
+    );
     console.info(`first AI answer (demo) in the playground ${Date.now() - started} ms after sending`);
     expect(answer?.text).toContain("This is Vitte's demo model, not a real AI.");
     expect(answer?.text).toContain('LLM_BASE_URL=https://api.openai.com/v1');
@@ -123,20 +147,13 @@ describe('first run of vitte all (real processes, embedded)', () => {
     expect(config.COMFYUI_URLS).toEqual([expect.objectContaining({ name: 'dev-fake-comfyui' })]);
     const user = { id: 4343, first_name: 'Painter', language_code: 'en' };
     const started = Date.now();
-    const sent = await fetch(`${base}/playground/api/messages`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ user, text: '/image a red fox in the snow' }),
-    });
-    expect(sent.status).toBe(200);
-    let photo: { caption?: string; photo?: unknown[] } | undefined;
-    while (!photo && Date.now() - started < 45_000) {
-      const chat = (await (await fetch(`${base}/playground/api/chats/${user.id}`)).json()) as {
-        messages: { outgoing: boolean; caption?: string; photo?: unknown[] }[];
-      };
-      photo = chat.messages.find((m) => m.outgoing && m.photo);
-      if (!photo) await new Promise((r) => setTimeout(r, 100));
-    }
+    const photo = await askPlayground(
+      base,
+      user,
+      '/image a red fox in the snow',
+      (m) => Boolean(m.photo),
+      45_000,
+    );
     console.info(`first picture in the playground ${Date.now() - started} ms after sending`);
     expect(photo?.caption).toBe('a red fox in the snow');
     expect(photo?.photo?.length).toBeGreaterThan(0);
@@ -164,6 +181,18 @@ describe('first run of vitte all (real processes, embedded)', () => {
     expect(logged.at(-1)?.msg).toBe('stopped');
     p = undefined;
   }, 60_000);
+
+  it('started again on the same data directory, it answers the same playground user at once', async () => {
+    // The new emulator must not hand out message ids the bot stored before the restart: it would
+    // take the message for a re-delivered one and say nothing.
+    p = startVitte(['all'], { ...env, API_PORT: '0' });
+    await p.waitForLog((l) => String(l.msg).startsWith('admin panel:'), 90_000);
+    base = String(lines(p.output()).find((l) => l.msg === 'listening')?.url);
+    const answer = await askPlayground(base, NEWCOMER, 'And now?', (m) =>
+      Boolean(m.text?.includes('demo model')),
+    );
+    expect(answer?.text).toContain("This is Vitte's demo model, not a real AI.");
+  }, 120_000);
 });
 
 describe('vitte --help and vitte dev llm', () => {

@@ -405,4 +405,29 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures with one of two bac
     expect(await metric(s, 'vitte_comfyui_backend_up', { backend: 'A' })).toBe(0);
     expect(await metric(s, 'vitte_comfyui_backend_up', { backend: 'B' })).toBe(1);
   });
+
+  it('out of memory on the only healthy backend: the second run goes to the same one', async () => {
+    const user = newUser();
+    b.failNext({ kind: 'oom' });
+    await s.tg.injectMessage({ user, text: '/image a castle on a hill' });
+    const job = await finished(s, user.id);
+    expect(job).toMatchObject({ status: 'succeeded', run: 2, backend: 'B', excluded_backends: ['B'] });
+    expect(b.stats().submits).toEqual({ [`${job.run_key}-1`]: 1, [`${job.run_key}-2`]: 1 });
+    expect(await s.tg.calls({ method: 'sendPhoto', chatId: user.id })).toHaveLength(1);
+    expect(await imagesUsed(s, user.id)).toBe(1);
+  });
+
+  it('out of memory twice on the only healthy backend: failed at once, the unit comes back', async () => {
+    const user = newUser();
+    b.failNext({ kind: 'oom' }, 2);
+    await s.tg.injectMessage({ user, text: '/image a castle on a hill' });
+    const job = await finished(s, user.id);
+    expect(job).toMatchObject({ status: 'failed', run: 2 });
+    expect(job.quota_returned_at).not.toBeNull();
+    expect(submits(a, b)).toBe(2);
+    expect(await imagesUsed(s, user.id)).toBe(0);
+    await waitFor('the placeholder saying the picture failed', async () =>
+      /picture failed\. It was not counted/.test((await s.tg.botMessages(user.id))[0]?.text ?? ''),
+    );
+  });
 });

@@ -333,26 +333,27 @@ describe('Star transactions and balance', () => {
     await api.refundStarPayment(ANN.id, ids[0]!);
 
     const { transactions } = await api.getStarTransactions();
+    // Chronological, as the Bot API documents it.
     expect(transactions.map((t) => [t.id, t.amount, t.source ? 'in' : 'out'])).toEqual([
-      [ids[0], 10, 'out'],
-      [ids[2], 30, 'in'],
-      [ids[1], 20, 'in'],
       [ids[0], 10, 'in'],
+      [ids[1], 20, 'in'],
+      [ids[2], 30, 'in'],
+      [ids[0], 10, 'out'],
     ]);
-    expect(transactions[0]!.receiver).toMatchObject({
+    expect(transactions[3]!.receiver).toMatchObject({
       type: 'user',
       transaction_type: 'invoice_payment',
       user: { id: ANN.id },
       invoice_payload: 'p10',
     });
-    expect(transactions[1]!.source).toMatchObject({
+    expect(transactions[2]!.source).toMatchObject({
       type: 'user',
       user: { id: ANN.id },
       invoice_payload: 'p30',
     });
     expect(
       (await api.getStarTransactions({ offset: 1, limit: 2 })).transactions.map((t) => t.amount),
-    ).toEqual([30, 20]);
+    ).toEqual([20, 30]);
     // The Bot API server clamps rather than refuses.
     expect((await api.getStarTransactions({ limit: 500 })).transactions).toHaveLength(4);
     expect((await api.getStarTransactions({ limit: 0 })).transactions).toHaveLength(1);

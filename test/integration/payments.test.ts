@@ -249,9 +249,12 @@ describe('payments domain', () => {
       const second = await pay(user, (await t.app.payments.createOrder(user, 'pro_7d', 'en')).payload, 229);
       expect((await sub(user)).expires_at!.getTime()).toBe(afterFirst + 7 * DAY);
 
-      // The first is refunded while the second is stacked on it: only its 30 days go.
+      // The first is refunded while the second is stacked on it: only what is left of its 30 days
+      // goes (the moments since it was bought were used).
       expect(await t.app.payments.refundedByTelegram(first.payment.telegram_payment_charge_id)).toBe(true);
-      expect((await sub(user)).expires_at!.getTime()).toBe(afterFirst + 7 * DAY - 30 * DAY);
+      const used = (await sub(user)).expires_at!.getTime() - (afterFirst + 7 * DAY - 30 * DAY);
+      expect(used).toBeGreaterThanOrEqual(0);
+      expect(used).toBeLessThan(60_000);
       // Nothing stacked on the second any more: the plan goes back to where it was before it.
       expect(await t.app.payments.refundedByTelegram(second.payment.telegram_payment_charge_id)).toBe(true);
       expect(await sub(user)).toMatchObject({
@@ -281,6 +284,60 @@ describe('payments domain', () => {
         messages_limit: 1000,
         images_limit: 100,
       });
+    });
+
+    it('a refund of a plan whose time ran out takes nothing from the plan bought after it', async () => {
+      const user = await newUser();
+      const old = await pay(user, (await t.app.payments.createOrder(user, 'pro_7d', 'en')).payload, 229);
+      // Its 7 days pass (as if bought 8 days ago); the expiry job moves the user to free; they buy
+      // again, from idle.
+      const ago = new Date(Date.now() - DAY).toISOString();
+      await t.app.db
+        .updateTable('payments')
+        .set({ grant: sql`jsonb_set("grant", '{expiresAt}', to_jsonb(${ago}::text))` })
+        .where('id', '=', old.payment.id)
+        .execute();
+      await t.app.db
+        .updateTable('subscriptions')
+        .set({ expires_at: new Date(ago) })
+        .where('user_id', '=', user)
+        .execute();
+      await t.app.subscriptions.expireDue();
+      await pay(user, (await t.app.payments.createOrder(user, 'pro_7d', 'en')).payload, 229);
+      const current = await sub(user);
+      expect(await t.app.payments.refundedByTelegram(old.payment.telegram_payment_charge_id)).toBe(true);
+      expect(await sub(user)).toMatchObject({ plan: 'pro', expires_at: current.expires_at });
+      // A refund of the plan running now still takes it back.
+      const now = await payments(user);
+      expect(await t.app.payments.refundedByTelegram(now[1]!.telegram_payment_charge_id)).toBe(true);
+      expect(await sub(user)).toMatchObject({ plan: 'free', expires_at: null });
+    });
+
+    it('sells no time on top of a plan with no end, and a payment that slips through keeps it endless', async () => {
+      const user = await newUser();
+      const order = await t.app.payments.createOrder(user, 'pro_7d', 'en');
+      await t.app.subscriptions.grantPlan(user, 'premium', null);
+      // The invoice opened before the grant is refused at pre-checkout, and no new one is made.
+      expect(
+        await t.app.payments.preCheckout({
+          userId: user,
+          payload: order.payload,
+          currency: 'XTR',
+          amount: 229,
+        }),
+      ).toEqual({ ok: false, reason: 'endless_plan' });
+      await expect(t.app.payments.createOrder(user, 'pro_30d', 'en')).rejects.toMatchObject({
+        details: { reason: 'endless_plan' },
+      });
+      // Packs are still sold.
+      await expect(t.app.payments.createOrder(user, 'pack_20', 'en')).resolves.toMatchObject({ price: 99 });
+      // Telegram charged anyway (the verdict raced the grant): credited, and the plan keeps no end.
+      const r = await pay(user, order.payload, 229);
+      expect(r.outcome).toBe('credited');
+      expect(await sub(user)).toMatchObject({ plan: 'premium', expires_at: null });
+      // Its refund takes nothing away either.
+      expect(await t.app.payments.refundedByTelegram(r.payment.telegram_payment_charge_id)).toBe(true);
+      expect(await sub(user)).toMatchObject({ plan: 'premium', expires_at: null });
     });
 
     it('keeps a charge it cannot match as an orphan, refunded or kept by the policy', async () => {

@@ -4,7 +4,7 @@ import type { App } from '../../app.js';
 import { adminView } from '../../domain/admin/index.js';
 import { ConflictError } from '../../platform/errors.js';
 import { actorOf, adminOf, csrfTokenOf } from '../auth.js';
-import { issuesOf, parse, redirectTo, sendPage } from '../respond.js';
+import { issuesOf, parse, redirectTo, rejectedInput, sendPage } from '../respond.js';
 import { adminsBody, profileBody } from '../views/accounts.view.js';
 
 const role = z.enum(['owner', 'admin', 'viewer']);
@@ -103,35 +103,20 @@ export function accountsRoutes(app: App) {
       return redirectTo(req, reply, '/admin/admins?done=created');
     });
     f.post('/admin/admins/:id', owner, async (req, reply) => {
-      try {
-        await update(req);
-      } catch (err) {
-        const issues = issuesOf(err);
-        if (!issues.length) throw err;
-        return adminsPage(req, reply, { issues }, 422);
-      }
+      const issues = await rejectedInput(() => update(req));
+      if (issues) return adminsPage(req, reply, { issues }, 422);
       return redirectTo(req, reply, '/admin/admins?done=saved');
     });
 
     f.get('/admin/profile', passwordChange, (req, reply) => profilePage(req, reply));
     f.post('/admin/profile', self, async (req, reply) => {
-      try {
-        await setTelegram(req);
-      } catch (err) {
-        const issues = issuesOf(err);
-        if (!issues.length) throw err;
-        return profilePage(req, reply, { issues, which: 'telegram' }, 422);
-      }
+      const issues = await rejectedInput(() => setTelegram(req));
+      if (issues) return profilePage(req, reply, { issues, which: 'telegram' }, 422);
       return redirectTo(req, reply, '/admin/profile?done=saved');
     });
     f.post('/admin/profile/password', passwordChange, async (req, reply) => {
-      try {
-        await changePassword(req);
-      } catch (err) {
-        const issues = issuesOf(err);
-        if (!issues.length) throw err;
-        return profilePage(req, reply, { issues, which: 'password' }, 422);
-      }
+      const issues = await rejectedInput(() => changePassword(req));
+      if (issues) return profilePage(req, reply, { issues, which: 'password' }, 422);
       // A required change was all that stood between the account and the panel.
       const next = adminOf(req).password_change_required ? '/admin' : '/admin/profile';
       return redirectTo(req, reply, `${next}?done=password`);

@@ -76,15 +76,17 @@ export function authRoutes(app: App) {
       return reply.redirect(next, 303);
     });
 
-    f.post(
-      '/admin/logout',
-      { config: { adminAccess: 'viewer', beforePasswordChange: true } },
-      async (req, reply) => {
-        await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
-        clearSessionCookie(app, req, reply);
-        return reply.redirect('/admin/login', 303);
-      },
-    );
+    // Any signed-in admin may sign out, even one who still has to change a password.
+    const anySession = { config: { adminAccess: 'viewer', beforePasswordChange: true } } as const;
+    const logout = async (req: FastifyRequest, reply: FastifyReply) => {
+      await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
+      clearSessionCookie(app, req, reply);
+    };
+
+    f.post('/admin/logout', anySession, async (req, reply) => {
+      await logout(req, reply);
+      return reply.redirect('/admin/login', 303);
+    });
 
     // JSON: a cross-site page cannot send application/json without a CORS preflight, which the
     // admin never grants, and the origin is checked too.
@@ -103,15 +105,10 @@ export function authRoutes(app: App) {
       }
     });
 
-    f.post(
-      '/admin/api/logout',
-      { config: { adminAccess: 'viewer', beforePasswordChange: true } },
-      async (req, reply) => {
-        await app.admin.auth.logout(req.adminSession!.id, actorOf(req));
-        clearSessionCookie(app, req, reply);
-        return reply.status(204).send();
-      },
-    );
+    f.post('/admin/api/logout', anySession, async (req, reply) => {
+      await logout(req, reply);
+      return reply.status(204).send();
+    });
 
     f.get('/admin/api/me', { config: { beforePasswordChange: true } }, async (req) => ({
       admin: adminView(adminOf(req)),

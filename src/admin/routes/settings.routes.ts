@@ -6,7 +6,7 @@ import type { SettingView } from '../../domain/settings/settings.service.js';
 import { NotFoundError } from '../../platform/errors.js';
 import { actorOf, csrfTokenOf, hasRole } from '../auth.js';
 import type { SafeHtml } from '../html.js';
-import { issuesOf, parse, redirectTo, sendPage } from '../respond.js';
+import { parse, redirectTo, rejectedInput, sendPage } from '../respond.js';
 import { editorFor } from '../views/setting-editors.js';
 import { cardId, settingCard, settingsBody } from '../views/settings.view.js';
 
@@ -54,12 +54,11 @@ export function settingsRoutes(app: App) {
       const key = keyOf(req);
       const form = (req.body ?? {}) as Record<string, string>;
       let value: unknown;
-      try {
+      const issues = await rejectedInput(async () => {
         value = editorFor(key).parse(form);
         await save(req, key, value);
-      } catch (err) {
-        const issues = issuesOf(err);
-        if (!issues.length) throw err;
+      });
+      if (issues) {
         const current = await find(key);
         const card = settingCard({
           setting: { ...current, value: value ?? current.value },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { App } from '../../app.js';
 import { SearchTooSlowError } from '../../domain/users/users.repository.js';
 import { actorOf, csrfTokenOf, hasRole } from '../auth.js';
-import { issuesOf, parse, redirectTo, sendPage } from '../respond.js';
+import { parse, redirectTo, rejectedInput, sendPage } from '../respond.js';
 import { notice } from '../views/components.js';
 import { dialogBody, displayName, userDetailBody, userResults, usersBody } from '../views/users.view.js';
 import { withLinks } from './images.routes.js';
@@ -171,11 +171,8 @@ export function usersRoutes(app: App) {
     for (const action of Object.keys(actions) as (keyof typeof actions)[]) {
       f.post(`/admin/users/:id/${action}`, async (req, reply) => {
         const { id } = parse(idParams, req.params);
-        try {
-          await actions[action](req, id);
-        } catch (err) {
-          const issues = issuesOf(err);
-          if (!issues.length) throw err;
+        const issues = await rejectedInput(() => actions[action](req, id));
+        if (issues) {
           const [d, planNames] = await Promise.all([detail(id), plans()]);
           const message = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
           const body = [

@@ -1,6 +1,6 @@
 import type { AdminAuditEntry } from '../../platform/db/schema.js';
 import { html, type SafeHtml } from '../html.js';
-import { field, fmtDate, jsonBlock } from './components.js';
+import { field, fmtDate, jsonBlock, listTable, pager } from './components.js';
 
 function target(a: AdminAuditEntry): SafeHtml | string {
   if (!a.target_type) return '—';
@@ -17,47 +17,29 @@ export function auditBody(o: {
   nextCursor: number | null;
   first: boolean;
 }): SafeHtml {
-  const q = (before?: number) => {
-    const p = new URLSearchParams();
-    if (o.action) p.set('action', o.action);
-    if (before !== undefined) p.set('before', String(before));
-    const s = p.toString();
-    return s ? `?${s}` : '';
-  };
   return html`<form class="filters card" method="get" action="/admin/audit">
     ${field({ label: 'Action', name: 'action', value: o.action, hint: 'e.g. user.ban, setting.update, broadcast.start' })}
     <div class="field"><button type="submit">Filter</button></div>
   </form>
-  <div class="card table-wrap" style="padding:0">
-    <table>
-      <thead><tr><th>When</th><th>Who</th><th>Action</th><th>Target</th><th class="hide-sm">IP</th><th>Change</th></tr></thead>
-      <tbody>
-        ${
-          o.entries.length
-            ? o.entries.map(
-                (a) => html`<tr data-audit-id="${a.id}">
-                  <td class="nowrap">${fmtDate(a.created_at)}</td>
-                  <td>${a.admin_username}</td>
-                  <td><code>${a.action}</code></td>
-                  <td>${target(a)}</td>
-                  <td class="hide-sm mono small">${a.ip ?? ''}</td>
-                  <td>${
-                    a.before === null && a.after === null
-                      ? html`<span class="muted">—</span>`
-                      : html`<details><summary>before / after</summary>
-                          <div class="small muted">Before</div>${jsonBlock(a.before)}
-                          <div class="small muted">After</div>${jsonBlock(a.after)}
-                        </details>`
-                  }</td>
-                </tr>`,
-              )
-            : html`<tr><td colspan="6" class="muted">Nothing recorded.</td></tr>`
-        }
-      </tbody>
-    </table>
-  </div>
-  <div class="pager">
-    ${o.first ? html`<span></span>` : html`<a href="/admin/audit${q()}">« Newest</a>`}
-    ${o.nextCursor !== null ? html`<a class="button secondary" href="/admin/audit${q(o.nextCursor)}">Older »</a>` : ''}
-  </div>`;
+  ${listTable({
+    columns: ['When', 'Who', 'Action', 'Target', ['IP', 'hide-sm'], 'Change'],
+    items: o.entries,
+    row: (a) => html`<tr data-audit-id="${a.id}">
+      <td class="nowrap">${fmtDate(a.created_at)}</td>
+      <td>${a.admin_username}</td>
+      <td><code>${a.action}</code></td>
+      <td>${target(a)}</td>
+      <td class="hide-sm mono small">${a.ip ?? ''}</td>
+      <td>${
+        a.before === null && a.after === null
+          ? html`<span class="muted">—</span>`
+          : html`<details><summary>before / after</summary>
+              <div class="small muted">Before</div>${jsonBlock(a.before)}
+              <div class="small muted">After</div>${jsonBlock(a.after)}
+            </details>`
+      }</td>
+    </tr>`,
+    empty: 'Nothing recorded.',
+  })}
+  ${pager({ path: '/admin/audit', filters: { action: o.action }, onFirstPage: o.first, nextCursor: o.nextCursor })}`;
 }

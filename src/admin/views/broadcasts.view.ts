@@ -11,7 +11,9 @@ import {
   fmtDate,
   fmtNum,
   issuesAt,
+  listTable,
   notice,
+  pager,
   select,
 } from './components.js';
 import { previewBubble } from './telegram-preview.js';
@@ -48,29 +50,20 @@ export function broadcastsBody(o: {
   first: boolean;
   canEdit: boolean;
 }): SafeHtml {
-  return html`<div class="card table-wrap" style="padding:0">
-    <table>
-      <thead><tr><th>#</th><th>Text</th><th>Audience</th><th>Status</th><th class="num">Recipients</th><th class="hide-sm">Created</th></tr></thead>
-      <tbody>${
-        o.items.length
-          ? o.items.map(
-              (b) => html`<tr data-broadcast-id="${b.id}">
-                <td><a href="/admin/broadcasts/${b.id}">${b.id}</a></td>
-                <td><a href="/admin/broadcasts/${b.id}">${b.text.replace(/<[^>]*>/g, '').slice(0, 80)}</a></td>
-                <td>${audienceText(b.audience)}</td>
-                <td>${statusBadge(b.status)}${b.status === 'scheduled' && b.scheduled_at ? html` <span class="small muted">${fmtDate(b.scheduled_at)}</span>` : ''}</td>
-                <td class="num">${b.total_recipients ? fmtNum(b.total_recipients) : '—'}</td>
-                <td class="hide-sm nowrap">${fmtDate(b.created_at)} <span class="muted small">${b.created_by ?? ''}</span></td>
-              </tr>`,
-            )
-          : html`<tr><td colspan="6" class="muted">No broadcasts yet.${o.canEdit ? html` <a href="/admin/broadcasts/new">Compose one</a>.` : ''}</td></tr>`
-      }</tbody>
-    </table>
-  </div>
-  <div class="pager">
-    ${o.first ? html`<span></span>` : html`<a href="/admin/broadcasts">« Newest</a>`}
-    ${o.nextCursor !== null ? html`<a class="button secondary" href="/admin/broadcasts?before=${o.nextCursor}">Older »</a>` : ''}
-  </div>`;
+  return html`${listTable({
+    columns: ['#', 'Text', 'Audience', 'Status', ['Recipients', 'num'], ['Created', 'hide-sm']],
+    items: o.items,
+    row: (b) => html`<tr data-broadcast-id="${b.id}">
+      <td><a href="/admin/broadcasts/${b.id}">${b.id}</a></td>
+      <td><a href="/admin/broadcasts/${b.id}">${b.text.replace(/<[^>]*>/g, '').slice(0, 80)}</a></td>
+      <td>${audienceText(b.audience)}</td>
+      <td>${statusBadge(b.status)}${b.status === 'scheduled' && b.scheduled_at ? html` <span class="small muted">${fmtDate(b.scheduled_at)}</span>` : ''}</td>
+      <td class="num">${b.total_recipients ? fmtNum(b.total_recipients) : '—'}</td>
+      <td class="hide-sm nowrap">${fmtDate(b.created_at)} <span class="muted small">${b.created_by ?? ''}</span></td>
+    </tr>`,
+    empty: html`No broadcasts yet.${o.canEdit ? html` <a href="/admin/broadcasts/new">Compose one</a>.` : ''}`,
+  })}
+  ${pager({ path: '/admin/broadcasts', filters: {}, onFirstPage: o.first, nextCursor: o.nextCursor })}`;
 }
 
 /** What the composer form holds (strings, as posted). */

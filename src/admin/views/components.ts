@@ -23,6 +23,61 @@ export function notice(kind: 'ok' | 'error' | 'info', text: HtmlValue): SafeHtml
   return html`<div class="notice ${kind}" role="${kind === 'error' ? 'alert' : 'status'}">${text}</div>`;
 }
 
+type ListFilters = Record<string, string | number | undefined>;
+
+/** A list's filters as a query string (`?a=1&b=2`, or '' with none); empty ones are left out. */
+function listQuery(filters: ListFilters): string {
+  const q = new URLSearchParams();
+  for (const [name, value] of Object.entries(filters))
+    if (value !== undefined && value !== '') q.set(name, String(value));
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/** A header cell: its label, or the label and a class (`num` right-aligns, `hide-sm` hides on phones). */
+type Column = string | readonly [label: string, cls: string];
+
+/**
+ * A list as a table filling a card: a header cell per column, a row per item, and `empty` across
+ * the whole width when there is none.
+ */
+export function listTable<T>(o: {
+  columns: readonly Column[];
+  items: readonly T[];
+  row: (item: T) => SafeHtml;
+  empty: HtmlValue;
+  testId?: string;
+}): SafeHtml {
+  const head = o.columns.map((c) =>
+    typeof c === 'string' ? html`<th>${c}</th>` : html`<th class="${c[1]}">${c[0]}</th>`,
+  );
+  return html`<div class="card table-wrap" style="padding:0"><table${o.testId ? html` data-testid="${o.testId}"` : ''}>
+    <thead><tr>${head}</tr></thead>
+    <tbody>${o.items.length ? o.items.map(o.row) : html`<tr><td colspan="${o.columns.length}" class="muted">${o.empty}</td></tr>`}</tbody>
+  </table></div>`;
+}
+
+/** Labels of a pager over a searched list (the others run from the newest entry back). */
+export const PAGE_LABELS = ['« First page', 'Next page »'] as const;
+
+/**
+ * Keyset paging under a list: back to the first page unless on it, on to the next page when there
+ * is one (its rows come `before` the cursor). The list's filters ride along in both links.
+ */
+export function pager(o: {
+  path: string;
+  filters: ListFilters;
+  onFirstPage: boolean;
+  nextCursor: number | null;
+  labels?: readonly [first: string, next: string];
+}): SafeHtml {
+  const [first, next] = o.labels ?? ['« Newest', 'Older »'];
+  return html`<div class="pager">
+    ${o.onFirstPage ? html`<span></span>` : html`<a href="${o.path}${listQuery(o.filters)}">${first}</a>`}
+    ${o.nextCursor !== null ? html`<a class="button secondary" href="${o.path}${listQuery({ ...o.filters, before: o.nextCursor })}" data-testid="next-page">${next}</a>` : ''}
+  </div>`;
+}
+
 /** Messages of the issues at exactly this path. */
 export function issuesAt(issues: readonly ValidationIssue[] | undefined, path: string): string[] {
   return (issues ?? []).filter((i) => i.path === path).map((i) => i.message);

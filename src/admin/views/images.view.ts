@@ -1,7 +1,7 @@
 import type { ImageJobListItem } from '../../domain/images/image-jobs.repository.js';
 import type { ImageJobStatus } from '../../platform/db/schema.js';
 import { html, type SafeHtml } from '../html.js';
-import { type BadgeKind, badge, field, fmtDate, select } from './components.js';
+import { type BadgeKind, badge, field, fmtDate, pager, select } from './components.js';
 
 /** A job with a signed link to its picture (null when nothing was stored). */
 export type GalleryItem = ImageJobListItem & { url: string | null };
@@ -67,22 +67,11 @@ export function imagesBody(o: {
   nextCursor: number | null;
   first: boolean;
 }): SafeHtml {
-  const q = (before?: number) => {
-    const p = new URLSearchParams();
-    if (o.status) p.set('status', o.status);
-    if (o.userId !== undefined) p.set('user', String(o.userId));
-    if (before !== undefined) p.set('before', String(before));
-    const s = p.toString();
-    return s ? `?${s}` : '';
-  };
   return html`<form class="filters card" method="get" action="/admin/images">
     ${select({ label: 'Status', name: 'status', value: o.status ?? '', options: [['', 'Any status'], ...IMAGE_STATUSES.map((s) => [s, s.replace('_', ' ')] as const)] })}
     ${field({ label: 'User id', name: 'user', value: o.userId, attrs: html`inputmode="numeric"` })}
     <div class="field"><button type="submit">Filter</button></div>
   </form>
   ${imageGallery(o.items, { showUser: true })}
-  <div class="pager">
-    ${o.first ? html`<span></span>` : html`<a href="/admin/images${q()}">« Newest</a>`}
-    ${o.nextCursor !== null ? html`<a class="button secondary" href="/admin/images${q(o.nextCursor)}" data-testid="next-page">Older »</a>` : ''}
-  </div>`;
+  ${pager({ path: '/admin/images', filters: { status: o.status, user: o.userId }, onFirstPage: o.first, nextCursor: o.nextCursor })}`;
 }

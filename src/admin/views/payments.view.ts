@@ -9,6 +9,9 @@ import {
   fmtDate,
   fmtNum,
   jsonBlock,
+  listTable,
+  PAGE_LABELS,
+  pager,
   select,
   stat,
 } from './components.js';
@@ -58,32 +61,21 @@ export interface PaymentListView {
   products: string[];
 }
 
-function query(f: PaymentFilter, before?: number): string {
-  const q = new URLSearchParams();
-  for (const k of ['status', 'product', 'from', 'to'] as const) if (f[k]) q.set(k, f[k]);
-  if (f.userId !== undefined) q.set('user', String(f.userId));
-  if (before !== undefined) q.set('before', String(before));
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
-
 function table(items: Payment[], empty: string, testId: string): SafeHtml {
-  return html`<div class="table-wrap card" style="padding:0"><table data-testid="${testId}">
-    <thead><tr><th>ID</th><th>When</th><th>User</th><th>Product</th><th class="num">Stars</th><th>Status</th></tr></thead>
-    <tbody>${
-      items.length
-        ? items.map(
-            (p) => html`<tr data-payment-id="${p.id}">
-              <td class="mono"><a href="/admin/payments/${p.id}">${p.id}</a></td>
-              <td class="nowrap">${fmtDate(p.created_at)}</td>
-              <td class="mono"><a href="/admin/users/${p.user_id}">${p.user_id}</a></td>
-              <td>${p.product_code ?? html`<span class="muted">—</span>`}${p.is_recurring && !p.is_first_recurring ? html` ${badge('renewal', 'info')}` : ''}</td>
-              <td class="num">${fmtNum(p.amount)}</td>
-              <td>${paymentStatus(p)}</td>
-            </tr>`,
-          )
-        : html`<tr><td colspan="6" class="muted">${empty}</td></tr>`
-    }</tbody></table></div>`;
+  return listTable({
+    columns: ['ID', 'When', 'User', 'Product', ['Stars', 'num'], 'Status'],
+    items,
+    row: (p) => html`<tr data-payment-id="${p.id}">
+      <td class="mono"><a href="/admin/payments/${p.id}">${p.id}</a></td>
+      <td class="nowrap">${fmtDate(p.created_at)}</td>
+      <td class="mono"><a href="/admin/users/${p.user_id}">${p.user_id}</a></td>
+      <td>${p.product_code ?? html`<span class="muted">—</span>`}${p.is_recurring && !p.is_first_recurring ? html` ${badge('renewal', 'info')}` : ''}</td>
+      <td class="num">${fmtNum(p.amount)}</td>
+      <td>${paymentStatus(p)}</td>
+    </tr>`,
+    empty,
+    testId,
+  });
 }
 
 export function paymentsBody(v: PaymentListView): SafeHtml {
@@ -104,10 +96,13 @@ export function paymentsBody(v: PaymentListView): SafeHtml {
     <div class="field"><button type="submit">Filter</button></div>
   </form>
   ${table(v.items, 'No payments match.', 'payments')}
-  <div class="pager">
-    ${f.beforeId !== undefined ? html`<a href="/admin/payments${query(f)}">« First page</a>` : html`<span></span>`}
-    ${v.nextCursor !== null ? html`<a class="button secondary" href="/admin/payments${query(f, v.nextCursor)}">Next page »</a>` : ''}
-  </div>`;
+  ${pager({
+    path: '/admin/payments',
+    filters: { status: f.status, product: f.product, from: f.from, to: f.to, user: f.userId },
+    onFirstPage: f.beforeId === undefined,
+    nextCursor: v.nextCursor,
+    labels: PAGE_LABELS,
+  })}`;
 }
 
 export function paymentDetailBody(d: PaymentDetail, canEdit: boolean, csrf: string): SafeHtml {

@@ -2,7 +2,7 @@ import type { ValidationIssue } from '../../platform/errors.js';
 import { ValidationError } from '../../platform/errors.js';
 import { html } from '../html.js';
 import { catalogueEditor } from './catalogue-editor.js';
-import { field, issuesAt } from './components.js';
+import { type FieldOptions, field, issuesAt } from './components.js';
 import { num, obj, rows, type SettingEditor, str } from './setting-editor-fields.js';
 
 export type { SettingEditor } from './setting-editor-fields.js';
@@ -16,36 +16,25 @@ const localized: SettingEditor = {
   parse: (form) => ({ en: form['v.en'] ?? '', ru: form['v.ru'] ?? '' }),
 };
 
-const text = (rowsCount: number): SettingEditor => ({
-  render: (value, issues) =>
-    field({
-      label: 'Value',
-      name: 'v',
-      type: 'textarea',
-      rows: rowsCount,
-      value: str(value),
-      errors: issuesAt(issues, ''),
-    }),
-  parse: (form) => form.v ?? '',
-});
+/**
+ * A setting edited in one field named `v`, labelled Value: its problems are the value's own (path
+ * ''). `show` puts the value in the field, `parse` reads the posted text back.
+ */
+function oneField(
+  input: Pick<FieldOptions, 'type' | 'rows'>,
+  show: (value: unknown) => string,
+  parse: (posted: string) => unknown,
+): SettingEditor {
+  return {
+    render: (value, issues) =>
+      field({ label: 'Value', name: 'v', ...input, value: show(value), errors: issuesAt(issues, '') }),
+    parse: (form) => parse(form.v ?? ''),
+  };
+}
 
-const line: SettingEditor = {
-  render: (value, issues) =>
-    field({ label: 'Value', name: 'v', value: str(value), errors: issuesAt(issues, '') }),
-  parse: (form) => (form.v ?? '').trim(),
-};
-
-const integer: SettingEditor = {
-  render: (value, issues) =>
-    field({
-      label: 'Value',
-      name: 'v',
-      type: 'number',
-      value: String(value ?? ''),
-      errors: issuesAt(issues, ''),
-    }),
-  parse: (form) => num(form.v),
-};
+const text = (rowsCount: number) => oneField({ type: 'textarea', rows: rowsCount }, str, (v) => v);
+const line = oneField({}, str, (v) => v.trim());
+const integer = oneField({ type: 'number' }, (v) => String(v ?? ''), num);
 
 /** A list of strings, one a line (blank lines dropped); a problem names its line. */
 const lines: SettingEditor = {

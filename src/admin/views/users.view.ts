@@ -13,7 +13,10 @@ import {
   fmtDate,
   fmtNum,
   jsonBlock,
+  listTable,
   notice,
+  PAGE_LABELS,
+  pager,
   select,
 } from './components.js';
 import { type GalleryItem, imageGallery } from './images.view.js';
@@ -45,45 +48,38 @@ export interface UserListView {
   error?: string;
 }
 
-function query(filter: UserListView['filter'], before?: number): string {
-  const q = new URLSearchParams();
-  if (filter.query) q.set('q', filter.query);
-  if (filter.plan) q.set('plan', filter.plan);
-  if (filter.status) q.set('status', filter.status);
-  if (before !== undefined) q.set('before', String(before));
-  const s = q.toString();
-  return s ? `?${s}` : '';
-}
-
 export function userResults(v: UserListView): SafeHtml {
   return html`<div id="user-results">
     ${v.error ? notice('error', v.error) : ''}
-    <div class="table-wrap card" style="padding:0">
-      <table>
-        <thead><tr><th>ID</th><th>Name</th><th class="hide-sm">Username</th><th>Plan</th><th>Status</th><th class="hide-sm">Joined</th><th class="hide-sm">Last active</th></tr></thead>
-        <tbody>
-          ${
-            v.items.length
-              ? v.items.map(
-                  (u) => html`<tr data-user-id="${u.id}">
-                    <td class="mono"><a href="/admin/users/${u.id}">${u.id}</a></td>
-                    <td><a href="/admin/users/${u.id}">${displayName(u)}</a></td>
-                    <td class="hide-sm">${u.username ? `@${u.username}` : html`<span class="muted">—</span>`}</td>
-                    <td>${u.plan ?? '—'}</td>
-                    <td>${userStatus(u)}${u.is_admin ? html` ${badge('bot admin', 'info')}` : ''}</td>
-                    <td class="hide-sm nowrap">${fmtDate(u.created_at)}</td>
-                    <td class="hide-sm nowrap">${fmtDate(u.last_active_at)}</td>
-                  </tr>`,
-                )
-              : html`<tr><td colspan="7" class="muted">No users match.</td></tr>`
-          }
-        </tbody>
-      </table>
-    </div>
-    <div class="pager">
-      ${v.filter.beforeId !== undefined ? html`<a href="/admin/users${query(v.filter)}">« First page</a>` : html`<span></span>`}
-      ${v.nextCursor !== null ? html`<a class="button secondary" href="/admin/users${query(v.filter, v.nextCursor)}" data-testid="next-page">Next page »</a>` : ''}
-    </div>
+    ${listTable({
+      columns: [
+        'ID',
+        'Name',
+        ['Username', 'hide-sm'],
+        'Plan',
+        'Status',
+        ['Joined', 'hide-sm'],
+        ['Last active', 'hide-sm'],
+      ],
+      items: v.items,
+      row: (u) => html`<tr data-user-id="${u.id}">
+        <td class="mono"><a href="/admin/users/${u.id}">${u.id}</a></td>
+        <td><a href="/admin/users/${u.id}">${displayName(u)}</a></td>
+        <td class="hide-sm">${u.username ? `@${u.username}` : html`<span class="muted">—</span>`}</td>
+        <td>${u.plan ?? '—'}</td>
+        <td>${userStatus(u)}${u.is_admin ? html` ${badge('bot admin', 'info')}` : ''}</td>
+        <td class="hide-sm nowrap">${fmtDate(u.created_at)}</td>
+        <td class="hide-sm nowrap">${fmtDate(u.last_active_at)}</td>
+      </tr>`,
+      empty: 'No users match.',
+    })}
+    ${pager({
+      path: '/admin/users',
+      filters: { q: v.filter.query, plan: v.filter.plan, status: v.filter.status },
+      onFirstPage: v.filter.beforeId === undefined,
+      nextCursor: v.nextCursor,
+      labels: PAGE_LABELS,
+    })}
   </div>`;
 }
 

@@ -55,7 +55,9 @@ buyHandler.callbackQuery(BUY_PRODUCT, async (ctx) => {
       err instanceof NotFoundError
         ? 'buy-withdrawn'
         : err instanceof ConflictError
-          ? 'buy-already-subscribed'
+          ? err.details?.reason === 'endless_plan'
+            ? 'buy-endless-plan'
+            : 'buy-already-subscribed'
           : undefined;
     if (!key) throw err;
     await ctx.answerCallbackQuery({ text: ctx.t(key), show_alert: true });

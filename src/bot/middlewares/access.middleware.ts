@@ -6,6 +6,13 @@ import { bannedNotice } from '../support-contact.js';
 const DAY_MS = 24 * 3_600_000;
 
 /**
+ * What a banned user may still ask: Telegram requires every seller to answer /paysupport (a banned
+ * buyer is the one most likely to need it, e.g. for a refund), and the privacy policy and terms are
+ * owed to anyone whose data the bot keeps.
+ */
+const OPEN_TO_BANNED = /^\/(paysupport|privacy|terms)(@\w+)?(\s|$)/;
+
+/**
  * Banned users get one polite refusal per day and nothing else. Telegram's notices about them
  * (they blocked or unblocked the bot) still go through: they only update bookkeeping.
  */
@@ -13,6 +20,7 @@ export function refuseBanned(notices: Notices): Middleware<BotContext> {
   return async (ctx, next) => {
     const user = ctx.user;
     if (!user?.banned_at || ctx.myChatMember) return next();
+    if (OPEN_TO_BANNED.test(ctx.message?.text ?? '')) return next();
     ctx.handler = 'banned';
     if (ctx.callbackQuery) await ctx.answerCallbackQuery();
     if (ctx.chat?.type === 'private' && (await notices.firstIn(`banned:${user.id}`, DAY_MS))) {

@@ -21,6 +21,7 @@ export interface CoreOptions {
   maxRecordedCalls: number;
   maxFileBytes: number;
   preCheckoutTimeoutMs: number;
+  firstMessageId: number;
 }
 
 const DEFAULT_RETRY: WebhookRetry = { initialMs: 1_000, maxMs: 30_000, timeoutMs: 30_000 };
@@ -45,7 +46,7 @@ export class EmulatorCore {
   private readonly closing = new AbortController();
 
   constructor(private readonly opts: CoreOptions) {
-    this.store = new StateStore(opts.botUser, opts.maxFileBytes);
+    this.store = new StateStore(opts.botUser, opts.maxFileBytes, opts.firstMessageId);
     this.events = new EventHub(() => this.store.nextSeq());
     this.calls = new CallLog(opts.maxRecordedCalls);
     this.flood = new FloodControl(opts.flood);

@@ -42,6 +42,12 @@ export interface BotApiEmulatorOptions {
   maxFileBytes?: number;
   /** How long the bot has to answer a pre-checkout query; Telegram's 10 s by default. */
   preCheckoutTimeoutMs?: number;
+  /**
+   * The first message id of every chat; 1 by default. A bot that keeps its data across emulator
+   * restarts (the embedded `vitte all`) needs ids a restarted emulator never hands out again, as
+   * Telegram never does: it takes a duplicate message id for a re-delivered message.
+   */
+  firstMessageId?: number;
 }
 
 export interface BotApiEmulator {
@@ -150,6 +156,7 @@ export async function createBotApiEmulator(opts: BotApiEmulatorOptions = {}): Pr
     maxRecordedCalls: opts.maxRecordedCalls ?? 50_000,
     maxFileBytes: opts.maxFileBytes ?? 256 * 1024 * 1024,
     preCheckoutTimeoutMs: opts.preCheckoutTimeoutMs ?? PRE_CHECKOUT_TIMEOUT_MS,
+    firstMessageId: opts.firstMessageId ?? 1,
   });
   const streams = new EventStreams(core.events);
 

@@ -7,6 +7,7 @@ import { type ChargeInput, STARS_SUBSCRIPTION_PERIOD, StarsLedger } from './star
 import type { StateStore } from './state-store.js';
 import type { InvoiceRecord, PaymentRecord, RefundRecord, StarSubscriptionRecord } from './types.js';
 import {
+  checkCharge,
   InjectionError,
   type InjectPreCheckoutQueryInput,
   type InjectSuccessfulPaymentInput,
@@ -111,10 +112,7 @@ export class PaymentFlows {
    */
   successfulPayment(input: InjectSuccessfulPaymentInput): Update {
     const user = toUser(input.user);
-    if (typeof input.invoice_payload !== 'string' || input.invoice_payload === '')
-      throw new InjectionError('invoice_payload is required');
-    if (!Number.isSafeInteger(input.total_amount) || input.total_amount <= 0)
-      throw new InjectionError('total_amount must be a positive integer');
+    checkCharge(input);
     const period = input.subscription_period;
     if (period !== undefined && period !== STARS_SUBSCRIPTION_PERIOD)
       throw new InjectionError(`subscription_period must be ${STARS_SUBSCRIPTION_PERIOD}`);

@@ -146,12 +146,11 @@ export class StarsLedger {
   }
 
   /**
-   * Newest first, as Telegram answers (MTProto's payments.getStarsTransactions is descending
-   * unless asked otherwise, although the Bot API page says "chronological order").
+   * In chronological order (oldest first), as the Bot API documents getStarTransactions. MTProto's
+   * payments.getStarsTransactions is newest first unless asked otherwise; the gateway reads both.
    */
   list(offset: number, limit: number): StarTransaction[] {
-    const newestFirst = [...this.transactions].reverse();
-    return newestFirst.slice(offset, offset + limit);
+    return this.transactions.slice(offset, offset + limit);
   }
 
   balance(): StarAmount {

@@ -61,6 +61,7 @@ export class StateStore {
   constructor(
     readonly botUser: UserFromGetMe,
     private readonly maxFileBytes: number,
+    private readonly firstMessageId: number,
   ) {}
 
   nextSeq(): number {
@@ -110,7 +111,13 @@ export class StateStore {
   }
 
   private addChat(chat: Chat): ChatState {
-    const state: ChatState = { chat, nextMessageId: 1, messages: new Map(), drafts: new Map(), actions: [] };
+    const state: ChatState = {
+      chat,
+      nextMessageId: this.firstMessageId,
+      messages: new Map(),
+      drafts: new Map(),
+      actions: [],
+    };
     this.chats.set(chat.id, state);
     return state;
   }

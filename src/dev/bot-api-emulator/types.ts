@@ -154,13 +154,8 @@ export interface ChatActionRecord {
   at: number;
 }
 
-export interface InvoiceRecord {
-  seq: number;
-  /** `sendInvoice` or `createInvoiceLink`. */
-  kind: 'message' | 'link';
-  chat_id?: number;
-  message_id?: number;
-  link?: string;
+/** What the bot put in an invoice (`sendInvoice` and `createInvoiceLink` take the same). */
+export interface InvoiceFields {
   title: string;
   description: string;
   payload: string;
@@ -168,6 +163,15 @@ export interface InvoiceRecord {
   prices: LabeledPrice[];
   total_amount: number;
   subscription_period?: number;
+}
+
+export interface InvoiceRecord extends InvoiceFields {
+  seq: number;
+  /** `sendInvoice` or `createInvoiceLink`. */
+  kind: 'message' | 'link';
+  chat_id?: number;
+  message_id?: number;
+  link?: string;
   at: number;
 }
 

@@ -105,6 +105,14 @@ export function toUser(input: UserInput): User {
   };
 }
 
+/** The payload and amount every injected payment needs, whichever update carries it. */
+export function checkCharge(input: { invoice_payload: unknown; total_amount: unknown }): void {
+  if (typeof input.invoice_payload !== 'string' || input.invoice_payload === '')
+    throw new InjectionError('invoice_payload is required');
+  if (!Number.isSafeInteger(input.total_amount) || (input.total_amount as number) <= 0)
+    throw new InjectionError('total_amount must be a positive integer');
+}
+
 const unix = () => Math.floor(Date.now() / 1000);
 
 /** Builds the updates a real user would cause, keeping the emulator's chats consistent with them. */
@@ -190,10 +198,7 @@ export class UpdateFactory {
   /** A pre_checkout_query; the caller opens it at the pre-checkout desk under the returned id. */
   preCheckoutQuery(input: InjectPreCheckoutQueryInput): Update {
     const user = toUser(input.user);
-    if (typeof input.invoice_payload !== 'string' || input.invoice_payload === '')
-      throw new InjectionError('invoice_payload is required');
-    if (!Number.isSafeInteger(input.total_amount) || input.total_amount <= 0)
-      throw new InjectionError('total_amount must be a positive integer');
+    checkCharge(input);
     this.store.rememberUser(user);
     const id = input.id ?? BigInt.asUintN(63, randomBytes(8).readBigUInt64BE()).toString();
     return {

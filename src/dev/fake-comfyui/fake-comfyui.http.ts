@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readJsonBody } from '../fake-http.js';
 import type { FakeComfyControl, FakeComfyFault, FakeComfyStats } from './fake-comfyui.types.js';
 
 const BODY_LIMIT = 10 * 1024 * 1024;
@@ -7,25 +8,9 @@ export const json = (res: ServerResponse, status: number, body: unknown) => {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 };
 
-export function readJson(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > BODY_LIMIT) req.destroy(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      try {
-        resolve(text === '' ? {} : JSON.parse(text));
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+/** ComfyUI reads a missing body as an empty object. */
+export async function readJson(req: IncomingMessage): Promise<unknown> {
+  return (await readJsonBody(req, BODY_LIMIT)) ?? {};
 }
 
 export function emptyStats(): FakeComfyStats {

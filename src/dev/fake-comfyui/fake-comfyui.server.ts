@@ -1,9 +1,9 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, WebSocketServer } from 'ws';
+import { listenHttp } from '../fake-http.js';
 import { control, emptyStats, json, readJson, systemStats } from './fake-comfyui.http.js';
 import { objectInfo } from './fake-comfyui.nodes.js';
 import { FakeQueue, type Task } from './fake-comfyui.queue.js';
@@ -52,13 +52,7 @@ class FakeComfyServer implements FakeComfy {
   }
 
   async listen(): Promise<void> {
-    const host = this.opts.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, host, () => resolve());
-    });
-    const { port } = this.server.address() as AddressInfo;
-    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.url = await listenHttp(this.server, this.opts.host ?? '127.0.0.1', this.opts.port ?? 0);
   }
 
   failPrompt(promptId: string, fault: FakeComfyFault): void {

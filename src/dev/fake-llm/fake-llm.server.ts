@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BadRequestBody, listenHttp, readJsonBody } from '../fake-http.js';
 import {
   buildCompletion,
   sendCompletion,
@@ -21,32 +21,6 @@ import type {
 } from './fake-llm.types.js';
 
 const BODY_LIMIT = 20 * 1024 * 1024;
-
-class BadRequest extends Error {
-  override name = 'BadRequest';
-}
-
-function readBody(req: IncomingMessage): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > BODY_LIMIT) req.destroy(new BadRequest('request body too large'));
-      else chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (text === '') return resolve(undefined);
-      try {
-        resolve(JSON.parse(text));
-      } catch (err) {
-        reject(new BadRequest('We could not parse the JSON body of your request.', { cause: err }));
-      }
-    });
-  });
-}
 
 function isRequestBody(body: unknown): body is FakeLlmRequestBody {
   if (typeof body !== 'object' || body === null) return false;
@@ -105,13 +79,7 @@ class FakeLlmServer implements FakeLlm {
   }
 
   async listen(): Promise<void> {
-    const host = this.opts.host ?? '127.0.0.1';
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, host, () => resolve());
-    });
-    const { port } = this.server.address() as AddressInfo;
-    this.origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.origin = await listenHttp(this.server, this.opts.host ?? '127.0.0.1', this.opts.port ?? 0);
     this.url = `${this.origin}/v1`;
   }
 
@@ -215,7 +183,7 @@ class FakeLlmServer implements FakeLlm {
   private async control(req: IncomingMessage, res: ServerResponse, action: string): Promise<void> {
     let body: unknown;
     try {
-      body = await readBody(req);
+      body = await readJsonBody(req, BODY_LIMIT);
     } catch (err) {
       return sendJson(res, 400, { error: { message: (err as Error).message } });
     }
@@ -249,9 +217,9 @@ class FakeLlmServer implements FakeLlm {
   private async chat(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let body: unknown;
     try {
-      body = await readBody(req);
+      body = await readJsonBody(req, BODY_LIMIT);
     } catch (err) {
-      if (err instanceof BadRequest) return sendError(res, { status: 400, message: err.message });
+      if (err instanceof BadRequestBody) return sendError(res, { status: 400, message: err.message });
       throw err;
     }
     const record: FakeLlmRequest = {

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { findAssetsDir } from '../../platform/assets-dir.js';
 import { NotFoundError } from '../../platform/errors.js';
 import { sendError } from '../../platform/http.js';
 import { EmulatorClient, EmulatorClientError } from '../bot-api-emulator/index.js';
@@ -23,17 +23,13 @@ const ASSETS: Record<string, string> = {
   'favicon.svg': 'image/svg+xml',
 };
 
-/** The assets sit beside this file in a checkout; a build in dist/ reads them from src/. */
-function assetDir(): string {
-  const here = fileURLToPath(new URL('./assets/', import.meta.url));
-  if (existsSync(join(here, 'index.html'))) return here;
-  const fromDist = fileURLToPath(new URL('../../../src/dev/playground/assets/', import.meta.url));
-  if (existsSync(join(fromDist, 'index.html'))) return fromDist;
-  throw new Error(`playground assets not found (looked in ${here} and ${fromDist})`);
-}
-
 function loadAssets(): Map<string, Buffer> {
-  const dir = assetDir();
+  const dir = findAssetsDir(
+    'playground',
+    'index.html',
+    new URL('./assets/', import.meta.url),
+    new URL('../../../src/dev/playground/assets/', import.meta.url),
+  );
   return new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(dir, name))]));
 }
 

@@ -132,11 +132,14 @@ export class AdminAccountsService {
     actor: Actor,
   ): Promise<AdminView> {
     if (id === actor.id) throw new ValidationError('you cannot change your own role or disable yourself');
+    const removesOwner = (patch.role !== undefined && patch.role !== 'owner') || patch.disabled === true;
     const after = await this.tx.run(async () => {
+      // Every active owner is locked before anyone is counted: otherwise two owners removing each
+      // other at once each still see the other and both commit.
+      const owners = removesOwner ? await this.repo.lockActiveOwners() : [];
       const before = await this.repo.findForUpdate(id);
       if (!before) throw new NotFoundError(`admin ${id} not found`);
-      const demotes = before.role === 'owner' && ((patch.role && patch.role !== 'owner') || patch.disabled);
-      if (demotes && !before.disabled_at && (await this.repo.countActiveOwners()) <= 1) {
+      if (owners.includes(id) && owners.length <= 1) {
         throw new ValidationError('the last owner cannot be demoted or disabled');
       }
       const row = await this.repo.update(id, patch);

@@ -126,14 +126,20 @@ export class AdminRepository extends Repository {
       .executeTakeFirst();
   }
 
-  async countActiveOwners(): Promise<number> {
-    const row = await this.db
+  /**
+   * Lock every active owner (in id order, so two callers never hold each other's rows) and return
+   * their ids: under READ COMMITTED a plain count lets two owners removing each other both see two.
+   */
+  async lockActiveOwners(): Promise<number[]> {
+    const rows = await this.db
       .selectFrom('admin_users')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .select('id')
       .where('role', '=', 'owner')
       .where('disabled_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+      .orderBy('id')
+      .forUpdate()
+      .execute();
+    return rows.map((r) => r.id);
   }
 
   async recordSuccess(id: number, newHash?: string): Promise<void> {

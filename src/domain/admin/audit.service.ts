@@ -3,6 +3,14 @@ import type { Logger } from '../../platform/logger.js';
 import type { AuditQuery, AuditRepository } from './audit.repository.js';
 
 /** Who is acting: the signed-in admin and where the request came from. */
+/**
+ * The columns of a row the audit log keeps for a change. They are named, so a column added later
+ * (a secret, a counter) does not reach the log unasked.
+ */
+export function auditFields<T, K extends keyof T>(row: T, columns: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(columns.map((c) => [c, row[c]])) as Pick<T, K>;
+}
+
 export interface Actor {
   id: number;
   username: string;

@@ -4,22 +4,12 @@ import type { BroadcastAction } from '../broadcasts/broadcast-transitions.js';
 import type { BroadcastsService, CreateBroadcastInput } from '../broadcasts/broadcasts.service.js';
 import type { BroadcastContentInput } from '../broadcasts/broadcasts.validation.js';
 import type { Change } from '../change.js';
-import type { Actor, AuditService } from './audit.service.js';
+import { type Actor, type AuditService, auditFields } from './audit.service.js';
 
 /** What the audit log keeps of a new broadcast: its content and audience, never the counters. */
-function contentAudit(b: Broadcast) {
-  return {
-    text: b.text,
-    photo: b.photo,
-    button_text: b.button_text,
-    button_url: b.button_url,
-    audience: b.audience,
-    status: b.status,
-    scheduled_at: b.scheduled_at,
-  };
-}
-
-const stateAudit = (b: Broadcast) => ({ status: b.status, scheduled_at: b.scheduled_at });
+const contentAudit = (b: Broadcast) =>
+  auditFields(b, ['text', 'photo', 'button_text', 'button_url', 'audience', 'status', 'scheduled_at']);
+const stateAudit = (b: Broadcast) => auditFields(b, ['status', 'scheduled_at']);
 
 /**
  * Broadcasts managed from the panel: each change and its audit row commit in one transaction, so a

@@ -5,23 +5,11 @@ import type { Change } from '../change.js';
 import type { DialogSummary, DialogsService } from '../dialogs/dialogs.service.js';
 import type { SubscriptionsService } from '../subscriptions/subscriptions.service.js';
 import type { UsersService } from '../users/users.service.js';
-import type { Actor, AuditService } from './audit.service.js';
+import { type Actor, type AuditService, auditFields } from './audit.service.js';
 
-/** The fields of a user worth keeping in the audit log for a change. */
-function userAudit(u: User) {
-  return { banned_at: u.banned_at, ban_reason: u.ban_reason, is_admin: u.is_admin };
-}
-
-function subAudit(s: Subscription) {
-  return {
-    plan: s.plan,
-    expires_at: s.expires_at,
-    messages_used: s.messages_used,
-    messages_limit: s.messages_limit,
-    images_used: s.images_used,
-    images_limit: s.images_limit,
-  };
-}
+const userAudit = (u: User) => auditFields(u, ['banned_at', 'ban_reason', 'is_admin']);
+const subAudit = (s: Subscription) =>
+  auditFields(s, ['plan', 'expires_at', 'messages_used', 'messages_limit', 'images_used', 'images_limit']);
 
 /**
  * What admins do to bot users — ban, unban, plans, quotas, the bot-admin flag — each change and

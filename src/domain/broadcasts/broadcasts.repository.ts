@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Insertable, sql, type Updateable } from 'kysely';
+import { type ExpressionBuilder, type Insertable, sql, type Updateable, type UpdateObject } from 'kysely';
 import type {
   Broadcast,
   BroadcastAudience,
@@ -7,6 +7,7 @@ import type {
   DB,
   DeliveryStatus,
 } from '../../platform/db/schema.js';
+import { msFromNow } from '../../platform/db/sql-time.js';
 import { Repository } from '../../platform/db/transactor.js';
 
 export type DeliveryCounts = Record<DeliveryStatus, number>;
@@ -138,29 +139,29 @@ export class BroadcastsRepository extends Repository {
   }
 
   /** The first `limit` pending recipients (by user id, so repeated calls pick the same rows). */
-  async pendingUserIds(id: number, limit: number): Promise<number[]> {
-    const rows = await this.db
-      .selectFrom('broadcast_deliveries')
-      .select('user_id')
-      .where('broadcast_id', '=', id)
-      .where('status', '=', 'pending')
-      .orderBy('user_id')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => r.user_id);
+  pendingUserIds(id: number, limit: number): Promise<number[]> {
+    return this.recipientIds(id, 'pending', limit);
   }
 
   /** 'sending' rows whose claim ran out: their send died with its worker (or froze past the lease). */
-  async unheldSendingUserIds(id: number, limit: number): Promise<number[]> {
-    const rows = await this.db
+  unheldSendingUserIds(id: number, limit: number): Promise<number[]> {
+    return this.recipientIds(id, 'sending', limit, unheld);
+  }
+
+  /** Up to `limit` recipients in `status` (and `also`), by user id: repeated calls see the same rows first. */
+  private async recipientIds(
+    id: number,
+    status: DeliveryStatus,
+    limit: number,
+    also?: typeof unheld,
+  ): Promise<number[]> {
+    let q = this.db
       .selectFrom('broadcast_deliveries')
       .select('user_id')
       .where('broadcast_id', '=', id)
-      .where('status', '=', 'sending')
-      .where(unheld)
-      .orderBy('user_id')
-      .limit(limit)
-      .execute();
+      .where('status', '=', status);
+    if (also) q = q.where(also);
+    const rows = await q.orderBy('user_id').limit(limit).execute();
     return rows.map((r) => r.user_id);
   }
 
@@ -182,7 +183,7 @@ export class BroadcastsRepository extends Repository {
         status: 'sending',
         attempts: sql`d.attempts + 1`,
         claimed_by: token,
-        claimed_until: sql`now() + make_interval(secs => ${leaseMs / 1000}::double precision)`,
+        claimed_until: msFromNow(leaseMs),
         updated_at: sql`now()`,
       })
       .whereRef('b.id', '=', 'd.broadcast_id')
@@ -248,39 +249,43 @@ export class BroadcastsRepository extends Repository {
     result: DeliveryResult,
     detail: { messageId?: number; error?: string } = {},
   ): Promise<boolean> {
+    return this.updateClaimed(broadcastId, userId, token, {
+      status: result,
+      error: detail.error?.slice(0, 500) ?? null,
+      telegram_message_id: detail.messageId ?? null,
+      ...(result === 'sent' ? { sent_at: sql`now()` } : {}),
+    });
+  }
+
+  /** Hand a claimed delivery back, to be sent by a later attempt (only while `token` holds it). */
+  async release(broadcastId: number, userId: number, token: string, error?: string): Promise<void> {
+    await this.updateClaimed(broadcastId, userId, token, {
+      status: 'pending',
+      error: error?.slice(0, 500) ?? null,
+      claimed_by: null,
+      claimed_until: null,
+    });
+  }
+
+  /**
+   * Write a delivery only while the attempt holding `token` still has it: a claim taken over after
+   * its lease ran out must not be overwritten by the attempt that lost it. False when nothing was written.
+   */
+  private async updateClaimed(
+    broadcastId: number,
+    userId: number,
+    token: string,
+    patch: UpdateObject<DB, 'broadcast_deliveries'>,
+  ): Promise<boolean> {
     const res = await this.db
       .updateTable('broadcast_deliveries')
-      .set({
-        status: result,
-        error: detail.error?.slice(0, 500) ?? null,
-        telegram_message_id: detail.messageId ?? null,
-        ...(result === 'sent' ? { sent_at: sql`now()` } : {}),
-        updated_at: sql`now()`,
-      })
+      .set({ ...patch, updated_at: sql`now()` })
       .where('broadcast_id', '=', broadcastId)
       .where('user_id', '=', userId)
       .where('status', '=', 'sending')
       .where('claimed_by', '=', token)
       .executeTakeFirst();
     return Number(res.numUpdatedRows) > 0;
-  }
-
-  /** Hand a claimed delivery back, to be sent by a later attempt (only while `token` holds it). */
-  async release(broadcastId: number, userId: number, token: string, error?: string): Promise<void> {
-    await this.db
-      .updateTable('broadcast_deliveries')
-      .set({
-        status: 'pending',
-        error: error?.slice(0, 500) ?? null,
-        claimed_by: null,
-        claimed_until: null,
-        updated_at: sql`now()`,
-      })
-      .where('broadcast_id', '=', broadcastId)
-      .where('user_id', '=', userId)
-      .where('status', '=', 'sending')
-      .where('claimed_by', '=', token)
-      .execute();
   }
 
   /**

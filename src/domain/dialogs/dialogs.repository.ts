@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
-import type { Dialog, Message } from '../../platform/db/schema.js';
+import { sql, type UpdateObject } from 'kysely';
+import type { DB, Dialog, Message } from '../../platform/db/schema.js';
 import { Repository } from '../../platform/db/transactor.js';
 
 export interface DialogSummary extends Dialog {
@@ -23,13 +23,16 @@ export class DialogsRepository extends Repository {
   }
 
   findActive(scope: DialogScope): Promise<Dialog | undefined> {
+    return this.inScope(scope).where('is_active', '=', true).executeTakeFirst();
+  }
+
+  /** A dialog belongs to one user in one chat: the same user has other dialogs in a group. */
+  private inScope(scope: DialogScope) {
     return this.db
       .selectFrom('dialogs')
       .selectAll()
       .where('user_id', '=', scope.userId)
-      .where('chat_id', '=', scope.chatId)
-      .where('is_active', '=', true)
-      .executeTakeFirst();
+      .where('chat_id', '=', scope.chatId);
   }
 
   countByUser(userId: number): Promise<number> {
@@ -106,12 +109,16 @@ export class DialogsRepository extends Repository {
   }
 
   activate(id: number): Promise<Dialog> {
+    return this.update(id, { is_active: true }).executeTakeFirstOrThrow();
+  }
+
+  /** Moves updated_at with the change: the dialog lists put the most recently changed first. */
+  private update(id: number, patch: UpdateObject<DB, 'dialogs'>) {
     return this.db
       .updateTable('dialogs')
-      .set({ is_active: true, updated_at: sql`now()` })
+      .set({ ...patch, updated_at: sql`now()` })
       .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
+      .returningAll();
   }
 
   async delete(id: number): Promise<void> {
@@ -119,40 +126,22 @@ export class DialogsRepository extends Repository {
   }
 
   mostRecent(scope: DialogScope): Promise<Dialog | undefined> {
-    return this.db
-      .selectFrom('dialogs')
-      .selectAll()
-      .where('user_id', '=', scope.userId)
-      .where('chat_id', '=', scope.chatId)
-      .orderBy('updated_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    return this.inScope(scope).orderBy('updated_at', 'desc').limit(1).executeTakeFirst();
   }
 
   /** Start the context after the newest message; everything before stays as history. */
   reset(id: number): Promise<Dialog | undefined> {
-    return this.db
-      .updateTable('dialogs')
-      .set({
-        context_from_id: sql`coalesce((select max(id) from messages where dialog_id = ${id}), 0)`,
-        answered_up_to_id: sql`last_user_message_id`,
-        summary: null,
-        summary_up_to_id: 0,
-        updated_at: sql`now()`,
-      })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirst();
+    return this.update(id, {
+      context_from_id: sql`coalesce((select max(id) from messages where dialog_id = ${id}), 0)`,
+      answered_up_to_id: sql`last_user_message_id`,
+      summary: null,
+      summary_up_to_id: 0,
+    }).executeTakeFirst();
   }
 
   /** The dialog's own system prompt (null: the one from the settings). */
   setSystemPrompt(id: number, prompt: string | null): Promise<Dialog | undefined> {
-    return this.db
-      .updateTable('dialogs')
-      .set({ system_prompt: prompt, updated_at: sql`now()` })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirst();
+    return this.update(id, { system_prompt: prompt }).executeTakeFirst();
   }
 
   /** Delete up to `limit` messages older than `days`; returns how many went. */

@@ -10,6 +10,7 @@ import {
   ComfyTimeoutError,
   ComfyUnavailableError,
   ComfyValidationError,
+  LeaveRunning,
   type RunProgress,
   type RunResult,
   type WorkflowDefinition,
@@ -22,7 +23,7 @@ import { JobTimeoutError } from '../../platform/queue/index.js';
 import type { ObjectStore } from '../../platform/storage/index.js';
 import type { SettingsService } from '../settings/settings.service.js';
 import type { ImageJobs } from './image-jobs.js';
-import type { ImageJobsRepository } from './image-jobs.repository.js';
+import { type ImageJobsRepository, OPEN_STATUSES } from './image-jobs.repository.js';
 import type { ImageNotice, ImageOutput, ImageOutputFactory } from './image-output.js';
 import { checkPrompt } from './image-policy.js';
 import { writePrompt } from './image-prompt-writer.js';
@@ -135,8 +136,8 @@ export class ImageAttempt {
     const stopListening = this.d.images.onCancel(this.jobId, () => this.abort('user'));
     const renew = setInterval(() => {
       this.d.repo.renew(this.jobId, this.token, this.leaseMs).then(
-        (held) => {
-          if (!held) this.abort('lease_lost');
+        async (held) => {
+          if (!held) this.abort(await this.whyLost());
         },
         (err: unknown) => this.log.warn({ err }, 'could not renew the picture lease'),
       );
@@ -162,11 +163,28 @@ export class ImageAttempt {
     }
   }
 
+  /**
+   * Stops the attempt. A lost hold or a shutdown hands the run to the attempt after this one, which
+   * follows the same prompt id: the prompt stays on the backend. The user's cancel and the job's
+   * timeout end the job: the prompt goes too.
+   */
   private abort(cause: AbortCause): void {
     if (this.cause !== 'none') return;
     this.cause = cause;
     if (cause === 'lease_lost' || cause === 'user') this.d.metrics.leaseLost.inc();
-    this.controller.abort(new Error(`picture attempt stopped: ${cause}`));
+    const message = `picture attempt stopped: ${cause}`;
+    const handedOver = cause === 'lease_lost' || cause === 'shutdown';
+    this.controller.abort(handedOver ? new LeaveRunning(message) : new Error(message));
+  }
+
+  /**
+   * The lease could not be renewed: taken over by another attempt (the job is still open), or ended
+   * by someone else — the user's cancel, whose message to this attempt may still be on its way.
+   */
+  private async whyLost(): Promise<AbortCause> {
+    const state = await this.d.repo.state(this.jobId).catch(() => undefined);
+    const open = !state || (OPEN_STATUSES as readonly string[]).includes(state.status);
+    return open ? 'lease_lost' : 'user';
   }
 
   /** The claim found nothing to take: finished, not its turn yet, or held by another attempt. */

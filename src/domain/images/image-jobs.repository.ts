@@ -1,5 +1,6 @@
 import { type ExpressionBuilder, type Insertable, sql, type Updateable } from 'kysely';
 import type { DB, ImageJob, ImageJobStatus, ImageJobsTable, Message } from '../../platform/db/schema.js';
+import { msAgo, msFromNow } from '../../platform/db/sql-time.js';
 import { Repository } from '../../platform/db/transactor.js';
 
 /** Statuses of a job that is not finished. */
@@ -76,16 +77,15 @@ export class ImageJobsRepository extends Repository {
     token: string,
     opts: { leaseMs: number; inFlight: number; deadlineMs: number },
   ): Promise<ImageJob | undefined> {
-    const secs = (ms: number) => sql`make_interval(secs => ${ms / 1000}::double precision)`;
     return this.db
       .updateTable('image_jobs as j')
       .set({
         status: sql`case when j.status = 'queued' then 'running' else j.status end`,
         claim_token: token,
-        lease_until: sql`now() + ${secs(opts.leaseMs)}`,
+        lease_until: msFromNow(opts.leaseMs),
         attempts: sql`j.attempts + 1`,
         started_at: sql`coalesce(j.started_at, now())`,
-        deadline_at: sql`coalesce(j.deadline_at, now() + ${secs(opts.deadlineMs)})`,
+        deadline_at: sql`coalesce(j.deadline_at, ${msFromNow(opts.deadlineMs)})`,
         updated_at: sql`now()`,
       })
       .where('j.id', '=', id)
@@ -124,7 +124,7 @@ export class ImageJobsRepository extends Repository {
   async renew(id: number, token: string, leaseMs: number): Promise<boolean> {
     const res = await this.db
       .updateTable('image_jobs')
-      .set({ lease_until: sql`now() + make_interval(secs => ${leaseMs / 1000}::double precision)` })
+      .set({ lease_until: msFromNow(leaseMs) })
       .where('id', '=', id)
       .where('claim_token', '=', token)
       .where('status', 'in', OPEN_STATUSES)
@@ -204,7 +204,7 @@ export class ImageJobsRepository extends Repository {
       .selectFrom('image_jobs')
       .selectAll()
       .where('status', 'in', OPEN_STATUSES)
-      .where('updated_at', '<', sql<Date>`now() - make_interval(secs => ${olderThanS})`)
+      .where('updated_at', '<', msAgo(olderThanS * 1000))
       .where(unheld)
       .orderBy('updated_at')
       .limit(limit)

@@ -77,7 +77,7 @@ export function decideRunError(kind: RunErrorKind, cause: AbortCause, runsLeft: 
       return { kind: 'wait' };
     case 'out_of_memory':
     case 'unavailable':
-      // The GPU or the server failed, not the request: once more, on another backend.
+      // The GPU or the server failed, not the request: once more, on another backend if there is one.
       return runsLeft ? { kind: 'new_run', exclude: true } : { kind: 'fail' };
     case 'interrupted':
       // Someone stopped the run on the server (an operator, another client's global /interrupt).

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Order } from '../../platform/db/schema.js';
 import { ConflictError, NotFoundError } from '../../platform/errors.js';
+import { hasEndlessPlan } from '../subscriptions/subscriptions.service.js';
 import { type Product, SUBSCRIPTION_PERIOD_S } from './catalogue.js';
 import { ORDER_ALLOWED } from './payment-states.js';
 import type { OrderSnapshot } from './payments.repository.js';
@@ -30,6 +31,7 @@ export type PreCheckoutRefusal =
   | 'banned'
   | 'already_paid'
   | 'already_subscribed'
+  | 'endless_plan'
   | 'unavailable';
 
 export type PreCheckoutVerdict = { ok: true; orderId: number } | { ok: false; reason: PreCheckoutRefusal };
@@ -98,6 +100,9 @@ export class Checkout {
     if (!product) throw new NotFoundError(`product "${code}" is not on sale`, { reason: 'withdrawn' });
     if (product.kind === 'subscription' && (await this.d.repo.activeStarSubscription(userId))) {
       throw new ConflictError('the user already has a Star subscription', { reason: 'already_subscribed' });
+    }
+    if (product.kind !== 'pack' && (await this.onEndlessPlan(userId))) {
+      throw new ConflictError('the user has a paid plan with no end', { reason: 'endless_plan' });
     }
     const snap = snapshot(product, lang);
     let order = await this.d.repo.findOpenOrder(userId, snap, REUSE_MIN_LEFT_MS);
@@ -175,7 +180,13 @@ export class Checkout {
     if (order.kind === 'subscription' && (await this.d.repo.activeStarSubscription(q.userId))) {
       return refuse('already_subscribed');
     }
+    if (order.kind !== 'pack' && (await this.onEndlessPlan(q.userId))) return refuse('endless_plan');
     return { ok: true, orderId: order.id };
+  }
+
+  /** Read from the database (never the cache), as the verdict must be. */
+  private async onEndlessPlan(userId: number): Promise<boolean> {
+    return hasEndlessPlan(await this.d.subscriptions.get(userId));
   }
 
   /** An order that can no longer be paid says so for good (one UPDATE; a race with a payment loses). */

@@ -228,6 +228,10 @@ export class Crediting {
         left,
       });
     } else {
+      if (grant.expiresAt === null) {
+        this.tell(payment.user_id, 'payment-credited-endless', { title: r.order.title });
+        return;
+      }
       const key = r.outcome === 'renewed' ? 'payment-renewed' : 'payment-credited-plan';
       this.tell(payment.user_id, key, { title: r.order.title, until: noticeDate(grant.expiresAt) });
     }

@@ -12,7 +12,8 @@ import type {
   StarSubscriptionStatus,
   StarSubscriptionsTable,
 } from '../../platform/db/schema.js';
-import { Repository, type Transactor } from '../../platform/db/transactor.js';
+import { msAgo, msFromNow } from '../../platform/db/sql-time.js';
+import { CachedRowsRepository } from '../../platform/db/transactor.js';
 
 /** The filters of the admin's payment list; `beforeId` is the keyset cursor. */
 export interface PaymentSearch {
@@ -45,20 +46,8 @@ export interface OrderSnapshot {
 
 const n = (v: unknown) => Number(v ?? 0);
 
-export class PaymentsRepository extends Repository {
-  /** `starsChanged` is told whose Star subscriptions changed, once it is committed (the cache drops them). */
-  constructor(
-    tx: Transactor,
-    private readonly starsChanged: (userIds: readonly number[]) => Promise<void>,
-  ) {
-    super(tx);
-  }
-
-  /** Every statement that writes star_subscriptions runs through here, so no cached one outlives it. */
-  private writeStars<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
-    return this.announced(this.starsChanged, users, statement);
-  }
-
+/** Of its tables only star_subscriptions is cached (by user id): every write of it goes through `write`. */
+export class PaymentsRepository extends CachedRowsRepository {
   // --- orders ---------------------------------------------------------------------------
 
   insertOrder(values: Insertable<OrdersTable>): Promise<Order> {
@@ -97,11 +86,7 @@ export class PaymentsRepository extends Repository {
       .where((eb) => eb('plan', 'is not distinct from', snap.plan))
       .where((eb) => eb('days', 'is not distinct from', snap.days))
       .where((eb) => eb('images', 'is not distinct from', snap.images))
-      .where(
-        'expires_at',
-        '>',
-        sql<Date>`now() + make_interval(secs => ${minLeftMs / 1000}::double precision)`,
-      )
+      .where('expires_at', '>', msFromNow(minLeftMs))
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -208,11 +193,7 @@ export class PaymentsRepository extends Repository {
       .selectFrom('payments')
       .select('id')
       .where('status', '=', 'refund_pending')
-      .where(
-        'refund_requested_at',
-        '<',
-        sql<Date>`now() - make_interval(secs => ${olderThanMs / 1000}::double precision)`,
-      )
+      .where('refund_requested_at', '<', msAgo(olderThanMs))
       .orderBy('id')
       .limit(limit)
       .execute();
@@ -306,7 +287,7 @@ export class PaymentsRepository extends Repository {
   // --- Star subscriptions ---------------------------------------------------------------
 
   insertStarSubscription(values: Insertable<StarSubscriptionsTable>): Promise<StarSubscription> {
-    return this.writeStars(
+    return this.write(
       (r) => [r.user_id],
       () => this.db.insertInto('star_subscriptions').values(values).returningAll().executeTakeFirstOrThrow(),
     );
@@ -358,7 +339,7 @@ export class PaymentsRepository extends Repository {
     from: readonly StarSubscriptionStatus[],
     patch: Updateable<StarSubscriptionsTable> & { status: StarSubscriptionStatus },
   ): Promise<StarSubscription | undefined> {
-    return this.writeStars(
+    return this.write(
       (r) => (r ? [r.user_id] : []),
       () =>
         this.db
@@ -373,18 +354,14 @@ export class PaymentsRepository extends Repository {
 
   /** Active subscriptions whose paid period ended more than `graceMs` ago (no renewal came). */
   async expireStarSubscriptions(graceMs: number): Promise<number> {
-    const rows = await this.writeStars(
+    const rows = await this.write(
       (r) => r.map((row) => row.user_id),
       () =>
         this.db
           .updateTable('star_subscriptions')
           .set({ status: 'expired', updated_at: sql`now()` })
           .where('status', '=', 'active')
-          .where(
-            'period_end',
-            '<',
-            sql<Date>`now() - make_interval(secs => ${graceMs / 1000}::double precision)`,
-          )
+          .where('period_end', '<', msAgo(graceMs))
           .returning('user_id')
           .execute(),
     );

@@ -29,20 +29,20 @@ export class StatsRepository extends Repository {
     return { total: n(row?.total), blocked: n(row?.blocked), banned: n(row?.banned) };
   }
 
-  async usersCreatedSince(since: Date): Promise<number> {
-    const r = await this.db
-      .selectFrom('users')
-      .select((eb) => eb.fn.countAll().as('n'))
-      .where('created_at', '>=', since)
-      .executeTakeFirstOrThrow();
-    return n(r.n);
+  usersCreatedSince(since: Date): Promise<number> {
+    return this.usersSince('created_at', since);
   }
 
-  async usersActiveSince(since: Date): Promise<number> {
+  usersActiveSince(since: Date): Promise<number> {
+    return this.usersSince('last_active_at', since);
+  }
+
+  /** Both columns are indexed, so each count is a range scan. */
+  private async usersSince(column: 'created_at' | 'last_active_at', since: Date): Promise<number> {
     const r = await this.db
       .selectFrom('users')
       .select((eb) => eb.fn.countAll().as('n'))
-      .where('last_active_at', '>=', since)
+      .where(column, '>=', since)
       .executeTakeFirstOrThrow();
     return n(r.n);
   }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ImagePack } from '../../platform/db/schema.js';
-import { Repository, type Transactor } from '../../platform/db/transactor.js';
+import { CachedRowsRepository } from '../../platform/db/transactor.js';
 
 /** A unit taken, as recorded: what giving it back needs. */
 export interface CreditUse {
@@ -10,20 +10,8 @@ export interface CreditUse {
   pack_id: number | null;
 }
 
-export class ImageCreditsRepository extends Repository {
-  /** `packsChanged` is told whose purchased images changed, once it is committed (the cache drops them). */
-  constructor(
-    tx: Transactor,
-    private readonly packsChanged: (userIds: readonly number[]) => Promise<void>,
-  ) {
-    super(tx);
-  }
-
-  /** Every statement that writes image_packs runs through here, so no cached balance outlives it. */
-  private writePacks<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
-    return this.announced(this.packsChanged, users, statement);
-  }
-
+/** Purchased images (image_packs) are cached by user id: every write of them goes through `write`. */
+export class ImageCreditsRepository extends CachedRowsRepository {
   /** One image from the user's oldest pack with images left; the pack's id, or undefined. */
   async takeFromPack(userId: number): Promise<number | undefined> {
     const oldest = this.db
@@ -34,7 +22,7 @@ export class ImageCreditsRepository extends Repository {
       .where('refunded_at', 'is', null)
       .orderBy('id')
       .limit(1);
-    const row = await this.writePacks(
+    const row = await this.write(
       (r) => (r ? [userId] : []),
       () =>
         this.db
@@ -86,7 +74,7 @@ export class ImageCreditsRepository extends Repository {
 
   /** Give a pack image back, unless the pack was refunded meanwhile. */
   async returnToPack(packId: number): Promise<boolean> {
-    const row = await this.writePacks(
+    const row = await this.write(
       (r) => (r ? [r.user_id] : []),
       () =>
         this.db
@@ -102,7 +90,7 @@ export class ImageCreditsRepository extends Repository {
   }
 
   insertPack(pack: { payment_id: number; user_id: number; images: number }): Promise<ImagePack> {
-    return this.writePacks(
+    return this.write(
       () => [pack.user_id],
       () =>
         this.db
@@ -120,7 +108,7 @@ export class ImageCreditsRepository extends Repository {
 
   /** Empty a pack for good; the images it still had, or undefined when it was revoked already. */
   async revokePack(packId: number): Promise<number | undefined> {
-    const rows = await this.writePacks(
+    const rows = await this.write(
       (r) => r.map((row) => row.user_id),
       async () =>
         (

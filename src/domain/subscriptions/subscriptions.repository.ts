@@ -1,6 +1,6 @@
 import { type QueryCreator, sql } from 'kysely';
 import type { DB, Subscription } from '../../platform/db/schema.js';
-import { Repository, type Transactor } from '../../platform/db/transactor.js';
+import { CachedRowsRepository } from '../../platform/db/transactor.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 
 /** How a quota take judges: the period length, and the free limits a paid plan falls to once it ended. */
@@ -19,27 +19,34 @@ export interface RefundedQuestions {
   units: number;
 }
 
-/** Told which users' subscription rows a committed write changed (the row cache drops them everywhere). */
-export type SubscriptionsChanged = (userIds: readonly number[]) => Promise<void>;
+/**
+ * The update that takes one message or image from the user's quota, or updates no row when none is
+ * left. Messages and images share one period: when it has ended, both counters start over (the one
+ * taken from at 1). A paid plan past its end date counts with the free limits.
+ */
+function takeOne(qc: QueryCreator<DB>, userId: number, rule: QuotaRule, counter: 'messages' | 'images') {
+  const used = `${counter}_used` as const;
+  const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${rule.periodHours}) <= now())`;
+  const limit = sql<number>`(case when expires_at <= now() then ${rule.free[`${counter}_limit`]} else ${sql.ref(`${counter}_limit`)} end)`;
+  const next = (c: 'messages' | 'images') =>
+    c === counter
+      ? sql<number>`case when ${ended} then 1 else ${sql.ref(`${c}_used`)} + 1 end`
+      : sql<number>`case when ${ended} then 0 else ${sql.ref(`${c}_used`)} end`;
+  return qc
+    .updateTable('subscriptions')
+    .set({
+      messages_used: next('messages'),
+      images_used: next('images'),
+      quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
+      updated_at: sql`now()`,
+    })
+    .where('user_id', '=', userId)
+    .where(limit, '>', 0)
+    .where((eb) => eb.or([eb(used, '<', limit), ended]));
+}
 
-export class SubscriptionsRepository extends Repository {
-  constructor(
-    tx: Transactor,
-    private readonly changed: SubscriptionsChanged,
-  ) {
-    super(tx);
-  }
-
-  /**
-   * Every statement that writes subscriptions runs through here: once it is committed (at once
-   * outside a transaction), the users it touched are announced, so no cached row outlives a change —
-   * whoever writes (quota, plans, payments, jobs, admins). A write that went around it would leave a
-   * stale row in every process's cache for up to an hour.
-   */
-  private write<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
-    return this.announced(this.changed, users, statement);
-  }
-
+/** Subscription rows are cached by user id: every write goes through `write`. */
+export class SubscriptionsRepository extends CachedRowsRepository {
   findByUserId(userId: number): Promise<Subscription | undefined> {
     return this.db.selectFrom('subscriptions').selectAll().where('user_id', '=', userId).executeTakeFirst();
   }
@@ -61,22 +68,7 @@ export class SubscriptionsRepository extends Repository {
    * reset and expiry jobs. `take` is empty when the quota is used up.
    */
   takeMessageWith<T>(userId: number, rule: QuotaRule, then: (db: AfterTake) => Promise<T>): Promise<T> {
-    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${rule.periodHours}) <= now())`;
-    const limit = sql<number>`(case when expires_at <= now() then ${rule.free.messages_limit} else messages_limit end)`;
-    const db = this.db.with('take', (qc) =>
-      qc
-        .updateTable('subscriptions')
-        .set({
-          messages_used: sql`case when ${ended} then 1 else messages_used + 1 end`,
-          images_used: sql`case when ${ended} then 0 else images_used end`,
-          quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
-          updated_at: sql`now()`,
-        })
-        .where('user_id', '=', userId)
-        .where((eb) => eb.or([eb('messages_used', '<', limit), ended]))
-        .where(limit, '>', 0)
-        .returningAll(),
-    );
+    const db = this.db.with('take', (qc) => takeOne(qc, userId, rule, 'messages').returningAll());
     return this.write(
       () => [userId],
       () => then(db as AfterTake),
@@ -84,29 +76,13 @@ export class SubscriptionsRepository extends Repository {
   }
 
   /**
-   * One image from the plan's quota of the current period; a period that has ended starts over
-   * first and a paid plan past its end date counts with the free limits (as for messages). False
+   * One image from the plan's quota of the current period (the same rules as for messages). False
    * when none is left.
    */
   async takeImage(userId: number, rule: QuotaRule): Promise<boolean> {
-    const ended = sql<boolean>`(quota_period_start + make_interval(hours => ${rule.periodHours}) <= now())`;
-    const limit = sql<number>`(case when expires_at <= now() then ${rule.free.images_limit} else images_limit end)`;
     const row = await this.write(
       (r) => (r ? [userId] : []),
-      () =>
-        this.db
-          .updateTable('subscriptions')
-          .set({
-            images_used: sql`case when ${ended} then 1 else images_used + 1 end`,
-            messages_used: sql`case when ${ended} then 0 else messages_used end`,
-            quota_period_start: sql`case when ${ended} then now() else quota_period_start end`,
-            updated_at: sql`now()`,
-          })
-          .where('user_id', '=', userId)
-          .where(limit, '>', 0)
-          .where((eb) => eb.or([eb('images_used', '<', limit), ended]))
-          .returning('id')
-          .executeTakeFirst(),
+      () => takeOne(this.db, userId, rule, 'images').returning('id').executeTakeFirst(),
     );
     return row !== undefined;
   }

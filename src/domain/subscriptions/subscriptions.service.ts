@@ -60,8 +60,8 @@ export function effectiveSubscription(sub: Subscription, free: PlanLimits, now: 
 export interface PlanGrant {
   plan: string;
   before: { plan: string; expires_at: string | null; messages_limit: number; images_limit: number };
-  /** The end the grant set. */
-  expiresAt: string;
+  /** The end the grant set; null when a plan with no end was running, which it left as it was. */
+  expiresAt: string | null;
   /** The time it added to the plan. */
   addedMs: number;
 }
@@ -71,6 +71,11 @@ export interface PlanExtension {
   addMs: number;
   /** The end to set when no paid plan is running (e.g. Telegram's subscription_expiration_date). */
   endIfIdle?: Date;
+}
+
+/** A paid plan an admin granted with no end date: selling time on top of it would only shorten it. */
+export function hasEndlessPlan(sub: Pick<Subscription, 'plan' | 'expires_at'>): boolean {
+  return sub.plan !== FREE_PLAN && sub.expires_at === null;
 }
 
 export class SubscriptionsService {
@@ -210,6 +215,18 @@ export class SubscriptionsService {
     if (plan === FREE_PLAN) throw new ValidationError('the free plan is not sold');
     const limits = await this.planLimits(plan);
     const before = await this.getForUpdate(userId);
+    const was = {
+      plan: before.plan,
+      expires_at: before.expires_at?.toISOString() ?? null,
+      messages_limit: before.messages_limit,
+      images_limit: before.images_limit,
+    };
+    // Checkout refuses to sell time to a user whose paid plan has no end; a payment that got past it
+    // (an admin granted the endless plan after the invoice was opened) must not turn it into N days.
+    if (hasEndlessPlan(before)) {
+      this.logger.warn({ userId, plan, kept: before.plan }, 'paid grant on a plan with no end; plan kept');
+      return { plan, before: was, expiresAt: null, addedMs: 0 };
+    }
     const now = Date.now();
     const running = before.plan !== FREE_PLAN && before.expires_at && before.expires_at.getTime() > now;
     const from = running ? before.expires_at!.getTime() : now;
@@ -218,26 +235,30 @@ export class SubscriptionsService {
     this.logger.info({ userId, plan, expiresAt: new Date(end), extended: running }, 'paid plan granted');
     return {
       plan,
-      before: {
-        plan: before.plan,
-        expires_at: before.expires_at?.toISOString() ?? null,
-        messages_limit: before.messages_limit,
-        images_limit: before.images_limit,
-      },
+      before: was,
       expiresAt: new Date(end).toISOString(),
       addedMs: end - from,
     };
   }
 
   /**
-   * Take back a grant made by extendPlan, in the caller's transaction. When nothing changed the plan
-   * since, it goes back exactly to what the grant replaced (or to free when that has ended
-   * meanwhile); when later grants stacked on it, only the time this one added is removed. A plan
-   * changed to another one since (by an admin) is left alone. Returns what happened.
+   * Take back a grant made by extendPlan, in the caller's transaction. A grant whose time has run
+   * out was used: nothing to take back (the plan running now was paid for apart). When nothing
+   * changed the plan since, it goes back exactly to what the grant replaced (or to free when that has
+   * ended meanwhile); when later grants stacked on it, only the unused part of this one is removed. A
+   * plan changed to another one since (by an admin) is left alone. Returns what happened.
    */
-  async revertPlanGrant(userId: number, grant: PlanGrant): Promise<'restored' | 'shortened' | 'untouched'> {
+  async revertPlanGrant(
+    userId: number,
+    grant: PlanGrant,
+  ): Promise<'restored' | 'shortened' | 'used' | 'untouched'> {
     const sub = await this.getForUpdate(userId);
     const now = Date.now();
+    const grantEnd = grant.expiresAt === null ? null : Date.parse(grant.expiresAt);
+    if (grantEnd === null || grantEnd <= now) {
+      this.logger.info({ userId, grant }, 'plan grant already used up (or added nothing); nothing to revert');
+      return 'used';
+    }
     if (sub.plan !== grant.plan || !sub.expires_at) {
       this.logger.warn({ userId, grant, plan: sub.plan }, 'plan changed since the grant; nothing to revert');
       return 'untouched';
@@ -257,7 +278,8 @@ export class SubscriptionsService {
       this.logger.info({ userId, plan: grant.plan, restored: b.plan }, 'paid plan grant reverted');
       return 'restored';
     }
-    const end = sub.expires_at.getTime() - grant.addedMs;
+    // Of the grant's window [grantEnd - addedMs, grantEnd], only what lies ahead is taken back.
+    const end = sub.expires_at.getTime() - Math.min(grant.addedMs, grantEnd - now);
     if (end <= now) await this.repo.setPlan(userId, FREE_PLAN, free, null);
     else {
       const limits = { messages_limit: sub.messages_limit, images_limit: sub.images_limit };

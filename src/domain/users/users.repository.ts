@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { NewUser, User, UserUpdate } from '../../platform/db/schema.js';
-import { Repository, type Transactor } from '../../platform/db/transactor.js';
+import { CachedRowsRepository } from '../../platform/db/transactor.js';
 import { AppError } from '../../platform/errors.js';
 import type { PlanLimits } from '../settings/settings.definitions.js';
 
@@ -34,25 +34,8 @@ export interface UserSearch {
 
 export type UserListItem = User & { plan: string | null; plan_expires_at: Date | null };
 
-/** Told which users' rows a committed write changed (the row cache drops them everywhere). */
-export type UsersChanged = (userIds: readonly number[]) => Promise<void>;
-
-export class UsersRepository extends Repository {
-  constructor(
-    tx: Transactor,
-    private readonly changed: UsersChanged,
-  ) {
-    super(tx);
-  }
-
-  /**
-   * Every statement that writes users runs through here: once it is committed (at once outside a
-   * transaction), the row is dropped from every process's cache.
-   */
-  private write<T>(id: number, statement: () => Promise<T>): Promise<T> {
-    return this.announced(this.changed, () => [id], statement);
-  }
-
+/** User rows are cached by id: every write goes through `write`. */
+export class UsersRepository extends CachedRowsRepository {
   findById(id: number): Promise<User | undefined> {
     return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
   }
@@ -93,24 +76,28 @@ export class UsersRepository extends Repository {
   }
 
   update(id: number, patch: UserUpdate): Promise<User | undefined> {
-    return this.write(id, () =>
-      this.db
-        .updateTable('users')
-        .set({ ...patch, updated_at: sql`now()` })
-        .where('id', '=', id)
-        .returningAll()
-        .executeTakeFirst(),
+    return this.write(
+      () => [id],
+      () =>
+        this.db
+          .updateTable('users')
+          .set({ ...patch, updated_at: sql`now()` })
+          .where('id', '=', id)
+          .returningAll()
+          .executeTakeFirst(),
     );
   }
 
   /** Record activity, refresh the profile and clear `bot_blocked_at` (a message proves they are back). */
   async touch(id: number, profile: Pick<User, 'username' | 'first_name' | 'last_name' | 'language_code'>) {
-    await this.write(id, () =>
-      this.db
-        .updateTable('users')
-        .set({ ...profile, last_active_at: sql`now()`, bot_blocked_at: null, updated_at: sql`now()` })
-        .where('id', '=', id)
-        .execute(),
+    await this.write(
+      () => [id],
+      () =>
+        this.db
+          .updateTable('users')
+          .set({ ...profile, last_active_at: sql`now()`, bot_blocked_at: null, updated_at: sql`now()` })
+          .where('id', '=', id)
+          .execute(),
     );
   }
 
@@ -168,13 +155,15 @@ export class UsersRepository extends Repository {
   }
 
   async markBotBlocked(id: number): Promise<boolean> {
-    const res = await this.write(id, () =>
-      this.db
-        .updateTable('users')
-        .set({ bot_blocked_at: sql`now()` })
-        .where('id', '=', id)
-        .where('bot_blocked_at', 'is', null)
-        .executeTakeFirst(),
+    const res = await this.write(
+      () => [id],
+      () =>
+        this.db
+          .updateTable('users')
+          .set({ bot_blocked_at: sql`now()` })
+          .where('id', '=', id)
+          .where('bot_blocked_at', 'is', null)
+          .executeTakeFirst(),
     );
     return Number(res.numUpdatedRows) > 0;
   }

@@ -50,28 +50,25 @@ export class ComfyExecutionError extends ComfyError {
   }
 }
 
-/** The prompt was interrupted on the backend (by us at a deadline, or by someone else). */
-export class ComfyInterruptedError extends ComfyError {
-  override name = 'ComfyInterruptedError';
-  readonly retryable = true;
+/** A ComfyError told apart only by its name and whether trying again can help. */
+function comfyErrorKind(name: string, retryable: boolean) {
+  return class extends ComfyError {
+    override name = name;
+    readonly retryable = retryable;
+  };
 }
+
+/** The prompt was interrupted on the backend (by us at a deadline, or by someone else). */
+export class ComfyInterruptedError extends comfyErrorKind('ComfyInterruptedError', true) {}
 
 /** The deadline passed; the prompt was taken off the queue or interrupted. */
-export class ComfyTimeoutError extends ComfyError {
-  override name = 'ComfyTimeoutError';
-  readonly retryable = true;
-}
+export class ComfyTimeoutError extends comfyErrorKind('ComfyTimeoutError', true) {}
 
 /** The caller's signal aborted; the prompt was taken off the queue or interrupted. */
-export class ComfyCancelledError extends ComfyError {
-  override name = 'ComfyCancelledError';
-  readonly retryable = false;
-}
+export class ComfyCancelledError extends comfyErrorKind('ComfyCancelledError', false) {}
 
 /** The backend cannot be reached, answered 5xx/401/403, or lost the prompt (restart). */
-export class ComfyUnavailableError extends ComfyError {
-  override name = 'ComfyUnavailableError';
-  readonly retryable = true;
+export class ComfyUnavailableError extends comfyErrorKind('ComfyUnavailableError', true) {
   constructor(
     message: string,
     backend: string,

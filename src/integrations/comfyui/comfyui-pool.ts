@@ -78,7 +78,13 @@ export class ComfyPool {
   constructor(private readonly opts: ComfyPoolOptions) {
     this.m = createComfyMetrics(opts.metrics);
     this.log = opts.logger.child({ component: 'comfyui' });
-    const clientId = opts.clientId ?? `vitte-${randomUUID()}`;
+    // Socket and submissions must name the same client id: ComfyUI sends a prompt's progress only to
+    // sockets opened under the id the prompt was submitted with.
+    const shared = {
+      clientId: opts.clientId ?? `vitte-${randomUUID()}`,
+      logger: opts.logger,
+      metrics: this.m,
+    };
     this.backends = opts.backends.map((config, index) => {
       const b: Backend = {
         name: config.name,
@@ -94,17 +100,13 @@ export class ComfyPool {
           }),
           socket: new ComfySocket({
             backend: config,
-            clientId,
-            logger: opts.logger,
-            metrics: this.m,
+            ...shared,
             reconnectMinMs: opts.reconnectMinMs ?? 500,
             reconnectMaxMs: opts.reconnectMaxMs ?? 30_000,
             pingIntervalMs: opts.pingIntervalMs ?? 30_000,
             onQueueRemaining: (n) => this.setQueue(b, n),
           }),
-          clientId,
-          logger: opts.logger,
-          metrics: this.m,
+          ...shared,
           pollIntervalMs: opts.pollIntervalMs ?? 2_000,
           silenceMs: opts.silenceMs ?? 10_000,
           unreachableMs: opts.unreachableMs ?? 15_000,

@@ -35,6 +35,10 @@ export interface RunRequest {
   outputNode?: string;
   /** Deadline from the call; past it the prompt is taken off the queue or interrupted. */
   timeoutMs: number;
+  /**
+   * Aborting stops the run and takes the prompt off the backend's queue or interrupts it, unless
+   * the reason is a LeaveRunning: then only this caller stops following it.
+   */
   signal?: AbortSignal;
   onProgress?: (progress: RunProgress) => void;
 }
@@ -63,6 +67,14 @@ export interface RunContext {
   unreachableMs: number;
 }
 
+/**
+ * The abort reason for a caller that stops following a run someone else follows now (the same
+ * prompt id, after a lost lease or a handover at shutdown): cancelling it there would cost them the run.
+ */
+export class LeaveRunning extends Error {
+  override name = 'LeaveRunning';
+}
+
 /** Runs one prompt on one backend to its image, or to a typed ComfyError. */
 export async function runPrompt(ctx: RunContext, req: RunRequest): Promise<RunResult> {
   checkPromptId(req.promptId);
@@ -88,6 +100,8 @@ class PromptRun {
   private retryCheck = false;
   private failingSince: number | undefined;
   private cancelling: Promise<string> | undefined;
+  /** Stopped without cancelling on the backend: another caller follows the prompt. */
+  private left = false;
   private reported = '';
   private readonly started = Date.now();
   private readonly cleanup: (() => void)[] = [];
@@ -129,7 +143,11 @@ class PromptRun {
     );
     const poll = setInterval(() => this.tick(), this.ctx.pollIntervalMs);
     poll.unref();
-    const onAbort = () => this.stop(new ComfyCancelledError(`run ${promptId} cancelled`, this.backend));
+    const onAbort = () =>
+      this.stop(
+        new ComfyCancelledError(`run ${promptId} cancelled`, this.backend),
+        signal?.reason instanceof LeaveRunning,
+      );
     signal?.addEventListener('abort', onAbort, { once: true });
     this.cleanup.push(() => {
       clearTimeout(deadline);
@@ -166,7 +184,7 @@ class PromptRun {
     }
     // Stopped while the submit was in flight: cancel again unless the first cancel already found it.
     if (this.done) {
-      if ((await this.cancelling) !== 'found') await this.cancelRemote();
+      if (!this.left && (await this.cancelling) !== 'found') await this.cancelRemote();
       return;
     }
     // On an idle backend execution_start may have arrived before the submit's answer.
@@ -301,12 +319,20 @@ class PromptRun {
     }
   }
 
-  /** Deadline or abort: nothing is delivered after this, and the backend is told to drop the prompt. */
-  private stop(err: ComfyError): void {
+  /**
+   * Deadline or abort: nothing is delivered after this, and the backend is told to drop the prompt
+   * — unless `leave`: then another caller follows the prompt now, and it stays.
+   */
+  private stop(err: ComfyError, leave = false): void {
     if (this.done) return;
     this.done = true;
+    this.left = leave;
     this.teardown();
-    this.log.warn({ reason: err.name, ms: Date.now() - this.started }, 'comfyui run stopped');
+    this.log.warn({ reason: err.name, ms: Date.now() - this.started, leave }, 'comfyui run stopped');
+    if (leave) {
+      this.reject(err);
+      return;
+    }
     this.cancelling = this.cancelRemote();
     void this.cancelling.finally(() => this.reject(err));
   }

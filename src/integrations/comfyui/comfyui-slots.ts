@@ -16,7 +16,10 @@ export interface SlotHolder {
 }
 
 export interface AcquireOptions {
-  /** Backends not to use (one that just ran out of memory on this prompt). */
+  /**
+   * Backends to avoid (one that just ran out of memory on this prompt), used only when no other
+   * healthy backend is left.
+   */
   exclude?: string[];
   /** Wait for this backend while it is healthy: an earlier attempt's run may be there. */
   prefer?: string;
@@ -34,9 +37,10 @@ interface Waiter<B> {
 const POOL = 'pool';
 
 /**
- * Hands out slots: a healthy backend that is not excluded and has a free slot, the one with the
- * shortest queue first (then the least busy, then the first configured). Waiters are served in
- * arrival order; when no healthy backend is left for one, it fails at once instead of waiting.
+ * Hands out slots: a healthy backend with a free slot, one that is not excluded while there is one,
+ * the one with the shortest queue first (then the least busy, then the first configured). Waiters
+ * are served in arrival order; when no healthy backend is left for one, it fails at once instead of
+ * waiting.
  */
 export class SlotScheduler<B extends SlotHolder> {
   private waiters: Waiter<B>[] = [];
@@ -111,15 +115,18 @@ export class SlotScheduler<B extends SlotHolder> {
   private unavailable(opts: AcquireOptions): ComfyUnavailableError | undefined {
     if (this.closed) return new ComfyUnavailableError('ComfyUI pool closed', POOL);
     if (this.candidates(opts).length > 0) return undefined;
-    const besides = opts.exclude?.length ? ` besides ${opts.exclude.join(', ')}` : '';
     return new ComfyUnavailableError(
-      this.backends.length ? `no healthy ComfyUI backend${besides}` : 'no ComfyUI backend is configured',
+      this.backends.length ? 'no healthy ComfyUI backend' : 'no ComfyUI backend is configured',
       POOL,
     );
   }
 
   private candidates(opts: AcquireOptions): B[] {
-    const usable = this.backends.filter((b) => b.healthy && !opts.exclude?.includes(b.name));
+    const healthy = this.backends.filter((b) => b.healthy);
+    const allowed = healthy.filter((b) => !opts.exclude?.includes(b.name));
+    // Excluding the only healthy backend would leave the run waiting out its deadline for one that
+    // never comes: its second run goes to the same backend instead.
+    const usable = allowed.length ? allowed : healthy;
     const preferred = usable.filter((b) => b.name === opts.prefer);
     return preferred.length ? preferred : usable;
   }

@@ -18,7 +18,7 @@ export {
   type ComfyPoolOptions,
   type PoolRunRequest,
 } from './comfyui-pool.js';
-export type { RunProgress, RunRequest, RunResult } from './comfyui-run.js';
+export { LeaveRunning, type RunProgress, type RunRequest, type RunResult } from './comfyui-run.js';
 export type { AcquireOptions } from './comfyui-slots.js';
 export type {
   ApiNode,

@@ -1,10 +1,10 @@
 import type { Api } from 'grammy';
 import type { RefundOutcome, StarsGateway } from '../../domain/payments/stars-gateway.js';
+import { seenSince } from './star-transactions.js';
 import { classifyTelegramError } from './telegram-errors.js';
 
-const PAGE = 100;
-/** 20,000 transactions back: far beyond a refund that was asked for minutes ago. */
-const MAX_PAGES = 200;
+/** Enough to find the end of millions of transactions and read thousands back from it. */
+const MAX_CALLS = 100;
 
 /**
  * The Stars API over a Bot API client without automatic retries: a refund whose answer is lost must
@@ -30,22 +30,12 @@ export function telegramStarsGateway(api: Api, opts: { timeoutMs: number }): Sta
       }
     },
 
-    async isRefunded(chargeId, paidAt) {
+    isRefunded(chargeId, paidAt) {
+      const fetch = async (offset: number, limit: number) =>
+        (await api.getStarTransactions({ offset, limit }, signal())).transactions;
+      // A refund keeps the charge's id and has a receiver (money going out); it is not older than the payment.
       const since = Math.floor(paidAt.getTime() / 1000) - 60;
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const { transactions } = await api.getStarTransactions(
-          { offset: page * PAGE, limit: PAGE },
-          signal(),
-        );
-        // A refund keeps the charge's id and has a receiver (money going out).
-        if (transactions.some((t) => t.id === chargeId && t.receiver !== undefined)) return true;
-        if (transactions.length < PAGE) return false;
-        // Telegram lists newest first: once a page reaches back before the payment, nothing older matters.
-        const first = transactions[0]!.date;
-        const last = transactions[transactions.length - 1]!.date;
-        if (first >= last && last < since) return false;
-      }
-      return false;
+      return seenSince(fetch, since, (t) => t.id === chargeId && t.receiver !== undefined, MAX_CALLS);
     },
 
     async setRenewalCanceled(userId, chargeId, canceled) {

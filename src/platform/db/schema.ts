@@ -219,8 +219,8 @@ export type PaymentGrant =
       plan: string;
       /** The subscription row before the grant. */
       before: { plan: string; expires_at: string | null; messages_limit: number; images_limit: number };
-      /** The plan's end the grant set, and how much time it added. */
-      expiresAt: string;
+      /** The plan's end the grant set (null: a plan with no end ran, left as it was), and the time it added. */
+      expiresAt: string | null;
       addedMs: number;
       /** Set for Star subscription payments. */
       starSubscriptionId?: number;

@@ -101,19 +101,30 @@ export abstract class Repository {
   protected afterCommit(fn: () => unknown): Promise<void> {
     return this.transactor.afterCommit(fn);
   }
+}
 
-  /**
-   * Run a write, then tell `changed` which keys (user ids) it touched once it is committed (at once
-   * outside a transaction): how caches of these rows learn of every write, in every process.
-   */
-  protected async announced<T>(
-    changed: (keys: readonly number[]) => Promise<void>,
-    keysOf: (result: T) => readonly number[],
-    statement: () => Promise<T>,
-  ): Promise<T> {
+/** Told whose cached rows a committed write changed (the caches drop them, in every process). */
+export type RowsChanged = (userIds: readonly number[]) => Promise<void>;
+
+/**
+ * A repository of rows that processes cache by user id. Every statement that writes them runs
+ * through `write`: once it is committed (at once outside a transaction), `changed` hears whose rows
+ * it touched, so no cached row outlives a change, whoever writes (quota, plans, payments, jobs,
+ * admins). A write that went around it would leave a stale row in every process's cache until the
+ * cache entry expires.
+ */
+export abstract class CachedRowsRepository extends Repository {
+  constructor(
+    tx: Transactor,
+    private readonly changed: RowsChanged,
+  ) {
+    super(tx);
+  }
+
+  protected async write<T>(users: (result: T) => readonly number[], statement: () => Promise<T>): Promise<T> {
     const result = await statement();
-    const keys = keysOf(result);
-    if (keys.length) await this.afterCommit(() => changed(keys));
+    const keys = users(result);
+    if (keys.length) await this.afterCommit(() => this.changed(keys));
     return result;
   }
 }

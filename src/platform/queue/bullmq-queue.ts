@@ -12,39 +12,31 @@ import {
   Worker,
 } from 'bullmq';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { Logger } from '../logger.js';
 import { closeRedis } from '../redis.js';
 import { createProducer, toJobState, within } from './bullmq-support.js';
-import { nextCronTick } from './cron.js';
 import {
   JobDefinitionError,
   JobFailedError,
-  JobHandlersError,
   JobWaitTimeoutError,
   QueueClosedError,
   UnknownJobError,
 } from './errors.js';
-import { type AnyHandler, runAttempt, ShutdownWatch } from './job-runner.js';
+import { runAttempt } from './job-runner.js';
 import {
-  checkEnqueueOptions,
-  checkHandlers,
-  checkQueueOptions,
+  checkEnqueue,
   DEFAULT_ATTEMPTS,
   DEFAULT_BACKOFF_MS,
   DEFAULT_KEEP_COMPLETED,
   DEFAULT_KEEP_FAILED,
   definitionOf,
   type EnqueueOptions,
-  type EnqueueResult,
   type JobDefinition,
   type JobDefinitions,
-  type JobHandlers,
   type JobInfo,
   type JobName,
   type JobPayload,
   type JobQueue,
   type JobQueueOptions,
-  parsePayload,
   type QueueCounts,
   type QueueName,
   type QueueOptions,
@@ -52,7 +44,8 @@ import {
   retention,
   type ScheduleInfo,
 } from './queue.js';
-import { type JobRef, QueueTelemetry } from './queue-metrics.js';
+import { QueueAdapter } from './queue-adapter.js';
+import type { JobRef } from './queue-metrics.js';
 import { retryDecision } from './retry-policy.js';
 
 export interface BullmqQueueOptions<D extends JobDefinitions> extends JobQueueOptions<D> {
@@ -93,37 +86,27 @@ export function createBullmqQueue<D extends JobDefinitions>(opts: BullmqQueueOpt
   return new BullmqQueue(opts);
 }
 
-class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
+class BullmqQueue<D extends JobDefinitions> extends QueueAdapter<D> implements BullmqJobQueue<D> {
   readonly kind = 'bullmq';
-  readonly jobs: D;
-  private readonly logger: Logger;
-  private readonly telemetry: QueueTelemetry;
   private readonly prefix: string;
   private readonly workerName: string;
   private readonly connection: BullRedisOptions;
   private readonly producer: Redis;
   private readonly queueOpts: Record<string, QueueOptions | undefined>;
   private readonly defaultConcurrency: number;
-  private readonly shutdownTimeoutMs: number;
   private readonly queues = new Map<string, Queue>();
   private readonly workers = new Map<string, Worker>();
   private readonly events = new Map<string, Promise<QueueEvents>>();
   private readonly waiters = new Set<(err: Error) => void>();
-  private readonly shutdown = new ShutdownWatch();
   private readonly stopCounts: () => void;
-  private handlers: Map<string, AnyHandler> | undefined;
-  private closing: Promise<void> | undefined;
 
   constructor(opts: BullmqQueueOptions<D>) {
-    checkQueueOptions(opts.jobs, opts.queues);
-    this.jobs = opts.jobs;
-    this.prefix = opts.prefix ?? 'vitte';
+    const prefix = opts.prefix ?? 'vitte';
+    super(opts, { adapter: 'bullmq', prefix });
+    this.prefix = prefix;
     this.workerName = opts.workerName ?? `${hostname()}:${process.pid}`;
-    this.logger = opts.logger.child({ component: 'queue', adapter: 'bullmq', prefix: this.prefix });
-    this.telemetry = new QueueTelemetry(opts.metrics, this.logger);
     this.queueOpts = (opts.queues ?? {}) as Record<string, QueueOptions | undefined>;
     this.defaultConcurrency = opts.concurrency ?? 1;
-    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 30_000;
     const base: RedisOptions & { url?: string } =
       typeof opts.connection === 'string' ? { url: opts.connection } : { ...opts.connection };
     // Workers and QueueEvents block on Redis; BullMQ requires them to retry forever. ioredis
@@ -146,15 +129,6 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
 
   bullmqQueues(): Queue[] {
     return [...this.queues.values()];
-  }
-
-  async enqueue<N extends JobName<D>>(
-    name: N,
-    payload: JobPayload<D, N>,
-    opts: EnqueueOptions = {},
-  ): Promise<EnqueueResult> {
-    const { job, deduplicated } = await this.add(name, payload, opts);
-    return { id: job.id ?? '', deduplicated };
   }
 
   async enqueueAndWait<N extends JobName<D>>(
@@ -228,21 +202,18 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     return undefined;
   }
 
-  async schedule<N extends JobName<D>>(
-    name: N,
+  protected async setSchedule(
+    name: string,
+    def: JobDefinition,
     cron: string,
-    payload: JobPayload<D, N>,
-    opts: { tz?: string } = {},
+    payload: unknown,
+    tz: string | undefined,
   ): Promise<void> {
-    this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    parsePayload(this.jobs, name, payload, 'enqueue');
-    nextCronTick(name, cron, opts.tz, new Date());
     // The scheduler id is the job name: re-calling replaces the pattern, and every process that
     // calls it at start-up agrees on one scheduler, so each tick runs once.
     await this.queue(def.queue).upsertJobScheduler(
       name,
-      { pattern: cron, ...(opts.tz ? { tz: opts.tz } : {}) },
+      { pattern: cron, ...(tz ? { tz } : {}) },
       { name, data: payload, opts: this.jobOptions(def) },
     );
   }
@@ -281,14 +252,8 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     return out;
   }
 
-  handle(handlers: JobHandlers<D>): void {
-    if (this.handlers) throw new JobHandlersError('job handlers are already registered; call handle() once');
-    this.handlers = checkHandlers(this.jobs, handlers) as Map<string, AnyHandler>;
-  }
-
   async start(opts: { queues?: readonly QueueName<D>[] } = {}): Promise<void> {
-    this.assertOpen();
-    if (!this.handlers) throw new JobHandlersError('call handle() before start()', Object.keys(this.jobs));
+    this.assertStartable();
     const names = opts.queues ?? [...this.queues.keys()];
     for (const name of names) this.queue(name);
     const started: Worker[] = [];
@@ -365,12 +330,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     await this.queue(queue).resume();
   }
 
-  close(opts: { timeoutMs?: number } = {}): Promise<void> {
-    this.closing ??= this.drain(opts.timeoutMs ?? this.shutdownTimeoutMs);
-    return this.closing;
-  }
-
-  private async drain(timeoutMs: number): Promise<void> {
+  protected async drain(timeoutMs: number): Promise<void> {
     this.stopCounts();
     const workersClosed = Promise.allSettled([...this.workers.values()].map((w) => w.close()));
     if (!(await within(workersClosed, timeoutMs))) {
@@ -460,15 +420,13 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     }
   }
 
-  private async add(
+  protected async add(
     name: string,
     payload: unknown,
     opts: EnqueueOptions,
-  ): Promise<{ job: Job; deduplicated: boolean }> {
+  ): Promise<{ job: Job; id: string; deduplicated: boolean }> {
     this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    checkEnqueueOptions(name, opts);
-    parsePayload(this.jobs, name, payload, 'enqueue');
+    const def = checkEnqueue(this.jobs, name, payload, opts);
     // Our own id tells a fresh job from a deduplicated one: BullMQ returns the existing job's id.
     const jobId = randomUUID();
     const jobOpts: JobsOptions = { ...this.jobOptions(def, opts.attempts), jobId };
@@ -477,7 +435,7 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     // Without a ttl the key lives until the job completes or finally fails (retries included).
     if (opts.key !== undefined) jobOpts.deduplication = { id: `${name}:${opts.key}` };
     const job = await this.queue(def.queue).add(name, payload, jobOpts);
-    return { job, deduplicated: job.id !== jobId };
+    return { job, id: job.id ?? '', deduplicated: job.id !== jobId };
   }
 
   private jobOptions(def: JobDefinition, attempts?: number) {
@@ -507,9 +465,5 @@ class BullmqQueue<D extends JobDefinitions> implements BullmqJobQueue<D> {
     if (!q)
       throw new JobDefinitionError(`unknown queue "${name}"; known: ${[...this.queues.keys()].join(', ')}`);
     return q;
-  }
-
-  private assertOpen(): void {
-    if (this.closing) throw new QueueClosedError();
   }
 }

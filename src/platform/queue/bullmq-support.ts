@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { watchRedis } from '../redis.js';
 import type { JobState } from './queue.js';
 
 /**
@@ -17,17 +18,7 @@ export function createProducer(
     ...rest,
     connectionName,
   };
-  const client = url ? new Redis(url, o) : new Redis(o);
-  let down = false;
-  client.on('error', (err) => {
-    if (!down) logger.error({ err: err.message }, 'queue redis is down; reconnecting');
-    down = true;
-  });
-  client.on('ready', () => {
-    if (down) logger.info('queue redis reconnected');
-    down = false;
-  });
-  return client;
+  return watchRedis(url ? new Redis(url, o) : new Redis(o), logger, connectionName);
 }
 
 export function toJobState(state: string): JobState {

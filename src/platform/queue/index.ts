@@ -14,26 +14,5 @@ export {
   UnrecoverableJobError,
 } from './errors.js';
 export { createInlineQueue } from './inline-queue.js';
-export {
-  defineJobs,
-  type EnqueueOptions,
-  type EnqueueResult,
-  type JobContext,
-  type JobData,
-  type JobDefinition,
-  type JobDefinitions,
-  type JobHandler,
-  type JobHandlers,
-  type JobInfo,
-  type JobName,
-  type JobPayload,
-  type JobQueue,
-  type JobQueueOptions,
-  type JobState,
-  mergeHandlers,
-  type QueueCounts,
-  type QueueName,
-  type QueueOptions,
-  type Retention,
-  type ScheduleInfo,
-} from './queue.js';
+export type * from './queue.js';
+export { defineJobs, mergeHandlers } from './queue.js';

@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../logger.js';
-import { nextCronTick } from './cron.js';
 import {
   JobDefinitionError,
   JobFailedError,
-  JobHandlersError,
   JobWaitTimeoutError,
   QueueClosedError,
   toError,
@@ -18,31 +15,28 @@ import {
   takeNext,
   type Waiter,
 } from './inline-state.js';
-import { type AnyHandler, type AttemptOutcome, runAttempt, ShutdownWatch } from './job-runner.js';
+import { type AttemptOutcome, runAttempt } from './job-runner.js';
 import {
-  checkEnqueueOptions,
-  checkHandlers,
-  checkQueueOptions,
+  checkEnqueue,
   DEFAULT_ATTEMPTS,
   DEFAULT_KEEP_COMPLETED,
   DEFAULT_KEEP_FAILED,
   definitionOf,
   type EnqueueOptions,
-  type EnqueueResult,
+  type JobDefinition,
   type JobDefinitions,
-  type JobHandlers,
   type JobInfo,
   type JobName,
   type JobPayload,
   type JobQueue,
   type JobQueueOptions,
-  parsePayload,
   type QueueCounts,
   type QueueName,
   queueNames,
   type ScheduleInfo,
 } from './queue.js';
-import { type JobRef, QueueTelemetry } from './queue-metrics.js';
+import { QueueAdapter } from './queue-adapter.js';
+import type { JobRef } from './queue-metrics.js';
 import { retryDecision } from './retry-policy.js';
 
 /**
@@ -54,28 +48,17 @@ export function createInlineQueue<D extends JobDefinitions>(opts: JobQueueOption
   return new InlineQueue(opts);
 }
 
-class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
+class InlineQueue<D extends JobDefinitions> extends QueueAdapter<D> implements JobQueue<D> {
   readonly kind = 'inline';
-  readonly jobs: D;
-  private readonly logger: Logger;
-  private readonly telemetry: QueueTelemetry;
   private readonly queues = new Map<string, QueueState>();
   private readonly all = new Map<string, InlineJob>();
   private readonly dedupe = new Map<string, string>();
   private readonly scheduler: InlineScheduler;
-  private readonly shutdown = new ShutdownWatch();
   private readonly stopCounts: () => void;
-  private readonly shutdownTimeoutMs: number;
-  private handlers: Map<string, AnyHandler> | undefined;
   private seq = 0;
-  private closing: Promise<void> | undefined;
 
   constructor(opts: JobQueueOptions<D>) {
-    checkQueueOptions(opts.jobs, opts.queues);
-    this.jobs = opts.jobs;
-    this.logger = opts.logger.child({ component: 'queue', adapter: 'inline' });
-    this.telemetry = new QueueTelemetry(opts.metrics, this.logger);
-    this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? 30_000;
+    super(opts, { adapter: 'inline' });
     for (const name of queueNames(this.jobs)) {
       const qo = (
         opts.queues as Record<string, { concurrency?: number; limiter?: QueueState['limiter'] }> | undefined
@@ -90,15 +73,6 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
       (id, name, payload) => this.fireTick(id, name, payload),
       (queue) => this.state(queue).processing,
     );
-  }
-
-  async enqueue<N extends JobName<D>>(
-    name: N,
-    payload: JobPayload<D, N>,
-    opts: EnqueueOptions = {},
-  ): Promise<EnqueueResult> {
-    const { job, deduplicated } = this.add(name, payload, opts);
-    return { id: job.id, deduplicated };
   }
 
   async enqueueAndWait<N extends JobName<D>>(
@@ -131,17 +105,14 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     });
   }
 
-  async schedule<N extends JobName<D>>(
-    name: N,
+  protected setSchedule(
+    name: string,
+    def: JobDefinition,
     cron: string,
-    payload: JobPayload<D, N>,
-    opts: { tz?: string } = {},
-  ): Promise<void> {
-    this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    parsePayload(this.jobs, name, payload, 'enqueue');
-    nextCronTick(name, cron, opts.tz, new Date());
-    this.scheduler.set(name, def.queue, cron, opts.tz, jsonCopy(payload));
+    payload: unknown,
+    tz: string | undefined,
+  ): void {
+    this.scheduler.set(name, def.queue, cron, tz, jsonCopy(payload));
   }
 
   async unschedule(name: JobName<D>): Promise<void> {
@@ -160,16 +131,8 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     return stale.map((s) => s.name);
   }
 
-  handle(handlers: JobHandlers<D>): void {
-    if (this.handlers) throw new JobHandlersError('job handlers are already registered; call handle() once');
-    this.handlers = checkHandlers(this.jobs, handlers) as Map<string, AnyHandler>;
-  }
-
   async start(opts: { queues?: readonly QueueName<D>[] } = {}): Promise<void> {
-    this.assertOpen();
-    if (!this.handlers) {
-      throw new JobHandlersError('call handle() before start()', Object.keys(this.jobs));
-    }
+    this.assertStartable();
     const names = opts.queues ?? [...this.queues.keys()];
     const states = names.map((n) => this.state(n));
     for (const q of states) q.processing = true;
@@ -217,12 +180,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     this.dispatch(q);
   }
 
-  close(opts: { timeoutMs?: number } = {}): Promise<void> {
-    this.closing ??= this.drain(opts.timeoutMs ?? this.shutdownTimeoutMs);
-    return this.closing;
-  }
-
-  private async drain(timeoutMs: number): Promise<void> {
+  protected async drain(timeoutMs: number): Promise<void> {
     this.stopCounts();
     this.scheduler.stop();
     const running: Promise<void>[] = [];
@@ -251,20 +209,18 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     }
   }
 
-  private add(
+  protected add(
     name: string,
     payload: unknown,
     opts: EnqueueOptions,
-  ): { job: InlineJob; deduplicated: boolean } {
+  ): { job: InlineJob; id: string; deduplicated: boolean } {
     this.assertOpen();
-    const def = definitionOf(this.jobs, name);
-    checkEnqueueOptions(name, opts);
-    parsePayload(this.jobs, name, payload, 'enqueue');
+    const def = checkEnqueue(this.jobs, name, payload, opts);
     const dedupeId = opts.key === undefined ? undefined : `${name}:${opts.key}`;
     const existing = dedupeId === undefined ? undefined : this.dedupe.get(dedupeId);
     if (existing !== undefined) {
       const job = this.all.get(existing);
-      if (job) return { job, deduplicated: true };
+      if (job) return { job, id: job.id, deduplicated: true };
     }
     const job = this.insert({
       id: randomUUID(),
@@ -276,7 +232,7 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
       dedupeId,
       delayMs: opts.delayMs ?? 0,
     });
-    return { job, deduplicated: false };
+    return { job, id: job.id, deduplicated: false };
   }
 
   private insert(
@@ -480,10 +436,6 @@ class InlineQueue<D extends JobDefinitions> implements JobQueue<D> {
     if (!q)
       throw new JobDefinitionError(`unknown queue "${queue}"; known: ${[...this.queues.keys()].join(', ')}`);
     return q;
-  }
-
-  private assertOpen(): void {
-    if (this.closing) throw new QueueClosedError();
   }
 }
 

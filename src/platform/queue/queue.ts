@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { nextCronTick } from './cron.js';
 import { JobDefinitionError, JobHandlersError, JobPayloadError, UnknownJobError } from './errors.js';
+import type { AnyHandler } from './job-runner.js';
 
 /** How many finished jobs to keep for inspection; whichever limit is hit first wins. */
 export interface Retention {
@@ -233,7 +235,37 @@ export function parsePayload(
   return result.data;
 }
 
-export function checkEnqueueOptions(name: string, opts: EnqueueOptions): void {
+/**
+ * What both adapters check before a job is added, so a bad call fails the same way on either:
+ * a known name, sane options, a payload the schema accepts. Returns the job's definition.
+ */
+export function checkEnqueue(
+  jobs: JobDefinitions,
+  name: string,
+  payload: unknown,
+  opts: EnqueueOptions,
+): JobDefinition {
+  const def = definitionOf(jobs, name);
+  checkEnqueueOptions(name, opts);
+  parsePayload(jobs, name, payload, 'enqueue');
+  return def;
+}
+
+/** What both adapters check before a schedule is set: a known name, a valid payload and cron pattern. */
+export function checkSchedule(
+  jobs: JobDefinitions,
+  name: string,
+  cron: string,
+  payload: unknown,
+  tz: string | undefined,
+): JobDefinition {
+  const def = definitionOf(jobs, name);
+  parsePayload(jobs, name, payload, 'enqueue');
+  nextCronTick(name, cron, tz, new Date());
+  return def;
+}
+
+function checkEnqueueOptions(name: string, opts: EnqueueOptions): void {
   const bad = (msg: string) => new JobDefinitionError(`enqueue "${name}": ${msg}`, name);
   if (opts.key !== undefined && (typeof opts.key !== 'string' || opts.key.length === 0)) {
     throw bad('key must be a non-empty string');
@@ -267,11 +299,16 @@ export function checkQueueOptions(jobs: JobDefinitions, queues: object | undefin
   }
 }
 
-/** Check handle()'s argument covers the job map exactly; returns the handlers as a plain map. */
+/**
+ * Check handle()'s argument covers the job map exactly and that no handlers were `registered`
+ * before (handle() is called once); returns the handlers as a plain map.
+ */
 export function checkHandlers(
   jobs: JobDefinitions,
   handlers: object,
-): Map<string, (...args: never[]) => unknown> {
+  registered: boolean,
+): Map<string, AnyHandler> {
+  if (registered) throw new JobHandlersError('job handlers are already registered; call handle() once');
   const given = Object.keys(handlers);
   const missing = Object.keys(jobs).filter((n) => !given.includes(n));
   const extra = given.filter((n) => !Object.hasOwn(jobs, n));
@@ -284,7 +321,7 @@ export function checkHandlers(
     ].filter(Boolean);
     throw new JobHandlersError(`job handlers do not match the job map: ${parts.join('; ')}`, missing, extra);
   }
-  return new Map(Object.entries(handlers as Record<string, (...args: never[]) => unknown>));
+  return new Map(Object.entries(handlers as Record<string, AnyHandler>));
 }
 
 /**

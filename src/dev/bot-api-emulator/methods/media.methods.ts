@@ -4,14 +4,7 @@ import { readImageInfo } from '../image-size.js';
 import { readReplyMarkup } from '../reply-markup.js';
 import type { StateStore, StoredFile } from '../state-store.js';
 import { readTextContent, textFields } from '../text-content.js';
-import {
-  applyMarkup,
-  baseMessage,
-  emitSent,
-  type MethodContext,
-  type MethodTable,
-  requireChat,
-} from './method-context.js';
+import { type MethodContext, type MethodTable, requireChat, sendBotMessage } from './method-context.js';
 
 const MAX_PHOTO_BYTES = 10 * 1024 * 1024;
 /** Telegram keeps a few scaled copies; their longest sides. */
@@ -75,15 +68,13 @@ function sendPhoto(ctx: MethodContext): Message {
   const photo = readPhoto(ctx);
   const caption = readTextContent(ctx.params, 'caption');
   const markup = readReplyMarkup(ctx.params);
-  const stored = ctx.store.addMessage(state, true, (id) => ({
-    ...baseMessage(ctx, state, id),
+  const content: Partial<Message> = {
     photo,
     ...(caption && caption.text !== '' ? textFields(caption, 'caption') : {}),
     ...(ctx.params.bool('has_spoiler') ? { has_media_spoiler: true } : {}),
     ...(ctx.params.bool('show_caption_above_media') ? { show_caption_above_media: true } : {}),
-    ...applyMarkup(state, markup),
-  }));
-  return emitSent(ctx, state, stored);
+  };
+  return sendBotMessage(ctx, state, content, markup);
 }
 
 function getFile(ctx: MethodContext): Record<string, unknown> {

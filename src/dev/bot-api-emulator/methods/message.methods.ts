@@ -5,12 +5,10 @@ import { type ChatState, toMessage } from '../state-store.js';
 import { readTextContent, textFields } from '../text-content.js';
 import type { ConversationMessage, MessageVersion } from '../types.js';
 import {
-  applyMarkup,
-  baseMessage,
-  emitSent,
   type MethodContext,
   type MethodTable,
   requireChat,
+  sendBotMessage,
   unixNow,
 } from './method-context.js';
 
@@ -28,13 +26,7 @@ function sendMessage(ctx: MethodContext): Message {
   const content = readTextContent(ctx.params, 'text')!;
   const markup = readReplyMarkup(ctx.params);
   const preview = linkPreview(ctx);
-  const stored = ctx.store.addMessage(state, true, (id) => ({
-    ...baseMessage(ctx, state, id),
-    ...textFields(content, 'text'),
-    ...preview,
-    ...applyMarkup(state, markup),
-  }));
-  return emitSent(ctx, state, stored);
+  return sendBotMessage(ctx, state, { ...textFields(content, 'text'), ...preview }, markup);
 }
 
 /** The bot's own message to edit, or Telegram's error for why it cannot be edited. */

@@ -33,7 +33,7 @@ export function requireChat(ctx: MethodContext): ChatState {
 }
 
 /** The fields every message the bot sends starts with, including the reply it quotes. */
-export function baseMessage(ctx: MethodContext, state: ChatState, messageId: number): Message {
+function baseMessage(ctx: MethodContext, state: ChatState, messageId: number): Message {
   const { params } = ctx;
   const threadId = params.int('message_thread_id');
   const reply = repliedMessage(ctx, state);
@@ -85,7 +85,25 @@ export function applyMarkup(
   return markup.kind === 'inline' ? { reply_markup: markup.markup } : {};
 }
 
-export function emitSent(ctx: MethodContext, state: ChatState, stored: ConversationMessage): Message {
+/**
+ * Stores a message the bot sends and shows it to the playground. Every send method builds it the
+ * same way: the common fields (sender, chat, thread, quoted reply), the method's own `content`,
+ * then the keyboard. `onStored` sees the new message before the playground does (an invoice is
+ * recorded against its message id first).
+ */
+export function sendBotMessage(
+  ctx: MethodContext,
+  state: ChatState,
+  content: Partial<Message>,
+  markup: ReplyMarkupInput | undefined,
+  onStored?: (stored: ConversationMessage) => void,
+): Message {
+  const stored = ctx.store.addMessage(
+    state,
+    true,
+    (id) => ({ ...baseMessage(ctx, state, id), ...content, ...applyMarkup(state, markup) }) as Message,
+  );
+  onStored?.(stored);
   const message = toMessage(stored);
   ctx.events.emit('message', state.chat.id, { message, reply_keyboard: state.replyKeyboard ?? null });
   return message;

@@ -3,30 +3,13 @@ import type { LabeledPrice, Message, StarAmount, StarTransactions } from 'grammy
 import { badRequest } from '../bot-api-error.js';
 import { readReplyMarkup } from '../reply-markup.js';
 import { STARS_SUBSCRIPTION_PERIOD } from '../stars-ledger.js';
-import type { InvoiceRecord } from '../types.js';
-import {
-  applyMarkup,
-  baseMessage,
-  emitSent,
-  type MethodContext,
-  type MethodTable,
-  requireChat,
-} from './method-context.js';
+import type { InvoiceFields, InvoiceRecord } from '../types.js';
+import { type MethodContext, type MethodTable, requireChat, sendBotMessage } from './method-context.js';
 
 /** The most a Star subscription may cost per period (it was 2,500 before Bot API 8.x). */
 const MAX_SUBSCRIPTION_STARS = 10_000;
 
-interface InvoiceInput {
-  title: string;
-  description: string;
-  payload: string;
-  currency: string;
-  prices: LabeledPrice[];
-  total_amount: number;
-  subscription_period?: number;
-}
-
-function readInvoice(ctx: MethodContext): InvoiceInput {
+function readInvoice(ctx: MethodContext): InvoiceFields {
   const { params } = ctx;
   const title = params.string('title') ?? '';
   const description = params.string('description') ?? '';
@@ -73,7 +56,7 @@ function readInvoice(ctx: MethodContext): InvoiceInput {
 
 function record(
   ctx: MethodContext,
-  invoice: InvoiceInput,
+  invoice: InvoiceFields,
   extra: Partial<InvoiceRecord> & Pick<InvoiceRecord, 'kind'>,
 ): InvoiceRecord {
   const rec: InvoiceRecord = { seq: ctx.store.nextSeq(), ...invoice, ...extra, at: Date.now() };
@@ -90,8 +73,7 @@ function sendInvoice(ctx: MethodContext): Message {
   const markup = readReplyMarkup(ctx.params);
   if (markup && markup.kind !== 'inline') throw badRequest("can't parse inline keyboard markup JSON object");
   const startParameter = ctx.params.string('start_parameter');
-  const stored = ctx.store.addMessage(state, true, (id) => ({
-    ...baseMessage(ctx, state, id),
+  const content = {
     invoice: {
       title: invoice.title,
       description: invoice.description,
@@ -99,10 +81,10 @@ function sendInvoice(ctx: MethodContext): Message {
       currency: invoice.currency,
       total_amount: invoice.total_amount,
     },
-    ...applyMarkup(state, markup),
-  }));
-  record(ctx, invoice, { kind: 'message', chat_id: state.chat.id, message_id: stored.message_id });
-  return emitSent(ctx, state, stored);
+  };
+  return sendBotMessage(ctx, state, content, markup, (stored) =>
+    record(ctx, invoice, { kind: 'message', chat_id: state.chat.id, message_id: stored.message_id }),
+  );
 }
 
 function createInvoiceLink(ctx: MethodContext): string {
