@@ -382,7 +382,10 @@ describe('rolling summary of long dialogs', () => {
 
     await s.tg.injectMessage({ user, text: 'What is my cat called?' });
     await s.tg.waitForBotMessage(user.id, (m) => plain(m) === 'Echo: What is my cat called?');
-    const last = llm.requests().at(-1)!.body.messages;
+    // The reply's request, not a summary request that may have come after it.
+    const last = llm
+      .requests()
+      .findLast((r) => r.body.messages?.at(-1)?.content === 'What is my cat called?')!.body.messages;
     expect(last[1]).toEqual({
       role: 'system',
       content:
