@@ -97,10 +97,21 @@ describe('admin: payments and the catalogue', () => {
     expect(bad.body).toMatch(/Star subscription costs at most 10000/);
     expect(bad.body).toMatch(/at most 32 characters/);
     expect(await t.app.settings.get('payments.catalogue')).toEqual(DEFAULT_CATALOGUE);
+    // A product whose code was cleared is refused at its field, not silently deleted.
+    const cleared = { ...catalogueForm(), 'products.0.code': '' };
+    const refused = await form('owner', '/admin/settings/payments.catalogue', cleared);
+    expect(refused.statusCode).toBe(422);
+    expect(await t.app.settings.get('payments.catalogue')).toEqual(DEFAULT_CATALOGUE);
 
-    const good = catalogueForm(
-      DEFAULT_CATALOGUE.map((p) => (p.code === 'pack_20' ? { ...p, price: 120, active: false } : p)),
-    );
+    const good = {
+      ...catalogueForm(
+        DEFAULT_CATALOGUE.map((p) => (p.code === 'pack_20' ? { ...p, price: 120, active: false } : p)),
+      ),
+      // The editor's empty row for a new product, as the browser posts it: skipped.
+      'products.8.row': '1',
+      'products.8.kind': 'plan',
+      'products.8.active': '1',
+    };
     const saved = await form('owner', '/admin/settings/payments.catalogue', good);
     expect(saved.statusCode).toBe(303);
     const after = await t.app.settings.get('payments.catalogue');

@@ -54,7 +54,10 @@ export const catalogueEditor: SettingEditor = {
     const out: unknown[] = [];
     for (const i of rows(form, 'products')) {
       const v = (f: string) => (form[`products.${i}.${f}`] ?? '').trim();
-      if (v('remove') || !v('code')) continue;
+      // The empty row for a new product is skipped; a product whose code was cleared is not (that
+      // would delete it without a word): validation names the missing code instead.
+      const typed = ['code', 'price', 'title_en', 'title_ru', 'description_en', 'description_ru'];
+      if (v('remove') || typed.every((f) => !v(f))) continue;
       const optional = (key: string, value: unknown) =>
         value === undefined || value === '' ? {} : { [key]: value };
       out.push({
