@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { startRole } from '../../src/cli/roles.js';
 import { loadConfig } from '../../src/config.js';
+import { startFakeComfy } from '../../src/dev/fake-comfyui/index.js';
 import { createFakeLlm } from '../../src/dev/fake-llm/index.js';
 import { migrateUp } from '../../src/platform/db/migrator.js';
 import { launchBrowser, screenshot } from '../helpers/browser.js';
@@ -19,6 +20,7 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
   let browser: Browser;
   let testDb: TestDatabase;
   let llm: Awaited<ReturnType<typeof createFakeLlm>>;
+  let comfy: Awaited<ReturnType<typeof startFakeComfy>>;
   let app: App | undefined;
   let url = '';
 
@@ -31,6 +33,7 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
       DATA_DIR: testDb.dataDir,
       ...(testDb.url ? { DATABASE_URL: testDb.url } : {}),
       LLM_BASE_URL: llm.url,
+      COMFYUI_URLS: `${comfy.url};name=fake`,
       CHAT_STREAM_INTERVAL_MS: '100',
     });
     const started = await startRole('all', config);
@@ -41,6 +44,7 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
   beforeAll(async () => {
     browser = await launchBrowser();
     llm = await createFakeLlm();
+    comfy = await startFakeComfy({ host: '127.0.0.1', port: 0, stepMs: 20 });
     testDb = await createTestDatabase('playground');
     if (testDb.url) {
       const db = testDb.open();
@@ -54,6 +58,7 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
     await browser?.close();
     await app?.close();
     await llm?.close();
+    await comfy?.close();
     await testDb?.drop();
   });
 
@@ -192,6 +197,43 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
     expect(sentParts.join('\n\n')).toBe(text);
     await page.locator('[data-testid="bot-message"]', { hasText: 'That was long.' }).waitFor();
     await screenshot(page, 'playground-long-message');
+    await page.close();
+  }, 60_000);
+
+  it('keeps following the chat when a picture arrives: its caption and buttons end in view', async () => {
+    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
+    await page.addInitScript(() => {
+      localStorage.setItem(
+        'vitte-playground-user',
+        JSON.stringify({ id: 444444, first_name: 'Painter', language_code: 'en' }),
+      );
+    });
+    await page.goto(`${url}/playground`);
+    await page.waitForSelector('body[data-connected="true"]');
+    // Enough of a conversation that the list scrolls.
+    for (const n of [1, 2, 3]) {
+      llm.enqueue({ text: `Answer ${n}. ${'Some words to fill the screen. '.repeat(12)}` });
+      await page.fill('[data-testid="message-input"]', `Question ${n}`);
+      await page.keyboard.press('Enter');
+      await page.locator('[data-testid="bot-message"]', { hasText: `Answer ${n}.` }).waitFor();
+    }
+    await page.fill('[data-testid="message-input"]', '/image a red fox in the snow');
+    await page.keyboard.press('Enter');
+    const picture = page.locator('[data-testid="bot-message"]', { hasText: '↻ Again' });
+    await picture.waitFor({ timeout: 30_000 });
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('img.photo')].every((img) => (img as HTMLImageElement).complete),
+    );
+    // The view settles on the newest message: the picture's buttons are on screen.
+    await expect
+      .poll(() =>
+        page.evaluate(() => {
+          const list = document.querySelector('[data-testid="message-list"]')!;
+          return Math.round(list.scrollHeight - list.scrollTop - list.clientHeight);
+        }),
+      )
+      .toBeLessThanOrEqual(2);
+    await screenshot(page, 'playground-picture');
     await page.close();
   }, 60_000);
 });

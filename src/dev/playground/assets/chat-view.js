@@ -39,11 +39,16 @@ export class ChatView {
     this.drafts = new Map();
     this.typing = null;
     this.typingTimer = null;
+    // Whether the reader follows the newest message: decided by their scrolling, not measured when
+    // content grows (a picture that loads pushes the bottom away before anyone could look).
+    this.following = true;
+    root.addEventListener('scroll', () => (this.following = this.nearBottom()), { passive: true });
   }
 
   clear() {
     for (const node of [...this.root.children]) if (node !== this.empty) node.remove();
     this.drafts.clear();
+    this.following = true;
     this.hideTyping();
     this.updateEmpty();
   }
@@ -57,7 +62,7 @@ export class ChatView {
   }
 
   scrollToBottom(force = false) {
-    if (force || this.nearBottom())
+    if (force || this.following || this.nearBottom())
       requestAnimationFrame(() => (this.root.scrollTop = this.root.scrollHeight));
   }
 
@@ -70,7 +75,7 @@ export class ChatView {
   /** Adds a message, or re-renders it in place when it is already shown (an edit). */
   upsertMessage(message, outgoing) {
     if (!message || typeof message.message_id !== 'number') return;
-    const stick = this.nearBottom();
+    const stick = this.following || this.nearBottom();
     const existing = this.root.querySelector(`.row[data-message-id="${message.message_id}"]`);
     const service = message.successful_payment || message.refunded_payment;
     const row = service ? this.serviceRow(message) : this.messageRow(message, outgoing);
