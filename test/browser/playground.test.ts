@@ -41,6 +41,17 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
     url = started.url;
   }
 
+  /** The playground in a phone-sized page as `user` (it keeps the user in localStorage), connected. */
+  async function openAs(user: { id: number; first_name: string; username?: string; language_code: string }) {
+    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.addInitScript((u) => localStorage.setItem('vitte-playground-user', JSON.stringify(u)), user);
+    await page.goto(`${url}/playground`);
+    await page.waitForSelector('body[data-connected="true"]');
+    return { page, errors };
+  }
+
   beforeAll(async () => {
     browser = await launchBrowser();
     llm = await createFakeLlm();
@@ -132,17 +143,12 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
   }, 90_000);
 
   it('buys a plan in Telegram Stars: /buy, a product, Pay, the thanks and the plan', async () => {
-    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.addInitScript(() => {
-      localStorage.setItem(
-        'vitte-playground-user',
-        JSON.stringify({ id: 424243, first_name: 'Buyer', username: 'buyer', language_code: 'en' }),
-      );
+    const { page, errors } = await openAs({
+      id: 424243,
+      first_name: 'Buyer',
+      username: 'buyer',
+      language_code: 'en',
     });
-    await page.goto(`${url}/playground`);
-    await page.waitForSelector('body[data-connected="true"]');
     await page.fill('[data-testid="message-input"]', '/buy');
     await page.keyboard.press('Enter');
     const menu = page.locator('[data-testid="bot-message"]', { hasText: 'Upgrade' });
@@ -160,15 +166,7 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
   }, 60_000);
 
   it('sends a text longer than a message as several, split where a Telegram client splits it', async () => {
-    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
-    await page.addInitScript(() => {
-      localStorage.setItem(
-        'vitte-playground-user',
-        JSON.stringify({ id: 434343, first_name: 'Writer', language_code: 'en' }),
-      );
-    });
-    await page.goto(`${url}/playground`);
-    await page.waitForSelector('body[data-connected="true"]');
+    const { page } = await openAs({ id: 434343, first_name: 'Writer', language_code: 'en' });
     const paragraph = (i: number) => `Paragraph ${i}: ${'lorem ipsum '.repeat(150).trim()}.`;
     const text = Array.from({ length: 10 }, (_, i) => paragraph(i)).join('\n\n');
     expect(text.length).toBeGreaterThan(2 * 4096);
@@ -201,15 +199,7 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
   }, 60_000);
 
   it('keeps following the chat when a picture arrives: its caption and buttons end in view', async () => {
-    const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
-    await page.addInitScript(() => {
-      localStorage.setItem(
-        'vitte-playground-user',
-        JSON.stringify({ id: 444444, first_name: 'Painter', language_code: 'en' }),
-      );
-    });
-    await page.goto(`${url}/playground`);
-    await page.waitForSelector('body[data-connected="true"]');
+    const { page } = await openAs({ id: 444444, first_name: 'Painter', language_code: 'en' });
     // Enough of a conversation that the list scrolls.
     for (const n of [1, 2, 3]) {
       llm.enqueue({ text: `Answer ${n}. ${'Some words to fill the screen. '.repeat(12)}` });
@@ -222,7 +212,7 @@ describe.skipIf(!has('chromium'))('playground with the real bot in Chromium', ()
     const picture = page.locator('[data-testid="bot-message"]', { hasText: '↻ Again' });
     await picture.waitFor({ timeout: 30_000 });
     await page.waitForFunction(() =>
-      [...document.querySelectorAll('img.photo')].every((img) => (img as HTMLImageElement).complete),
+      Array.from(document.querySelectorAll('img.photo')).every((img) => (img as HTMLImageElement).complete),
     );
     // The view settles on the newest message: the picture's buttons are on screen.
     await expect
