@@ -6,13 +6,13 @@ import {
   type ImageSystem,
   imagesUsed,
   jobsOf,
+  placeholderSays,
   submits,
   useImageSystem,
 } from '../helpers/images-system.js';
 import { orderInvoice, pay } from '../helpers/payments.js';
 import { has } from '../helpers/services.js';
 import type { TestSystem } from '../helpers/system.js';
-import { waitFor } from '../helpers/wait.js';
 
 let nextId = 61_000;
 const newUser = () => {
@@ -126,8 +126,8 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures end to end (two fak
     expect(submits(a, b)).toBe(1);
     expect(await imagesUsed(s, user.id)).toBe(0);
     expect(await s.tg.calls({ method: 'sendPhoto', chatId: user.id })).toHaveLength(0);
-    const [placeholder] = await s.tg.botMessages(user.id);
-    expect(placeholder!.text).toMatch(/picture failed\. It was not counted/);
+    // The placeholder is edited after the job's end commits: wait for it.
+    await placeholderSays(s, user.id, /picture failed\. It was not counted/);
   });
 
   it('out of memory on one backend: the second run on the other delivers one photo for one unit', async () => {
@@ -156,9 +156,7 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures end to end (two fak
       expect(a.queue()).toEqual({ running: [], pending: [] });
       expect(await imagesUsed(s, user.id)).toBe(0);
       // The placeholder is edited after the job ended (a Telegram call after the commit).
-      await waitFor('the placeholder saying the picture took too long', async () =>
-        /took too long/.test((await s.tg.botMessages(user.id))[0]?.text ?? ''),
-      );
+      await placeholderSays(s, user.id, /took too long/);
       // Whatever the backend does now, nothing reaches the user.
       await new Promise((r) => setTimeout(r, 1500));
       expect(await s.tg.calls({ method: 'sendPhoto', chatId: user.id })).toHaveLength(0);
@@ -426,8 +424,6 @@ describe.skipIf(!has('redis') || !has('postgres'))('pictures with one of two bac
     expect(job.quota_returned_at).not.toBeNull();
     expect(submits(a, b)).toBe(2);
     expect(await imagesUsed(s, user.id)).toBe(0);
-    await waitFor('the placeholder saying the picture failed', async () =>
-      /picture failed\. It was not counted/.test((await s.tg.botMessages(user.id))[0]?.text ?? ''),
-    );
+    await placeholderSays(s, user.id, /picture failed\. It was not counted/);
   });
 });

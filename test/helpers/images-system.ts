@@ -88,6 +88,17 @@ export function finished(s: TestSystem, userId: number, timeoutMs = 20_000): Pro
   );
 }
 
+/**
+ * Waits until the placeholder (the user's first bot message) says `text`: it is edited after the
+ * job's end commits, a Telegram call that can come after `finished` returns.
+ */
+export function placeholderSays(s: TestSystem, userId: number, text: RegExp): Promise<true> {
+  return s.tg.waitFor(
+    async () => (text.test((await s.tg.botMessages(userId))[0]?.text ?? '') ? true : undefined),
+    `the placeholder saying ${text}`,
+  );
+}
+
 export async function imagesUsed(s: TestSystem, userId: number): Promise<number> {
   return (await s.app.subscriptions.get(userId)).images_used;
 }

@@ -39,10 +39,31 @@ export class ChatView {
     this.drafts = new Map();
     this.typing = null;
     this.typingTimer = null;
-    // Whether the reader follows the newest message: decided by their scrolling, not measured when
-    // content grows (a picture that loads pushes the bottom away before anyone could look).
+    // Whether the view follows the newest message. Only the reader turns it off, by scrolling up
+    // (wheel, touch, keys, the scroll bar); content that grows or goes — a picture loading, a
+    // placeholder removed — moves the scroll position too, and must not be taken for the reader.
     this.following = true;
-    root.addEventListener('scroll', () => (this.following = this.nearBottom()), { passive: true });
+    this.readerScrolledAt = 0;
+    const reader = () => (this.readerScrolledAt = performance.now());
+    for (const type of ['wheel', 'touchstart', 'keydown', 'pointerdown'])
+      root.addEventListener(type, reader, { passive: true });
+    root.addEventListener(
+      'scroll',
+      () => {
+        if (this.nearBottom()) this.following = true;
+        else if (performance.now() - this.readerScrolledAt < 1_000) this.following = false;
+      },
+      { passive: true },
+    );
+    // Any row that changes size (a picture loaded, an edit, a draft growing) keeps a following view
+    // at the bottom; rows are watched from the moment they are added.
+    const resized = new ResizeObserver(() => this.following && this.pin());
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.addedNodes) if (node instanceof Element) resized.observe(node);
+        for (const node of change.removedNodes) if (node instanceof Element) resized.unobserve(node);
+      }
+    }).observe(root, { childList: true });
   }
 
   clear() {
@@ -61,9 +82,14 @@ export class ChatView {
     return this.root.scrollHeight - this.root.scrollTop - this.root.clientHeight < 120;
   }
 
+  pin() {
+    this.root.scrollTop = this.root.scrollHeight;
+  }
+
+  /** Shows the newest message when the view follows it (or always, forced: the reader just wrote). */
   scrollToBottom(force = false) {
-    if (force || this.following || this.nearBottom())
-      requestAnimationFrame(() => (this.root.scrollTop = this.root.scrollHeight));
+    if (force) this.following = true;
+    if (this.following) this.pin();
   }
 
   /** Where a new row goes: before the drafts and the typing indicator, which stay at the bottom. */
@@ -75,14 +101,13 @@ export class ChatView {
   /** Adds a message, or re-renders it in place when it is already shown (an edit). */
   upsertMessage(message, outgoing) {
     if (!message || typeof message.message_id !== 'number') return;
-    const stick = this.following || this.nearBottom();
     const existing = this.root.querySelector(`.row[data-message-id="${message.message_id}"]`);
     const service = message.successful_payment || message.refunded_payment;
     const row = service ? this.serviceRow(message) : this.messageRow(message, outgoing);
     if (existing) existing.replaceWith(row);
     else this.append(row);
     this.updateEmpty();
-    if (stick || !existing) this.scrollToBottom(stick);
+    this.scrollToBottom();
   }
 
   removeMessage(messageId) {
@@ -152,7 +177,6 @@ export class ChatView {
     img.loading = 'lazy';
     img.src = `/playground/api/files/${encodeURIComponent(largest.file_id)}`;
     if (largest.width && largest.height) img.style.aspectRatio = `${largest.width} / ${largest.height}`;
-    img.addEventListener('load', () => this.scrollToBottom());
     img.addEventListener('error', () => {
       const placeholder = el('div', 'photo placeholder', 'message-photo');
       placeholder.textContent = '🖼 Photo (sent by URL: the emulator does not download it)';
