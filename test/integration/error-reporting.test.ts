@@ -63,7 +63,7 @@ describe('error reporting to Sentry (SENTRY_DSN)', () => {
     logger.error(
       {
         err: new Error(
-          'the provider exploded at https://api.telegram.org/bot123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/x',
+          'the provider exploded at https://api.telegram.org/bot123456789:AAFAKE_TOKEN_FOR_TESTS_ONLY_000000/x',
         ),
         dialogId: 7,
         key: 'llm-api-key-0123456789',
