@@ -60,7 +60,7 @@ const plans: SettingEditor = {
   render(value, issues) {
     const entries = [...Object.entries(obj(value)), ['', { messages_limit: '', images_limit: '' }] as const];
     return html`<div class="table-wrap"><table>
-      <thead><tr><th>Plan</th><th class="num">Messages / period</th><th class="num">Images / period</th><th>Remove</th></tr></thead>
+      <thead><tr><th>Plan</th><th>Messages / period</th><th>Images / period</th><th>Remove</th></tr></thead>
       <tbody>${entries.map(([name, limits], i) => {
         const l = obj(limits);
         const nameErrors = name ? issuesAt(issues, name) : [];
