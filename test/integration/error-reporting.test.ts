@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createErrorReporter } from '../../src/platform/error-reporting.js';
 import { createLogger } from '../../src/platform/logger.js';
+import { FAKE_BOT_TOKEN } from '../helpers/fake-token.js';
 
 function body(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
@@ -62,9 +63,7 @@ describe('error reporting to Sentry (SENTRY_DSN)', () => {
     logger.info({ err: new Error('just information') }, 'not an error');
     logger.error(
       {
-        err: new Error(
-          'the provider exploded at https://api.telegram.org/bot123456789:AAFAKE_TOKEN_FOR_TESTS_ONLY_000000/x',
-        ),
+        err: new Error(`the provider exploded at https://api.telegram.org/bot${FAKE_BOT_TOKEN}/x`),
         dialogId: 7,
         key: 'llm-api-key-0123456789',
       },

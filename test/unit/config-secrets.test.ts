@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { secretProblem, secretProblems } from '../../src/config-secrets.js';
+import { FAKE_BOT_TOKEN } from '../helpers/fake-token.js';
 
 const deployExample = parseEnv(readFileSync('deploy/.env.example', 'utf8'));
 
@@ -66,7 +67,7 @@ describe('secrets in production', () => {
       ...deployExample,
       POSTGRES_PASSWORD: '0f1e2d3c4b5a69788796a5b4c3d2e1f0',
       REDIS_PASSWORD: 'a1b2c3d4e5f60718293a4b5c6d7e8f90',
-      BOT_TOKEN: '123456789:AAFAKE_TOKEN_FOR_TESTS_ONLY_000000',
+      BOT_TOKEN: FAKE_BOT_TOKEN,
       WEBHOOK_SECRET: strong(40),
       ADMIN_BOOTSTRAP_PASSWORD: '9e8d7c6b5a493827',
       LLM_API_KEY: 'sk-live-key',

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, withLogContext } from '../../src/platform/logger.js';
+import { FAKE_BOT_TOKEN } from '../helpers/fake-token.js';
 
 function capture() {
   const lines: string[] = [];
@@ -19,14 +20,12 @@ describe('logger', () => {
     const log = createLogger({ level: 'info', pretty: false, secrets: ['super-secret-value'], destination });
     log.error(
       {
-        err: new Error(
-          'request to https://api.telegram.org/bot123456789:AAFAKE_TOKEN_FOR_TESTS_ONLY_000000/sendMessage failed',
-        ),
+        err: new Error(`request to https://api.telegram.org/bot${FAKE_BOT_TOKEN}/sendMessage failed`),
       },
       'call failed with super-secret-value',
     );
     const out = lines.join('');
-    expect(out).not.toContain('AAFAKE_TOKEN_FOR_TESTS_ONLY_000000');
+    expect(out).not.toContain(FAKE_BOT_TOKEN.split(':')[1]);
     expect(out).not.toContain('super-secret-value');
     expect(out).toContain('/bot***/sendMessage');
   });
