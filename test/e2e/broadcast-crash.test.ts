@@ -2,14 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { App } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
 import { CLAIM_LEASE_MS } from '../../src/domain/broadcasts/broadcast-delivery.js';
-import { migrateUp } from '../../src/platform/db/migrator.js';
+import { controlApp } from '../helpers/app.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
 import { createUsers } from '../helpers/factories.js';
-import { type RunningProcess, startVitteWorker } from '../helpers/process.js';
+import { workerProcesses } from '../helpers/process.js';
 import { deleteRedisKeys, has, TEST_REDIS_URL } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -85,7 +84,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
     let testDb: TestDatabase;
     let control: App;
     let env: Record<string, string>;
-    const workers: RunningProcess[] = [];
+    const workers = workerProcesses(() => env);
 
     beforeAll(async () => {
       emulator = await createBotApiEmulator({ logger: silentLogger });
@@ -104,16 +103,12 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         LOG_LEVEL: 'info',
       };
       // This process only creates and inspects the broadcast; the workers deliver it.
-      control = createApp(loadConfig({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent' }), {
-        logger: silentLogger,
-        role: 'test',
-      });
-      await migrateUp(control.db, silentLogger);
+      control = await controlApp(env);
       await createUsers(control, RECIPIENTS);
     }, 60_000);
 
     afterAll(async () => {
-      for (const w of workers) await w.stop('SIGKILL');
+      await workers.killAll();
       await control?.close();
       await proxy?.close();
       await emulator?.close();
@@ -121,16 +116,10 @@ describe.skipIf(!has('redis') || !has('postgres'))(
       await deleteRedisKeys(prefix);
     });
 
-    async function startWorker(): Promise<RunningProcess> {
-      const w = await startVitteWorker(env);
-      workers.push(w);
-      return w;
-    }
-
     it(
       'a new worker finishes it: every user exactly one message, nobody missed',
       async () => {
-        const first = await startWorker();
+        const first = await workers.start();
         proxy.holdAfter(LET_THROUGH);
         const b = await control.broadcasts.create({
           text: 'crash <b>test</b>',
@@ -156,7 +145,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         // BullMQ hands the dead worker's jobs back once their locks expire (its stalled check); the
         // new worker finds their rows still claimed and puts each job off until its claim runs out
         // (CLAIM_LEASE_MS after the claim), then sends.
-        const second = await startWorker();
+        const second = await workers.start();
         await waitFor(
           'the broadcast to complete',
           async () => (await control.broadcasts.get(b.id)).status === 'completed',

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, createApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
+import type { App } from '../../src/app.js';
 import { type BotApiEmulator, createBotApiEmulator } from '../../src/dev/bot-api-emulator/index.js';
 import { type FakeComfy, startFakeComfy } from '../../src/dev/fake-comfyui/index.js';
-import { migrateUp } from '../../src/platform/db/migrator.js';
+import { controlApp } from '../helpers/app.js';
 import { createTestDatabase, silentLogger, type TestDatabase } from '../helpers/db.js';
-import { type RunningProcess, startVitteWorker } from '../helpers/process.js';
+import { workerProcesses } from '../helpers/process.js';
 import { deleteRedisKeys, has, TEST_REDIS_URL } from '../helpers/services.js';
 
 const USER = { id: 930_001, first_name: 'Crash' };
@@ -20,7 +19,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
     let testDb: TestDatabase;
     let control: App;
     let env: Record<string, string>;
-    const workers: RunningProcess[] = [];
+    const workers = workerProcesses(() => env);
 
     beforeAll(async () => {
       emulator = await createBotApiEmulator({ logger: silentLogger });
@@ -38,11 +37,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
         LOG_LEVEL: 'info',
       };
       // This process only asks for the picture and inspects it; the workers make it.
-      control = createApp(loadConfig({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent' }), {
-        logger: silentLogger,
-        role: 'test',
-      });
-      await migrateUp(control.db, silentLogger);
+      control = await controlApp(env);
       await control.users.register({ id: USER.id, first_name: USER.first_name });
       await control.settings.set('images.workflow', {
         name: 'text-to-image',
@@ -55,7 +50,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
     }, 60_000);
 
     afterAll(async () => {
-      for (const w of workers) await w.stop('SIGKILL');
+      await workers.killAll();
       await control?.close();
       await fake?.close();
       await emulator?.close();
@@ -63,14 +58,8 @@ describe.skipIf(!has('redis') || !has('postgres'))(
       await deleteRedisKeys(prefix);
     });
 
-    async function startWorker(): Promise<RunningProcess> {
-      const w = await startVitteWorker(env);
-      workers.push(w);
-      return w;
-    }
-
     it('the retried job follows the run it submitted instead of submitting again', async () => {
-      const first = await startWorker();
+      const first = await workers.start();
       const user = (await control.users.find(USER.id))!;
       const request = await control.images.request(user, USER.id, 'a lighthouse in a storm');
       if (request.kind !== 'queued') throw new Error(`not queued: ${request.kind}`);
@@ -85,7 +74,7 @@ describe.skipIf(!has('redis') || !has('postgres'))(
       await first.stop('SIGKILL');
       expect(fake.stats().submits).toEqual({ [promptId]: 1 });
 
-      const second = await startWorker();
+      const second = await workers.start();
       const job = await emulator.client.waitFor(
         async () => {
           const j = await control.images.get(request.job.id);

@@ -40,3 +40,16 @@ export async function createTestApp(
     },
   };
 }
+
+/**
+ * The app in the test process beside real `vitte` processes sharing its environment: it sets up
+ * and inspects what they do (the schema migrated), and runs no role itself.
+ */
+export async function controlApp(env: Record<string, string>): Promise<App> {
+  const app = createApp(loadConfig({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent' }), {
+    logger: silentLogger,
+    role: 'test',
+  });
+  await migrateUp(app.db, silentLogger);
+  return app;
+}

@@ -218,3 +218,21 @@ export async function startVitteWorker(env: Record<string, string>): Promise<Run
   await worker.waitForLog((l) => l.msg === 'worker started', 60_000);
   return worker;
 }
+
+/**
+ * `vitte worker` processes of one test file, started with the file's environment (read when each
+ * starts: it is set in beforeAll); `killAll` SIGKILLs whatever is still running, for afterAll.
+ */
+export function workerProcesses(env: () => Record<string, string>) {
+  const started: RunningProcess[] = [];
+  return {
+    async start(): Promise<RunningProcess> {
+      const worker = await startVitteWorker(env());
+      started.push(worker);
+      return worker;
+    },
+    async killAll(): Promise<void> {
+      for (const worker of started) await worker.stop('SIGKILL');
+    },
+  };
+}
